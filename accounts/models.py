@@ -1,0 +1,149 @@
+import hashlib
+import secrets
+
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.constants import SANDBOX_PERMISSION_CODENAMES, SANDBOX_PERMISSIONS
+
+__all__ = ["PersonalToken", "Role", "Sandbox", "SandboxGroupObjectPermission", "SandboxUserObjectPermission"]
+
+
+class Sandbox(models.Model):
+    """A partition of the organisation's data; every domain row belongs to exactly one sandbox."""
+
+    class Kind(models.TextChoices):
+        PRODUCTION = "production", _("Production")
+        DEVELOPMENT = "development", _("Development")
+
+    name = models.SlugField(
+        _("name"), max_length=64, unique=True, help_text=_("Short technical name, e.g. prod or dev.")
+    )
+    title = models.CharField(_("title"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.DEVELOPMENT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = SANDBOX_PERMISSIONS
+        verbose_name = _("sandbox")
+        verbose_name_plural = _("sandboxes")
+
+    def __str__(self):
+        return self.title or self.name
+
+
+class SandboxUserObjectPermission(UserObjectPermissionBase):
+    """A guardian permission held by one user on one sandbox (direct foreign key, no generic join)."""
+
+    content_object = models.ForeignKey(Sandbox, on_delete=models.CASCADE)
+
+    class Meta(UserObjectPermissionBase.Meta):
+        abstract = False
+
+
+class SandboxGroupObjectPermission(GroupObjectPermissionBase):
+    """A guardian permission held by a role's group on one sandbox."""
+
+    content_object = models.ForeignKey(Sandbox, on_delete=models.CASCADE)
+
+    class Meta(GroupObjectPermissionBase.Meta):
+        abstract = False
+
+
+def validate_permission_codenames(value):
+    if not isinstance(value, list) or not all(isinstance(code, str) for code in value):
+        raise ValidationError(_("Permissions must be a list of permission codenames."), code="invalid")
+    unknown = sorted(set(value) - SANDBOX_PERMISSION_CODENAMES)
+    if unknown:
+        raise ValidationError(
+            _("Unknown permission(s): %(unknown)s. Valid codenames: %(valid)s."),
+            code="unknown_permission",
+            params={"unknown": ", ".join(unknown), "valid": ", ".join(sorted(SANDBOX_PERMISSION_CODENAMES))},
+        )
+
+
+class Role(models.Model):
+    """
+    A named set of sandbox permissions given to users on chosen sandboxes.
+
+    The role owns one auth `Group`; `accounts.services.role_sync_grants` writes that group's guardian
+    object permissions on each sandbox. Roles never grant global model permissions.
+    """
+
+    name = models.CharField(_("name"), max_length=150, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    permissions = models.JSONField(
+        _("permissions"), default=list, blank=True, validators=[validate_permission_codenames]
+    )
+    users = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="roles", blank=True)
+    sandboxes = models.ManyToManyField(Sandbox, related_name="roles", blank=True)
+    group = models.OneToOneField(Group, on_delete=models.PROTECT, related_name="role", editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("role")
+        verbose_name_plural = _("roles")
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def permission_labels(self):
+        labels = dict(SANDBOX_PERMISSIONS)
+        return [labels[code] for code in self.permissions if code in labels]
+
+
+def _token_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class PersonalToken(models.Model):
+    """
+    A user's token for the management API; it acts with the user's own sandbox permissions.
+
+    Only a lookup prefix and a SHA-256 digest are stored; the plaintext is shown once at creation.
+    """
+
+    PREFIX_LENGTH = 8
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="personal_tokens")
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(
+        max_length=PREFIX_LENGTH, unique=True, editable=False, validators=[RegexValidator(r"^[0-9a-f]+$")]
+    )
+    digest = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("personal API token")
+        verbose_name_plural = _("personal API tokens")
+
+    def __str__(self):
+        return "%s (%s…)" % (self.name, self.prefix)
+
+    @classmethod
+    def generate(cls) -> tuple[str, str, str]:
+        """Return a new `(plaintext, prefix, digest)`; the plaintext is `<prefix>.<secret>`."""
+        prefix = secrets.token_hex(cls.PREFIX_LENGTH // 2)
+        plaintext = "%s.%s" % (prefix, secrets.token_urlsafe(32))
+        return plaintext, prefix, _token_digest(plaintext)
+
+    def matches(self, plaintext: str) -> bool:
+        return secrets.compare_digest(self.digest, _token_digest(plaintext))
+
+    @property
+    def is_active(self) -> bool:
+        now = timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class DatastreamsConfig(AppConfig):
+    name = "personalization.datastreams"
+    verbose_name = _("Datastreams")

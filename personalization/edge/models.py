@@ -1,0 +1,44 @@
+import uuid
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+__all__ = ["DataflowRun"]
+
+
+class DataflowRun(models.Model):
+    """A window of activation work for one destination, with the counts the alert rules read."""
+
+    SANDBOX_LOOKUP = "destination__sandbox"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        SUCCESS = "success", _("Success")
+        FAILED = "failed", _("Failed")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    destination = models.ForeignKey("destinations.Destination", on_delete=models.CASCADE, related_name="runs")
+    started_at = models.DateTimeField(_("started"))
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.RUNNING)
+    profiles_received = models.PositiveIntegerField(default=0)
+    profiles_activated = models.PositiveIntegerField(default=0)
+    profiles_skipped = models.PositiveIntegerField(default=0)
+    profiles_failed = models.PositiveIntegerField(default=0)
+    skip_reasons = models.JSONField(default=dict, blank=True, help_text=_("Skipped profiles counted by reason."))
+    errors = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name = _("dataflow run")
+        verbose_name_plural = _("dataflow runs")
+        indexes = [models.Index(fields=["destination", "-started_at"], name="run_destination_started")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(finished_at__isnull=True) | models.Q(finished_at__gte=models.F("started_at")),
+                name="run_finishes_after_start",
+            )
+        ]
+
+    def __str__(self):
+        return "%s run at %s" % (self.destination, self.started_at)

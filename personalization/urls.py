@@ -1,0 +1,23 @@
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from django.contrib import admin
+from django.urls import include, path
+
+from personalization import views
+from personalization.api_urls import urlpatterns as api_v1_urlpatterns
+
+handler403 = "personalization.views.permission_denied"
+handler404 = "personalization.views.page_not_found"
+
+urlpatterns = [
+    path("", views.HomeView.as_view(), name="home"),
+    path("accounts/", include("accounts.urls")),
+    path("datastreams/", include("personalization.datastreams.urls")),
+    path("profiles/", include("personalization.profiles.urls")),
+    path("audiences/", include("personalization.audiences.urls")),
+    path("destinations/", include("personalization.destinations.urls")),
+    path("api/v1/", include((api_v1_urlpatterns, "api"))),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+]

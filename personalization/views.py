@@ -1,0 +1,49 @@
+"""Project-wide pages: the overview and the friendly error pages."""
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.shortcuts import render
+from django.views.generic import TemplateView
+
+from accounts import constants as perms
+from accounts.permissions import has_sandbox_permission
+
+
+def _overview_cards(user, sandbox):
+    """Return a card per section the user may see in `sandbox`, each with its object count."""
+    from personalization.audiences.models import Audience
+    from personalization.datastreams.models import Datastream
+    from personalization.destinations.models import Destination
+    from personalization.profiles.models import Profile, ProfileField
+
+    sections = (
+        ("Datastreams", "datastreams:datastream_list", perms.VIEW_DATASTREAMS, Datastream),
+        ("Profile fields", "profiles:profilefield_list", perms.VIEW_PROFILES, ProfileField),
+        ("Profiles", "profiles:profile_list", perms.VIEW_PROFILES, Profile),
+        ("Audiences", "audiences:audience_list", perms.VIEW_SEGMENTS, Audience),
+        ("Destinations", "destinations:destination_list", perms.VIEW_DESTINATIONS, Destination),
+    )
+    return [
+        {"label": label, "url_name": url_name, "count": model.objects.filter(sandbox=sandbox).count()}
+        for label, url_name, codename, model in sections
+        if has_sandbox_permission(user, codename, sandbox)
+    ]
+
+
+class HomeView(LoginRequiredMixin, TemplateView):
+    """The overview of the current sandbox: what the user can open, with counts."""
+
+    template_name = "home.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        sandbox = self.request.sandbox
+        context["cards"] = _overview_cards(self.request.user, sandbox) if sandbox else []
+        return context
+
+
+def permission_denied(request, exception=None):
+    return render(request, "403.html", status=403)
+
+
+def page_not_found(request, exception=None):
+    return render(request, "404.html", status=404)
