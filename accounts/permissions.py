@@ -23,6 +23,7 @@ __all__ = [
     "has_sandbox_permission",
     "holds_anywhere",
     "permission_map",
+    "require_sandbox_permission",
     "restrict",
     "sandbox_ids_with",
     "sandbox_of",
@@ -202,3 +203,9 @@ class SandboxObjectPermission(drf_permissions.BasePermission):
 
     def has_object_permission(self, request, view, obj) -> bool:
         return has_sandbox_permission(request.user, self._codename(request, view), sandbox_of(obj))
+
+
+def require_sandbox_permission(user, codename: str, sandbox) -> None:
+    """Raise `PermissionDenied` unless `user` holds `codename` on `sandbox`; services call this before writing."""
+    if user is None or not has_sandbox_permission(user, codename, sandbox):
+        raise PermissionDenied("Your role does not grant %s in this sandbox." % codename)
