@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "formtools",
     "django_htmx",
     "accounts",
+    "personalization",
     "personalization.datastreams",
     "personalization.profiles",
     "personalization.governance",
