@@ -171,3 +171,52 @@ class DataflowRunFactory(DjangoModelFactory):
 
     destination = factory.SubFactory(DestinationFactory)
     started_at = factory.LazyFunction(lambda: timezone.now() - datetime.timedelta(minutes=5))
+
+
+class AlertSubscriptionFactory(DjangoModelFactory):
+    class Meta:
+        model = "alerts.AlertSubscription"
+
+    user = factory.SubFactory(UserFactory)
+    destination = factory.SubFactory(DestinationFactory)
+    alert_type = "activation_skipped_rate"
+
+
+class AlertEventFactory(DjangoModelFactory):
+    class Meta:
+        model = "alerts.AlertEvent"
+
+    run = factory.SubFactory(DataflowRunFactory)
+    destination = factory.LazyAttribute(lambda o: o.run.destination)
+    alert_type = "activation_skipped_rate"
+    message = "2.0% of profiles were skipped, above the 1.0% threshold."
+    observed_value = 2.0
+    threshold = 1.0
+
+
+class NotificationFactory(DjangoModelFactory):
+    class Meta:
+        model = "alerts.Notification"
+
+    user = factory.SubFactory(UserFactory)
+    event = factory.SubFactory(AlertEventFactory)
+
+
+class WebhookEndpointFactory(DjangoModelFactory):
+    class Meta:
+        model = "alerts.WebhookEndpoint"
+
+    sandbox = factory.SubFactory(SandboxFactory)
+    name = factory.Sequence(lambda n: "Webhook %d" % n)
+    url = factory.Sequence(lambda n: "https://hooks.example.com/%d" % n)
+    alert_types = factory.LazyFunction(lambda: ["activation_skipped_rate"])
+    secret_salt = factory.Sequence(lambda n: "%032x" % n)
+
+
+class WebhookDeliveryFactory(DjangoModelFactory):
+    class Meta:
+        model = "alerts.WebhookDelivery"
+
+    endpoint = factory.SubFactory(WebhookEndpointFactory)
+    event = factory.LazyAttribute(lambda o: AlertEventFactory(run__destination__datastream__sandbox=o.endpoint.sandbox))
+    attempt = 1
