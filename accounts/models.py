@@ -13,7 +13,15 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.constants import SANDBOX_PERMISSION_CODENAMES, SANDBOX_PERMISSIONS
 
-__all__ = ["PersonalToken", "Role", "Sandbox", "SandboxGroupObjectPermission", "SandboxUserObjectPermission"]
+__all__ = [
+    "AccessToken",
+    "ApiCredential",
+    "PersonalToken",
+    "Role",
+    "Sandbox",
+    "SandboxGroupObjectPermission",
+    "SandboxUserObjectPermission",
+]
 
 
 class Sandbox(models.Model):
@@ -147,3 +155,76 @@ class PersonalToken(models.Model):
     def is_active(self) -> bool:
         now = timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class ApiCredential(models.Model):
+    """
+    A server-to-server credential scoped to one sandbox (OAuth2 client credentials).
+
+    The client id travels as `x-api-key`; the secret is shown once and stored as a SHA-256 digest. Callers
+    exchange id and secret for short-lived bearer tokens; only authenticated lookups receive attributes.
+    """
+
+    SANDBOX_LOOKUP = "sandbox"
+
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="api_credentials")
+    name = models.CharField(_("name"), max_length=200)
+    client_id = models.CharField(_("client ID"), max_length=64, unique=True, editable=False)
+    secret_digest = models.CharField(max_length=64, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("API credential")
+        verbose_name_plural = _("API credentials")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sandbox", "name"],
+                name="api_credential_name_unique_per_sandbox",
+                violation_error_message=_("This sandbox already has an API credential with this name."),
+            )
+        ]
+
+    def __str__(self):
+        return "%s (%s)" % (self.name, self.client_id)
+
+    @staticmethod
+    def generate() -> tuple[str, str, str]:
+        """Return a new `(client_id, secret, secret_digest)`."""
+        secret = "cpcs_" + secrets.token_urlsafe(32)
+        return "cpc_" + secrets.token_hex(12), secret, _token_digest(secret)
+
+    def matches(self, secret: str) -> bool:
+        return secrets.compare_digest(self.secret_digest, _token_digest(secret))
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())
+
+
+class AccessToken(models.Model):
+    """A bearer token issued to an API credential; stored as a digest, valid until `expires_at`."""
+
+    SANDBOX_LOOKUP = "credential__sandbox"
+
+    credential = models.ForeignKey(ApiCredential, on_delete=models.CASCADE, related_name="tokens")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["credential", "expires_at"], name="token_credential_expiry")]
+
+    def __str__(self):
+        return "token for %s" % self.credential
+
+    @staticmethod
+    def digest_of(token: str) -> str:
+        return _token_digest(token)

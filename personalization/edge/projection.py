@@ -1,0 +1,234 @@
+"""
+Compute lookup answers from the database, in a fixed number of queries.
+
+`load_config` reads a datastream and its enabled destinations with their activations and mappings
+(2 queries, whatever their number). `load_identity` reads the profile an identity points at with its
+attributes and active memberships (1 query). `build_projection` combines them into the payloads an
+authenticated and an unauthenticated caller get, and says until when that answer holds.
+"""
+
+import datetime
+import json
+import uuid
+
+from django.db.models import F, JSONField, OuterRef, Subquery
+from django.db.models.functions import JSONObject
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from personalization.audiences.models import Audience, AudienceMembership
+from personalization.datastreams.models import Datastream
+from personalization.db import JSONGroupArray
+from personalization.destinations.models import AttributeMapping, AudienceActivation, Destination
+from personalization.profiles.models import Identity
+
+__all__ = ["build_projection", "load_config", "load_identity", "segment_state"]
+
+_FAR_FUTURE = 10**11
+SEGMENT_NAMESPACE = "ups"
+
+
+def _uuid(value) -> str:
+    return str(uuid.UUID(str(value)))
+
+
+def _epoch(value) -> float | None:
+    if value is None:
+        return None
+    moment = parse_datetime(value) if isinstance(value, str) else value
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, datetime.UTC)
+    return moment.timestamp()
+
+
+def _date_epoch(value, *, end: bool) -> float | None:
+    """Return the UTC instant a schedule date starts (start) or stops (the day after an end date)."""
+    if value is None:
+        return None
+    day = parse_date(value) if isinstance(value, str) else value
+    if end:
+        day += datetime.timedelta(days=1)
+    return datetime.datetime.combine(day, datetime.time.min, tzinfo=datetime.UTC).timestamp()
+
+
+def _json_list(value) -> list:
+    if value is None:
+        return []
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def load_config(datastream_id) -> dict | None:
+    """Return the datastream's lookup configuration, or None when it does not exist."""
+    datastream = (
+        Datastream.objects.filter(pk=datastream_id)
+        .values(
+            "id",
+            "sandbox_id",
+            "enabled",
+            "access_type",
+            "edge_segmentation",
+            "allowed_origins",
+            "platform_enabled",
+            "personalization_destinations",
+        )
+        .first()
+    )
+    if datastream is None:
+        return None
+    activations = (
+        AudienceActivation.objects.filter(destination=OuterRef("pk"))
+        .order_by()
+        .values("destination")
+        .annotate(
+            items=JSONGroupArray(
+                JSONObject(
+                    audience="audience_id",
+                    start="start_date",
+                    end="end_date",
+                    status="audience__status",
+                    expires="audience__expires_at",
+                )
+            )
+        )
+        .values("items")
+    )
+    mappings = (
+        AttributeMapping.objects.filter(destination=OuterRef("pk"))
+        .order_by()
+        .values("destination")
+        .annotate(items=JSONGroupArray(JSONObject(target="target", path="source__path")))
+        .values("items")
+    )
+    destinations = (
+        Destination.objects.filter(datastream_id=datastream_id, enabled=True)
+        .order_by("created_at", "pk")
+        .annotate(
+            activation_rows=Subquery(activations, output_field=JSONField()),
+            mapping_rows=Subquery(mappings, output_field=JSONField()),
+        )
+        .values("id", "alias", "kind", "activation_rows", "mapping_rows")
+    )
+    serving = datastream["platform_enabled"] and datastream["personalization_destinations"]
+    return {
+        "id": str(datastream["id"]),
+        "sandbox": datastream["sandbox_id"],
+        "enabled": datastream["enabled"],
+        "authenticated_only": datastream["access_type"] == Datastream.AccessType.AUTHENTICATED,
+        "edge_segmentation": datastream["edge_segmentation"],
+        "origins": list(datastream["allowed_origins"] or []),
+        "destinations": [
+            {
+                "id": str(row["id"]),
+                "alias": row["alias"],
+                "attributes": row["kind"] == Destination.Kind.WITH_ATTRIBUTES,
+                "activations": sorted(
+                    (
+                        {
+                            "audience": _uuid(item["audience"]),
+                            "from": _date_epoch(item["start"], end=False),
+                            "until": _date_epoch(item["end"], end=True),
+                            "published": item["status"] == Audience.Status.PUBLISHED,
+                            "expires": _epoch(item["expires"]),
+                        }
+                        for item in _json_list(row["activation_rows"])
+                    ),
+                    key=lambda activation: activation["audience"],
+                ),
+                "mappings": sorted(
+                    ([item["target"], item["path"]] for item in _json_list(row["mapping_rows"])),
+                ),
+            }
+            for row in (destinations if serving else [])
+        ],
+    }
+
+
+def load_identity(sandbox_id, namespace: str, value: str) -> dict | None:
+    """Return `{"profile", "attributes", "audiences"}` for an identity, or None when nobody has it."""
+    memberships = (
+        AudienceMembership.objects.filter(profile=OuterRef("profile_id"), status__in=AudienceMembership.ACTIVE_STATUSES)
+        .order_by()
+        .values("profile")
+        .annotate(items=JSONGroupArray(F("audience_id")))
+        .values("items")
+    )
+    row = (
+        Identity.objects.filter(sandbox_id=sandbox_id, namespace__code=namespace, value=value)
+        .annotate(audience_rows=Subquery(memberships, output_field=JSONField()))
+        .values("profile_id", "profile__attributes", "audience_rows")
+        .first()
+    )
+    if row is None:
+        return None
+    attributes = row["profile__attributes"]
+    if isinstance(attributes, str):
+        attributes = json.loads(attributes)
+    return {
+        "profile": str(row["profile_id"]),
+        "attributes": attributes or {},
+        "audiences": sorted(_uuid(audience) for audience in _json_list(row["audience_rows"])),
+    }
+
+
+def _lookup_path(attributes: dict, path: str):
+    value = attributes
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def segment_state(activation: dict, at: float) -> str | None:
+    """Return why an activation does not serve at `at` (None when it serves)."""
+    if not activation["published"]:
+        return "audience_inactive"
+    if activation["expires"] is not None and activation["expires"] <= at:
+        return "audience_expired"
+    if activation["from"] is not None and at < activation["from"]:
+        return "before_schedule"
+    if activation["until"] is not None and at >= activation["until"]:
+        return "after_schedule"
+    return None
+
+
+def build_projection(config: dict, identity: dict | None, at: float) -> dict:
+    """
+    Return the answer for one identity on one datastream.
+
+    `full` is the payload JSON for authenticated callers, `anon` the same without any `attributes`
+    key; `until` is the next moment a schedule or expiry boundary could change the answer.
+    """
+    until = _FAR_FUTURE
+    if identity is None:
+        return {"gen": config["gen"], "until": until, "profile": None, "full": "[]", "anon": "[]"}
+    member_of = set(identity["audiences"])
+    attributes = identity["attributes"]
+    full, anon = [], []
+    for destination in config["destinations"]:
+        segments = []
+        for activation in destination["activations"]:
+            for boundary in (activation["from"], activation["until"], activation["expires"]):
+                if boundary is not None and boundary > at:
+                    until = min(until, boundary)
+            if activation["audience"] in member_of and segment_state(activation, at) is None:
+                segments.append({"id": activation["audience"], "namespace": SEGMENT_NAMESPACE})
+        entry = {"type": "profileLookup", "destinationId": destination["id"], "alias": destination["alias"]}
+        anon.append({**entry, "segments": segments})
+        if destination["attributes"]:
+            values = {}
+            for target, path in destination["mappings"]:
+                value = _lookup_path(attributes, path)
+                if value is not None and not isinstance(value, dict | list):
+                    values[target] = {"value": value}
+            full.append({**entry, "attributes": values, "segments": segments})
+        else:
+            full.append({**entry, "segments": segments})
+    dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    return {
+        "gen": config["gen"],
+        "until": until,
+        "profile": identity["profile"],
+        "full": dumps(full),
+        "anon": dumps(anon),
+    }
