@@ -1,3 +1,4 @@
+import re
 import uuid
 
 from django.core.exceptions import ValidationError
@@ -8,12 +9,18 @@ from django.utils.translation import gettext_lazy as _
 __all__ = ["Datastream"]
 
 
+# What a browser sends in its Origin header: scheme, host (name or bracketed IPv6) and an optional port, nothing else.
+_ORIGIN_RE = re.compile(
+    r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*)"
+    r"(:[0-9]{1,5})?"
+)
+
+
 def validate_origins(value):
     if not isinstance(value, list):
         raise ValidationError(_("Allowed origins must be a list."), code="invalid")
     for origin in value:
-        scheme, sep, host = str(origin).partition("://")
-        if not sep or scheme not in ("http", "https") or not host or "/" in host:
+        if not isinstance(origin, str) or not _ORIGIN_RE.fullmatch(origin):
             raise ValidationError(
                 _("%(origin)s is not an origin; write scheme and host only, e.g. https://www.example.com."),
                 code="invalid_origin",
