@@ -6,9 +6,19 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import PersonalToken, Role, SandboxGroupObjectPermission
+from accounts.constants import MANAGE_DATASTREAMS
+from accounts.models import ApiCredential, PersonalToken, Role, SandboxGroupObjectPermission
+from accounts.permissions import require_sandbox_permission
 
-__all__ = ["personal_token_create", "personal_token_revoke", "role_create", "role_sync_grants", "role_update"]
+__all__ = [
+    "api_credential_create",
+    "api_credential_revoke",
+    "personal_token_create",
+    "personal_token_revoke",
+    "role_create",
+    "role_sync_grants",
+    "role_update",
+]
 
 
 def role_sync_grants(*, role: Role) -> None:
@@ -67,3 +77,33 @@ def personal_token_revoke(*, token: PersonalToken) -> PersonalToken:
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])
     return token
+
+
+@transaction.atomic
+def api_credential_create(*, user, sandbox, name: str, expires_at=None) -> tuple[ApiCredential, str]:
+    """
+    Create a server-to-server credential in `sandbox`; return it with the secret, shown once and never stored.
+
+    Creating credentials needs Manage Datastreams: a credential unlocks attributes on the sandbox's datastreams.
+    """
+    require_sandbox_permission(user, MANAGE_DATASTREAMS, sandbox)
+    client_id, secret, digest = ApiCredential.generate()
+    credential = ApiCredential(
+        sandbox=sandbox, name=name, client_id=client_id, secret_digest=digest, created_by=user, expires_at=expires_at
+    )
+    credential.full_clean()
+    credential.save()
+    return credential, secret
+
+
+@transaction.atomic
+def api_credential_revoke(*, user, credential: ApiCredential) -> ApiCredential:
+    """Revoke a credential; its bearer tokens stop working on the very next request."""
+    from personalization.changes import announce_tokens_revoked
+
+    require_sandbox_permission(user, MANAGE_DATASTREAMS, credential.sandbox_id)
+    if credential.revoked_at is None:
+        credential.revoked_at = timezone.now()
+        credential.save(update_fields=["revoked_at"])
+    announce_tokens_revoked(credential.tokens.values_list("digest", flat=True))
+    return credential

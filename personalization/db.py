@@ -12,4 +12,7 @@ class JSONGroupArray(Aggregate):
     output_field = JSONField()
 
     def as_postgresql(self, compiler, connection, **extra_context):
-        return self.as_sql(compiler, connection, function="json_agg", **extra_context)
+        # psycopg decodes `json` itself; casting to text leaves decoding to JSONField on both backends.
+        return self.as_sql(
+            compiler, connection, function="json_agg", template="%(function)s(%(expressions)s)::text", **extra_context
+        )

@@ -204,3 +204,5 @@ LOGGING = {
 
 # Product settings.
 EDGE_ORG_ID = env.str("EDGE_ORG_ID", default="CPCDEMO0000000000000001@AdobeOrg")
+# Lookups per second per datastream before 429 (0 turns the limit off).
+EDGE_RATE_LIMIT = env.int("EDGE_RATE_LIMIT", default=1500)

@@ -4,6 +4,16 @@ from accounts.services import role_create
 from tests.factories import SandboxFactory, UserFactory
 
 
+@pytest.fixture(autouse=True)
+def _empty_edge_store():
+    """Start every test with an empty cache: the edge store must never leak answers between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def sandbox(db):
     return SandboxFactory(name="alpha", title="Alpha")

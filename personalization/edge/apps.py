@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class EdgeConfig(AppConfig):
     name = "personalization.edge"
     verbose_name = _("Edge")
+
+    def ready(self):
+        from personalization.edge import receivers  # noqa: F401  (connects the edge store invalidation)

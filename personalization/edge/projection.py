@@ -20,7 +20,7 @@ from personalization.audiences.models import Audience, AudienceMembership
 from personalization.datastreams.models import Datastream
 from personalization.db import JSONGroupArray
 from personalization.destinations.models import AttributeMapping, AudienceActivation, Destination
-from personalization.profiles.models import Identity
+from personalization.profiles.models import Identity, IdentityNamespace
 
 __all__ = ["build_projection", "load_config", "load_identity", "segment_state"]
 
@@ -59,9 +59,18 @@ def _json_list(value) -> list:
 
 def load_config(datastream_id) -> dict | None:
     """Return the datastream's lookup configuration, or None when it does not exist."""
+    namespaces = (
+        IdentityNamespace.objects.filter(sandbox=OuterRef("sandbox"))
+        .order_by()
+        .values("sandbox")
+        .annotate(items=JSONGroupArray(F("code")))
+        .values("items")
+    )
     datastream = (
         Datastream.objects.filter(pk=datastream_id)
+        .annotate(namespace_codes=Subquery(namespaces, output_field=JSONField()))
         .values(
+            "namespace_codes",
             "id",
             "sandbox_id",
             "enabled",
@@ -116,6 +125,7 @@ def load_config(datastream_id) -> dict | None:
         "authenticated_only": datastream["access_type"] == Datastream.AccessType.AUTHENTICATED,
         "edge_segmentation": datastream["edge_segmentation"],
         "origins": list(datastream["allowed_origins"] or []),
+        "namespaces": sorted(_json_list(datastream["namespace_codes"])),
         "destinations": [
             {
                 "id": str(row["id"]),

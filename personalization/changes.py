@@ -1,0 +1,50 @@
+"""
+Change notifications that keep derived stores (the edge projection) correct.
+
+Domain code announces *what* changed after the transaction commits; the edge app listens. Model saves
+and deletes announce themselves through receivers in the edge app; bulk writes (batch evaluation, CSV
+imports) call these helpers explicitly because bulk operations bypass model signals.
+"""
+
+from django.db import transaction
+from django.dispatch import Signal
+
+__all__ = [
+    "announce_configuration_changed",
+    "announce_identities_changed",
+    "announce_profiles_changed",
+    "announce_tokens_revoked",
+    "configuration_changed",
+    "identities_changed",
+    "profiles_changed",
+    "tokens_revoked",
+]
+
+# sandbox_id: the sandbox whose datastreams, destinations, activations, mappings or audiences changed.
+configuration_changed = Signal()
+# sandbox_id, profile_ids: profiles whose attributes, identities or memberships changed.
+profiles_changed = Signal()
+# sandbox_id, identities: (namespace code, value) pairs that appeared, moved or disappeared.
+identities_changed = Signal()
+# digests: bearer token digests that must stop working.
+tokens_revoked = Signal()
+
+
+def _after_commit(signal: Signal, **kwargs) -> None:
+    transaction.on_commit(lambda: signal.send(sender=None, **kwargs))
+
+
+def announce_configuration_changed(sandbox_id) -> None:
+    _after_commit(configuration_changed, sandbox_id=sandbox_id)
+
+
+def announce_profiles_changed(sandbox_id, profile_ids) -> None:
+    _after_commit(profiles_changed, sandbox_id=sandbox_id, profile_ids=list(profile_ids))
+
+
+def announce_identities_changed(sandbox_id, identities) -> None:
+    _after_commit(identities_changed, sandbox_id=sandbox_id, identities=list(identities))
+
+
+def announce_tokens_revoked(digests) -> None:
+    _after_commit(tokens_revoked, digests=list(digests))

@@ -1,0 +1,61 @@
+"""Bearer tokens for authenticated lookups: issue, verify (store first, database on a miss), revoke."""
+
+import secrets
+import time
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import AccessToken, ApiCredential
+from personalization.edge.store import store
+
+__all__ = ["TOKEN_LIFETIME", "access_token_issue", "token_info_from_database"]
+
+TOKEN_LIFETIME = 3600
+
+
+def _info(credential: ApiCredential, expires_at) -> dict:
+    expires = expires_at.timestamp()
+    if credential.expires_at is not None:
+        expires = min(expires, credential.expires_at.timestamp())
+    return {"client_id": credential.client_id, "sandbox": credential.sandbox_id, "expires": expires}
+
+
+def token_info_from_database(bearer: str) -> dict | None:
+    """Return the token's info from the database and keep it in the edge store, or None when invalid."""
+    digest = AccessToken.digest_of(bearer)
+    token = (
+        AccessToken.objects.select_related("credential")
+        .filter(digest=digest, credential__revoked_at__isnull=True)
+        .first()
+    )
+    if token is None:
+        return None
+    info = _info(token.credential, token.expires_at)
+    ttl = int(info["expires"] - time.time())
+    if ttl > 0:
+        store.put_token(digest, info, ttl)
+    return info
+
+
+@transaction.atomic
+def access_token_issue(*, client_id: str, secret: str, lifetime: int = TOKEN_LIFETIME) -> tuple[str, int] | None:
+    """
+    Exchange a credential's id and secret for a bearer token; return `(token, expires_in)` or None when
+    the credential is unknown, wrong, revoked or expired.
+    """
+    credential = ApiCredential.objects.filter(client_id=client_id).first()
+    if credential is None or not credential.matches(secret) or not credential.is_active:
+        return None
+    now = timezone.now()
+    plaintext = "cpct_" + secrets.token_urlsafe(32)
+    token = AccessToken.objects.create(
+        credential=credential,
+        digest=AccessToken.digest_of(plaintext),
+        expires_at=now + timezone.timedelta(seconds=lifetime),
+    )
+    ApiCredential.objects.filter(pk=credential.pk).update(last_used_at=now)
+    info = _info(credential, token.expires_at)
+    expires_in = max(0, int(info["expires"] - now.timestamp()))
+    transaction.on_commit(lambda: store.put_token(token.digest, info, max(1, expires_in)))
+    return plaintext, expires_in

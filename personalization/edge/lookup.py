@@ -1,0 +1,236 @@
+"""
+The profile lookup: from an Edge Network request to the `activation:pull` answer.
+
+This is the hot path. A warm request costs one edge-store round trip and no SQL: datastream config,
+projection and bearer token come from the store together. Misses are filled from the database in a
+bounded number of queries (`projection.load_config`: 2, `projection.load_identity`: 1).
+"""
+
+import json
+import re
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from personalization.edge import projection
+from personalization.edge.errors import EdgeError
+from personalization.edge.store import identity_key, store
+
+__all__ = ["LookupRequest", "Visitor", "interact", "parse_body", "resolve_visitor"]
+
+CONFIG_TTL = 3600
+PROJECTION_TTL = 3600
+ECID = "ECID"
+_ECID_PATTERN = re.compile(r"^\d{38}$")
+_REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+IDENTITY_COOKIE_MAX_AGE = 34128000
+
+
+@dataclass
+class Visitor:
+    """Who the request is about: the primary identity, and whether its ECID was minted just now."""
+
+    namespace: str
+    value: str
+    minted: bool = False
+
+
+@dataclass
+class LookupRequest:
+    datastream_id: str
+    body: dict
+    sdk: bool = False  # the v1 (Web SDK) shape: `events`, state cookies, identity minting
+    bearer: str | None = None
+    api_key: str | None = None
+    request_id: str | None = None
+    cookies: dict = field(default_factory=dict)
+
+
+def new_request_id(given: str | None) -> str:
+    """Return the caller's id (or a new UUID) with the 16-hex suffix the Edge Network always appends."""
+    base = given if given and _REQUEST_ID_PATTERN.match(given) else str(uuid.uuid4())
+    return "%s-%s" % (base, secrets.token_hex(8))
+
+
+def parse_body(raw: bytes) -> dict:
+    if not raw.strip():
+        raise EdgeError("EXEG-0109-408", "The request body is empty; send a JSON object with an event.")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise EdgeError("EXEG-0101-400", "The body is not valid JSON (%s)." % exc.__class__.__name__) from None
+    if not isinstance(body, dict):
+        raise EdgeError("EXEG-0101-400", "The body must be a JSON object.")
+    return body
+
+
+def _first_event(body: dict, sdk: bool) -> dict:
+    if sdk and "events" in body:
+        events = body["events"]
+        if not isinstance(events, list) or not events or not isinstance(events[0], dict):
+            raise EdgeError("EXEG-0102-400", "The field `events` must be a non-empty array of event objects.")
+        return events[0]
+    event = body.get("event")
+    if event is None:
+        raise EdgeError("EXEG-0102-400", "The field `event` is required and must hold `xdm`.")
+    if not isinstance(event, dict):
+        raise EdgeError("EXEG-0102-400", "The field `event` must be an object.")
+    return event
+
+
+def _identity_map(event: dict) -> dict:
+    xdm = event.get("xdm") or {}
+    if not isinstance(xdm, dict):
+        raise EdgeError("EXEG-0102-400", "The field `event.xdm` must be an object.")
+    identity_map = xdm.get("identityMap") or {}
+    if not isinstance(identity_map, dict):
+        raise EdgeError("EXEG-0102-400", "The field `event.xdm.identityMap` must be an object of namespaces.")
+    return identity_map
+
+
+def identity_cookie_name() -> str:
+    return "kndctr_%s_identity" % settings.EDGE_ORG_ID.replace("@", "_")
+
+
+def _state_ecid(body: dict, cookies: dict) -> str | None:
+    """Return the ECID the Web SDK kept in its identity cookie, sent back as state or as a cookie."""
+    name = identity_cookie_name()
+    candidates = [cookies.get(name)]
+    entries = ((body.get("meta") or {}).get("state") or {}).get("entries") or []
+    if isinstance(entries, list):
+        candidates += [entry.get("value") for entry in entries if isinstance(entry, dict) and entry.get("key") == name]
+    for value in candidates:
+        if isinstance(value, str) and _ECID_PATTERN.match(value):
+            return value
+    return None
+
+
+def resolve_visitor(body: dict, *, sdk: bool, cookies: dict) -> Visitor:
+    """
+    Pick the primary identity: the item marked primary, else the ECID (from the identityMap, or, for
+    the Web SDK, from its identity cookie, minting one for a first-time visitor).
+    """
+    identity_map = _identity_map(_first_event(body, sdk))
+    primaries, ecids = [], []
+    for namespace, items in identity_map.items():
+        if not isinstance(items, list):
+            raise EdgeError("EXEG-0102-400", "identityMap.%s must be an array of identity items." % namespace)
+        for index, item in enumerate(items):
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"].strip():
+                raise EdgeError(
+                    "EXEG-0305-400", "identityMap.%s[%d] needs a non-empty string `id`." % (namespace, index)
+                )
+            if item.get("primary") is True:
+                primaries.append((namespace, item["id"]))
+            if namespace == ECID:
+                ecids.append(item["id"])
+    if len(primaries) > 1:
+        raise EdgeError(
+            "EXEG-0306-400",
+            "Event #0 marks %d identities as primary (%s); mark exactly one."
+            % (len(primaries), ", ".join(namespace for namespace, _value in primaries)),
+        )
+    if primaries:
+        return Visitor(*primaries[0])
+    if ecids:
+        return Visitor(ECID, ecids[0])
+    if sdk:
+        kept = _state_ecid(body, cookies)
+        if kept:
+            return Visitor(ECID, kept)
+        return Visitor(ECID, "%038d" % secrets.randbelow(10**38), minted=True)
+    raise EdgeError(
+        "EXEG-0306-400",
+        'Event #0 is missing a primary identity: mark one identityMap item with "primary": true, or send an ECID.',
+    )
+
+
+def _config(datastream_id: str, cached: dict | None) -> dict:
+    if cached is not None:
+        return cached
+    config = projection.load_config(datastream_id)
+    if config is None:
+        raise EdgeError("EXEG-0003-400", "The datastream %s does not exist." % datastream_id)
+    config["gen"] = store.get_generation(config["sandbox"])
+    store.put_config(datastream_id, config, CONFIG_TTL)
+    return config
+
+
+def _authenticate(request: LookupRequest, token_info: dict | None, config: dict, now: float) -> bool:
+    """Return True for a valid credential of the datastream's sandbox, False when none was sent."""
+    if request.bearer is None:
+        if config["authenticated_only"]:
+            raise EdgeError(
+                "EXEG-0500-401",
+                "This datastream accepts authenticated calls only; send Authorization: Bearer <token> and x-api-key.",
+            )
+        return False
+    if token_info is None:
+        from personalization.edge.credentials import token_info_from_database
+
+        token_info = token_info_from_database(request.bearer)
+    if token_info is None:
+        raise EdgeError("EXEG-0500-401", "The bearer token is unknown or revoked; request a new one.")
+    if token_info["expires"] <= now:
+        raise EdgeError("EXEG-0503-401", "The bearer token has expired; request a new one.")
+    if request.api_key != token_info["client_id"]:
+        raise EdgeError("EXEG-0500-401", "The x-api-key header must carry the client ID the token was issued to.")
+    if token_info["sandbox"] != config["sandbox"]:
+        raise EdgeError("EXEG-0500-401", "The credential belongs to another sandbox than this datastream.")
+    return True
+
+
+def _projection(config: dict, visitor: Visitor, cached: dict | None, key: str, now: float) -> dict:
+    if cached is not None and cached["gen"] == config["gen"] and cached["until"] > now:
+        return cached
+    found = None
+    if not visitor.minted:
+        found = projection.load_identity(config["sandbox"], visitor.namespace, visitor.value)
+    answer = projection.build_projection(config, found, now)
+    ttl = max(1, min(PROJECTION_TTL, int(answer["until"] - now)))
+    store.put_projection(config["id"], key, answer, ttl)
+    return answer
+
+
+def interact(request: LookupRequest, *, rate_limit: int) -> tuple[dict, dict, Visitor, str]:
+    """
+    Answer one lookup; return `(config, projection, visitor, payload_json)`.
+
+    `payload_json` is the `activation:pull` payload for this caller: with attributes only when the
+    request is authenticated with a credential of the datastream's sandbox.
+    """
+    visitor = resolve_visitor(request.body, sdk=request.sdk, cookies=request.cookies)
+    key = identity_key(visitor.namespace, visitor.value)
+    now = time.time()
+    token_digest = None
+    if request.bearer is not None:
+        from accounts.models import AccessToken
+
+        token_digest = AccessToken.digest_of(request.bearer)
+    cached_config, cached_projection, token_info, count = store.fetch(
+        datastream_id=request.datastream_id,
+        identity=None if visitor.minted else key,
+        token=token_digest,
+        rate_second=int(now) if rate_limit else None,
+    )
+    if rate_limit and count is not None and count > rate_limit:
+        raise EdgeError(
+            "EXEG-0429-429",
+            "This datastream allows %d lookups per second; retry after the time in Retry-After." % rate_limit,
+            headers={"Retry-After": "1"},
+        )
+    config = _config(request.datastream_id, cached_config)
+    if not config["enabled"]:
+        raise EdgeError("EXEG-0004-422", "The datastream is disabled; enable it to serve lookups.")
+    authenticated = _authenticate(request, token_info, config, now)
+    if not visitor.minted and visitor.namespace not in config["namespaces"]:
+        raise EdgeError(
+            "EXEG-0013-422",
+            "The identity namespace %r is not defined in this sandbox; namespace codes are case-sensitive (known: %s)."
+            % (visitor.namespace, ", ".join(config["namespaces"]) or "none"),
+        )
+    answer = _projection(config, visitor, cached_projection, key, now)
+    return config, answer, visitor, answer["full"] if authenticated else answer["anon"]

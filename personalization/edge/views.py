@@ -1,0 +1,206 @@
+"""
+The public Edge Network endpoints: `interact` (v2 server API and v1 Web SDK shapes), `collect`, and the
+OAuth2 client-credentials token endpoint for server callers.
+
+These views are deliberately plain Django functions: the hot path skips DRF, sessions and templates.
+The datastream id is the public key of a lookup; attributes only leave with a valid bearer token of a
+credential from the datastream's sandbox (see `lookup._authenticate`).
+"""
+
+import json
+import logging
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from personalization.edge.errors import EdgeError, problem_response
+from personalization.edge.lookup import (
+    IDENTITY_COOKIE_MAX_AGE,
+    LookupRequest,
+    identity_cookie_name,
+    interact,
+    new_request_id,
+    parse_body,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["collect_view", "interact_view", "token_view"]
+
+MAX_BODY_BYTES = 64 * 1024
+_ACCEPTED_TYPES = {"application/json", "text/plain", "text/javascript", ""}
+_CORS_HEADERS = "Content-Type, Authorization, x-api-key, x-gw-ims-org-id, x-request-id, x-sandbox-name"
+
+
+def _datastream_id(request) -> str:
+    value = request.GET.get("datastreamId") or request.GET.get("dataStreamId") or request.GET.get("configId")
+    if not value:
+        raise EdgeError("EXEG-0002-400", "The datastreamId query parameter is required.")
+    try:
+        import uuid
+
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise EdgeError(
+            "EXEG-0003-400", "%r is not a datastream ID; copy it from the datastream page." % value[:64]
+        ) from None
+
+
+def _read_body(request) -> bytes:
+    content_type = request.META.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+    if content_type not in _ACCEPTED_TYPES:
+        raise EdgeError(
+            "EXEG-0111-415",
+            "Content-Type %s is not supported; send application/json or text/plain." % content_type[:64],
+        )
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_BODY_BYTES:
+        raise EdgeError("EXEG-0112-413", "The body is %d bytes; the maximum is %d." % (length, MAX_BODY_BYTES))
+    raw = request.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        raise EdgeError("EXEG-0112-413", "The body is larger than the maximum of %d bytes." % MAX_BODY_BYTES)
+    return raw
+
+
+def _bearer(request) -> str | None:
+    header = request.META.get("HTTP_AUTHORIZATION")
+    if header is None:
+        return None
+    scheme, _sep, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise EdgeError("EXEG-0500-401", "The Authorization header must read: Bearer <access token>.")
+    return token.strip()
+
+
+def _allow_origin(response, request, origins) -> None:
+    origin = request.META.get("HTTP_ORIGIN")
+    if origin and origin in origins:
+        response["Access-Control-Allow-Origin"] = origin
+        response["Access-Control-Allow-Credentials"] = "true"
+        response["Vary"] = "Origin"
+
+
+def _preflight(request, datastream_id: str) -> HttpResponse:
+    from personalization.edge.lookup import _config
+
+    response = HttpResponse(status=204)
+    try:
+        config = _config(datastream_id, None)
+    except EdgeError:
+        return response
+    _allow_origin(response, request, config["origins"])
+    if response.has_header("Access-Control-Allow-Origin"):
+        response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+        response["Access-Control-Allow-Headers"] = _CORS_HEADERS
+        response["Access-Control-Max-Age"] = "600"
+    return response
+
+
+def _sdk_handles(visitor, body: dict) -> list[str]:
+    """Return the identity and state handles the Web SDK expects, as JSON fragments."""
+    handles = []
+    fetch = ((body.get("query") or {}).get("identity") or {}).get("fetch") or []
+    if visitor.namespace == "ECID" and (visitor.minted or "ECID" in fetch):
+        handles.append(
+            json.dumps({"type": "identity:result", "payload": [{"id": visitor.value, "namespace": {"code": "ECID"}}]})
+        )
+    if visitor.namespace == "ECID":
+        handles.append(
+            json.dumps(
+                {
+                    "type": "state:store",
+                    "payload": [
+                        {"key": identity_cookie_name(), "value": visitor.value, "maxAge": IDENTITY_COOKIE_MAX_AGE}
+                    ],
+                }
+            )
+        )
+    return handles
+
+
+def _interact(request, *, sdk: bool):
+    request_id = new_request_id(request.GET.get("requestId") or request.META.get("HTTP_X_REQUEST_ID"))
+    try:
+        datastream_id = _datastream_id(request)
+        if request.method == "OPTIONS":
+            return _preflight(request, datastream_id)
+        if request.method != "POST":
+            raise EdgeError("EXEG-0405-405", "Use POST to call interact.", headers={"Allow": "POST, OPTIONS"})
+        lookup = LookupRequest(
+            datastream_id=datastream_id,
+            body=parse_body(_read_body(request)),
+            sdk=sdk,
+            bearer=_bearer(request),
+            api_key=request.META.get("HTTP_X_API_KEY"),
+            cookies=request.COOKIES,
+        )
+        config, _answer, visitor, payload = interact(lookup, rate_limit=settings.EDGE_RATE_LIMIT)
+    except EdgeError as error:
+        return problem_response(error, request_id)
+    except Exception:
+        logger.exception("edge.interact.failed", extra={"request_id": request_id})
+        return problem_response(EdgeError("EXEG-0001-500", "Something went wrong on our side."), request_id)
+    handles = ['{"type":"activation:pull","eventIndex":0,"payload":%s}' % payload]
+    if sdk:
+        handles += _sdk_handles(visitor, lookup.body)
+    body = '{"requestId":%s,"handle":[%s]}' % (json.dumps(request_id), ",".join(handles))
+    response = HttpResponse(body, content_type="application/json")
+    _allow_origin(response, request, config["origins"])
+    return response
+
+
+@csrf_exempt
+def interact_view(request, location_hint=None):
+    """`POST /ee/v2/interact?datastreamId=…`: the Edge Network Server API lookup."""
+    return _interact(request, sdk=False)
+
+
+@csrf_exempt
+def sdk_interact_view(request, location_hint=None):
+    """`POST /ee/v1/interact?configId=…`: the shape Adobe's Web SDK (alloy) sends."""
+    return _interact(request, sdk=True)
+
+
+@csrf_exempt
+def collect_view(request, location_hint=None):
+    """Accept fire-and-forget events (the Web SDK beacons on unload); nothing is returned."""
+    request_id = new_request_id(request.GET.get("requestId"))
+    if request.method == "OPTIONS":
+        return HttpResponse(status=204)
+    if request.method != "POST":
+        return problem_response(EdgeError("EXEG-0405-405", "Use POST to call collect."), request_id)
+    return HttpResponse(status=204)
+
+
+@csrf_exempt
+def token_view(request):
+    """
+    `POST /oauth/token` with `grant_type=client_credentials`, `client_id`, `client_secret` (form or JSON):
+    the OAuth2 client-credentials exchange for a short-lived bearer token.
+    """
+    from personalization.edge.credentials import access_token_issue
+
+    if request.method != "POST":
+        return JsonResponse({"error": "invalid_request", "error_description": "Use POST."}, status=405)
+    data = request.POST
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body or b"{}")
+        except ValueError:
+            return JsonResponse({"error": "invalid_request", "error_description": "Body is not JSON."}, status=400)
+    if data.get("grant_type") != "client_credentials":
+        return JsonResponse(
+            {"error": "unsupported_grant_type", "error_description": "Only client_credentials is supported."},
+            status=400,
+        )
+    issued = access_token_issue(client_id=str(data.get("client_id", "")), secret=str(data.get("client_secret", "")))
+    if issued is None:
+        return JsonResponse(
+            {"error": "invalid_client", "error_description": "Unknown, revoked or expired credential."}, status=401
+        )
+    token, expires_in = issued
+    return JsonResponse({"access_token": token, "token_type": "bearer", "expires_in": expires_in})

@@ -1,0 +1,121 @@
+import datetime
+import json
+
+import pytest
+
+from django.utils import timezone
+
+from accounts.services import api_credential_create
+from personalization.audiences.models import AudienceMembership
+from personalization.destinations.models import Destination
+from tests.factories import (
+    ActivationFactory,
+    AudienceFactory,
+    DatastreamFactory,
+    DestinationFactory,
+    IdentityFactory,
+    IdentityNamespaceFactory,
+    MappingFactory,
+    MembershipFactory,
+    ProfileFactory,
+    ProfileFieldFactory,
+    SandboxFactory,
+    UserFactory,
+)
+
+
+class Scenario:
+    """A sandbox with one datastream, two destinations and a known visitor, as most lookup tests need."""
+
+    def __init__(self, client, grant):
+        self.client = client
+        self.sandbox = SandboxFactory(name="shop", title="Shop")
+        self.datastream = DatastreamFactory(sandbox=self.sandbox, name="Web", allowed_origins=["https://www.shop.test"])
+        self.ecid_ns = IdentityNamespaceFactory(sandbox=self.sandbox, code="ECID")
+        self.email_ns = IdentityNamespaceFactory(sandbox=self.sandbox, code="Email")
+        self.profile = ProfileFactory(
+            sandbox=self.sandbox,
+            attributes={"homeAddress": {"countryCode": "DE"}, "loyalty": {"status": "gold", "points": 1200}},
+        )
+        self.ecid = IdentityFactory(profile=self.profile, namespace=self.ecid_ns, value="1" * 38)
+        self.email = IdentityFactory(profile=self.profile, namespace=self.email_ns, value="ada@example.com")
+        self.audiences_only = DestinationFactory(
+            datastream=self.datastream, name="Personalization", alias="personalizationAlias"
+        )
+        self.with_attributes = DestinationFactory(
+            datastream=self.datastream,
+            name="Ad server",
+            alias="adServerAlias",
+            kind=Destination.Kind.WITH_ATTRIBUTES,
+        )
+        self.country = ProfileFieldFactory(sandbox=self.sandbox, path="homeAddress.countryCode")
+        self.status = ProfileFieldFactory(sandbox=self.sandbox, path="loyalty.status")
+        self.points = ProfileFieldFactory(sandbox=self.sandbox, path="loyalty.points", field_type="number")
+        MappingFactory(destination=self.with_attributes, source=self.country, target="countryCode")
+        MappingFactory(destination=self.with_attributes, source=self.status, target="membershipStatus")
+        self.gold = AudienceFactory(sandbox=self.sandbox, name="Gold members")
+        self.germans = AudienceFactory(sandbox=self.sandbox, name="Germans")
+        ActivationFactory(destination=self.audiences_only, audience=self.gold)
+        ActivationFactory(destination=self.with_attributes, audience=self.gold)
+        ActivationFactory(destination=self.with_attributes, audience=self.germans)
+        MembershipFactory(audience=self.gold, profile=self.profile)
+        MembershipFactory(audience=self.germans, profile=self.profile, status=AudienceMembership.Status.EXISTING)
+        self.admin = UserFactory(username="edge-admin")
+        grant(self.admin, self.sandbox, "manage_datastreams", "view_datastreams")
+        self._grant = grant
+
+    # Requests ------------------------------------------------------------------------------------
+
+    def body(self, namespace="ECID", value=None, primary=True, **extra_xdm):
+        value = value if value is not None else self.ecid.value
+        return {"event": {"xdm": {"identityMap": {namespace: [{"id": value, "primary": primary}]}, **extra_xdm}}}
+
+    def lookup(self, body=None, *, datastream=None, headers=None, content_type="application/json", raw=None, **query):
+        datastream = datastream or self.datastream
+        params = {"datastreamId": str(datastream.pk), **query}
+        url = "/ee/v2/interact?" + "&".join("%s=%s" % item for item in params.items())
+        data = raw if raw is not None else json.dumps(body if body is not None else self.body())
+        return self.client.post(url, data=data, content_type=content_type, headers=headers or {})
+
+    def payload(self, response):
+        assert response.status_code == 200, response.content
+        handles = [h for h in response.json()["handle"] if h["type"] == "activation:pull"]
+        assert len(handles) == 1
+        return handles[0]["payload"]
+
+    def entry(self, response, alias):
+        matches = [entry for entry in self.payload(response) if entry["alias"] == alias]
+        assert len(matches) == 1, self.payload(response)
+        return matches[0]
+
+    # Credentials ---------------------------------------------------------------------------------
+
+    def credential(self, sandbox=None):
+        credential, secret = api_credential_create(
+            user=self.admin, sandbox=sandbox or self.sandbox, name="server %s" % id(sandbox)
+        )
+        return credential, secret
+
+    def token(self, credential, secret):
+        response = self.client.post(
+            "/oauth/token",
+            {"grant_type": "client_credentials", "client_id": credential.client_id, "client_secret": secret},
+        )
+        assert response.status_code == 200, response.content
+        return response.json()["access_token"]
+
+    def auth_headers(self, sandbox=None):
+        credential, secret = self.credential(sandbox)
+        token = self.token(credential, secret)
+        return {"Authorization": "Bearer %s" % token, "x-api-key": credential.client_id}
+
+    @staticmethod
+    def today(offset_days=0):
+        return timezone.now().date() + datetime.timedelta(days=offset_days)
+
+
+@pytest.fixture
+def scenario(db, client, grant, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        built = Scenario(client, grant)
+    return built
