@@ -68,7 +68,7 @@ class SandboxGroupObjectPermission(GroupObjectPermissionBase):
 
 def validate_permission_codenames(value):
     if not isinstance(value, list) or not all(isinstance(code, str) for code in value):
-        raise ValidationError(_("Permissions must be a list of permission codenames."), code="invalid")
+        raise ValidationError(_("Permissions must be a list of permission codenames."), code="not_a_list")
     unknown = sorted(set(value) - SANDBOX_PERMISSION_CODENAMES)
     if unknown:
         raise ValidationError(
@@ -85,6 +85,9 @@ class Role(models.Model):
     The role owns one auth `Group`; `accounts.services.role_sync_grants` writes that group's guardian
     object permissions on each sandbox. Roles never grant global model permissions.
     """
+
+    SANDBOX_LOOKUP = "sandboxes"
+    SANDBOX_LOOKUP_MULTIVALUED = True
 
     name = models.CharField(_("name"), max_length=150, unique=True)
     description = models.TextField(_("description"), blank=True)

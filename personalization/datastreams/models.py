@@ -18,7 +18,7 @@ _ORIGIN_RE = re.compile(
 
 def validate_origins(value):
     if not isinstance(value, list):
-        raise ValidationError(_("Allowed origins must be a list."), code="invalid")
+        raise ValidationError(_("Allowed origins must be a list."), code="not_a_list")
     for origin in value:
         if not isinstance(origin, str) or not _ORIGIN_RE.fullmatch(origin):
             raise ValidationError(

@@ -69,10 +69,12 @@ def validate_deny_expression(value):
 
     def walk(node, where):
         if not isinstance(node, dict):
-            raise ValidationError(_("%(where)s must be an object."), params={"where": where}, code="invalid")
+            raise ValidationError(_("%(where)s must be an object."), params={"where": where}, code="invalid_expression")
         if "label" in node:
             if not isinstance(node["label"], str) or not node["label"]:
-                raise ValidationError(_("%(where)s: label must be a code."), params={"where": where}, code="invalid")
+                raise ValidationError(
+                    _("%(where)s: label must be a code."), params={"where": where}, code="invalid_expression"
+                )
             return
         if node.get("operator") not in ("AND", "OR"):
             raise ValidationError(
@@ -81,7 +83,7 @@ def validate_deny_expression(value):
         operands = node.get("operands")
         if not isinstance(operands, list) or not operands:
             raise ValidationError(
-                _("%(where)s: operands must be a non-empty list."), params={"where": where}, code="invalid"
+                _("%(where)s: operands must be a non-empty list."), params={"where": where}, code="invalid_expression"
             )
         for index, operand in enumerate(operands):
             walk(operand, "%s.operands[%d]" % (where, index))

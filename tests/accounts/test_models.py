@@ -74,6 +74,13 @@ def test_role_permissions_must_be_a_list_of_codenames(value):
     assert excinfo.value.messages == ["Permissions must be a list of permission codenames."]
 
 
+def test_a_role_whose_permissions_are_not_a_list_says_so_rather_than_invalid_json():
+    with pytest.raises(ValidationError) as excinfo:
+        Role(name="Editors", permissions="view_destinations", group=Group.objects.create(name="g")).full_clean()
+
+    assert excinfo.value.message_dict["permissions"] == ["Permissions must be a list of permission codenames."]
+
+
 def test_a_global_model_permission_codename_is_not_a_sandbox_permission():
     with pytest.raises(ValidationError) as excinfo:
         validate_permission_codenames(["add_user"])

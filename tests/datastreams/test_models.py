@@ -78,6 +78,13 @@ def test_allowed_origins_must_be_a_list():
     assert excinfo.value.messages == ["Allowed origins must be a list."]
 
 
+def test_a_datastream_with_origins_that_are_not_a_list_says_so_rather_than_invalid_json(sandbox):
+    with pytest.raises(ValidationError) as excinfo:
+        Datastream(sandbox=sandbox, name="Web", allowed_origins="https://www.example.com").full_clean()
+
+    assert excinfo.value.message_dict["allowed_origins"] == ["Allowed origins must be a list."]
+
+
 @pytest.mark.parametrize(
     ("platform", "personalization", "accepts"),
     [(True, True, True), (True, False, False), (False, True, False), (False, False, False)],
