@@ -131,6 +131,12 @@ class UIViewTestCases:
             assert self.client.get(self.url("detail", self.obj_b)).status_code == 404
 
     class CreateView(_Base):
+        def test_list_offers_the_new_button_only_to_managers(self):
+            self.grant_view()
+            assert self.url("create") not in self.client.get(self.url("list")).content.decode()
+            self.grant_change()
+            assert self.url("create") in self.client.get(self.url("list")).content.decode()
+
         def test_create_page_is_forbidden_to_viewers(self):
             self.grant_view()
             assert self.client.get(self.url("create")).status_code == 403
@@ -150,6 +156,23 @@ class UIViewTestCases:
             assert self.count_in(self.sandbox_a) == before + 1
 
     class EditView(_Base):
+        def test_detail_offers_the_edit_button_only_to_managers(self):
+            self.grant_view()
+            edit_url = self.url("edit", self.obj_a)
+            assert edit_url not in self.client.get(self.url("detail", self.obj_a)).content.decode()
+            self.grant_change()
+            assert edit_url in self.client.get(self.url("detail", self.obj_a)).content.decode()
+
+        def test_manager_of_another_sandbox_only_is_forbidden(self):
+            self.grant_change(self.sandbox_b)
+            self.grant_view(self.sandbox_a)
+            assert self.client.get(self.url("edit", self.obj_a)).status_code == 403
+
+        def test_manager_saves_an_edit(self):
+            self.grant_change()
+            response = self.client.post(self.url("edit", self.obj_a), self.form_data(self.sandbox_a))
+            assert response.status_code == 302, response.context["form"].errors if response.context else response
+
         def test_edit_is_forbidden_to_viewers(self):
             self.grant_view()
             assert self.client.get(self.url("edit", self.obj_a)).status_code == 403
@@ -164,6 +187,13 @@ class UIViewTestCases:
             assert self.client.get(self.url("edit", self.obj_b)).status_code == 404
 
     class DeleteView(_Base):
+        def test_detail_offers_the_delete_button_only_to_managers(self):
+            self.grant_view()
+            delete_url = self.url("delete", self.obj_a)
+            assert delete_url not in self.client.get(self.url("detail", self.obj_a)).content.decode()
+            self.grant_change()
+            assert delete_url in self.client.get(self.url("detail", self.obj_a)).content.decode()
+
         def test_viewer_cannot_delete(self):
             self.grant_view()
             assert self.client.post(self.url("delete", self.obj_a)).status_code == 403

@@ -1,0 +1,59 @@
+from django.utils.translation import gettext_lazy as _
+
+from accounts.constants import MANAGE_DATASTREAMS, VIEW_DATASTREAMS
+from personalization import generic_views as generic
+from personalization.datastreams.filtersets import DatastreamFilterSet
+from personalization.datastreams.forms import DatastreamForm
+from personalization.datastreams.models import Datastream
+from personalization.datastreams.services import datastream_create, datastream_delete, datastream_update
+
+__all__ = [
+    "DatastreamCreateView",
+    "DatastreamDeleteView",
+    "DatastreamDetailView",
+    "DatastreamEditView",
+    "DatastreamListView",
+]
+
+
+class _DatastreamPermissions:
+    permission_required = VIEW_DATASTREAMS
+    manage_permission = MANAGE_DATASTREAMS
+
+
+class DatastreamListView(_DatastreamPermissions, generic.ObjectListView):
+    queryset = Datastream.objects.all()
+    filterset_class = DatastreamFilterSet
+    filter_fields = ("q", "access_type", "personalization_destinations", "enabled")
+    actions = ("create",)
+    template_name = "datastreams/datastream_list.html"
+
+
+class DatastreamDetailView(_DatastreamPermissions, generic.ObjectDetailView):
+    queryset = Datastream.objects.select_related("sandbox")
+    template_name = "datastreams/datastream_detail.html"
+    actions = ("edit", "delete")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["destinations"] = self.object.destinations.all()
+        return context
+
+
+class DatastreamCreateView(_DatastreamPermissions, generic.ObjectCreateView):
+    form_class = DatastreamForm
+    service = staticmethod(datastream_create)
+
+
+class DatastreamEditView(_DatastreamPermissions, generic.ObjectEditView):
+    queryset = Datastream.objects.all()
+    form_class = DatastreamForm
+    service = staticmethod(datastream_update)
+    object_kwarg = "datastream"
+
+
+class DatastreamDeleteView(_DatastreamPermissions, generic.ObjectDeleteView):
+    queryset = Datastream.objects.all()
+    service = staticmethod(datastream_delete)
+    object_kwarg = "datastream"
+    impact = (("destinations", _("Destinations that answer on this datastream")),)
