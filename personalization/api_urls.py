@@ -2,6 +2,33 @@
 
 from rest_framework.routers import DefaultRouter
 
+from accounts.api import PersonalTokenViewSet, RoleViewSet, SandboxViewSet
+from personalization.audiences.api import AudienceViewSet
+from personalization.datastreams.api import DatastreamViewSet
+from personalization.destinations.api import ActivationViewSet, AttributeMappingViewSet, DestinationViewSet
+from personalization.profiles.api import IdentityNamespaceViewSet, ProfileFieldViewSet, ProfileViewSet
+
 router = DefaultRouter()
+
+# Accounts
+router.register("sandboxes", SandboxViewSet, basename="sandbox")
+router.register("roles", RoleViewSet, basename="role")
+router.register("tokens", PersonalTokenViewSet, basename="token")
+
+# Datastreams
+router.register("datastreams", DatastreamViewSet, basename="datastream")
+
+# Profiles
+router.register("profile-fields", ProfileFieldViewSet, basename="profile-field")
+router.register("identity-namespaces", IdentityNamespaceViewSet, basename="identity-namespace")
+router.register("profiles", ProfileViewSet, basename="profile")
+
+# Audiences
+router.register("audiences", AudienceViewSet, basename="audience")
+
+# Destinations
+router.register("destinations", DestinationViewSet, basename="destination")
+router.register("activations", ActivationViewSet, basename="activation")
+router.register("attribute-mappings", AttributeMappingViewSet, basename="attribute-mapping")
 
 urlpatterns = router.urls

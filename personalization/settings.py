@@ -192,6 +192,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Several models have a `kind`; name each enum after its model instead of a hash suffix.
+    "ENUM_NAME_OVERRIDES": {
+        "DestinationKindEnum": "personalization.destinations.models.Destination.Kind",
+        "SandboxKindEnum": "accounts.models.Sandbox.Kind",
+    },
 }
 
 LOGGING = {

@@ -1,0 +1,179 @@
+"""Management API for sandboxes, roles (read-only) and the signed-in user's personal tokens."""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.response import Response
+
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.constants import MANAGE_ROLES
+from accounts.models import PersonalToken, Role, Sandbox
+from accounts.permissions import SandboxObjectPermission, permission_map, restrict, sandboxes_visible_to
+from accounts.services import personal_token_create, personal_token_revoke
+
+__all__ = [
+    "PersonalTokenCreatedSerializer",
+    "PersonalTokenSerializer",
+    "PersonalTokenViewSet",
+    "RoleSerializer",
+    "RoleViewSet",
+    "SandboxSerializer",
+    "SandboxViewSet",
+]
+
+
+class PersonalTokenScheme(OpenApiAuthenticationExtension):
+    """Describe `Authorization: Token <plaintext>` in the OpenAPI document."""
+
+    target_class = "accounts.authentication.PersonalTokenAuthentication"
+    name = "personalToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "A personal token from POST /api/v1/tokens/, sent as `Token <prefix>.<secret>`.",
+        }
+
+
+#
+# Sandboxes
+#
+
+
+class SandboxSerializer(serializers.ModelSerializer):
+    permissions = serializers.SerializerMethodField(help_text=_("The permissions your roles grant you here."))
+
+    class Meta:
+        model = Sandbox
+        fields = ["id", "name", "title", "kind", "permissions"]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_permissions(self, sandbox) -> list[str]:
+        return sorted(permission_map(self.context["request"].user).get(sandbox.pk, ()))
+
+
+class SandboxViewSet(viewsets.ReadOnlyModelViewSet):
+    """The sandboxes where your roles grant you any permission, with what they grant."""
+
+    queryset = Sandbox.objects.all()
+    serializer_class = SandboxSerializer
+    permission_classes = [permissions.IsAuthenticated]
+
+    def get_queryset(self):
+        return sandboxes_visible_to(self.request.user)
+
+
+#
+# Roles
+#
+
+
+class RolePermission(SandboxObjectPermission):
+    """
+    Let role managers read roles; a role spans several sandboxes, so `restrict()` alone scopes the objects.
+
+    The queryset already holds only roles on a sandbox where the user holds Manage Roles.
+    """
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        return True
+
+
+class RoleSerializer(serializers.ModelSerializer):
+    permissions = serializers.ListField(child=serializers.CharField(), read_only=True)
+    sandboxes = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    users = serializers.SlugRelatedField(many=True, read_only=True, slug_field="username")
+
+    class Meta:
+        model = Role
+        fields = ["id", "name", "description", "permissions", "sandboxes", "users"]
+
+
+class RoleViewSet(viewsets.ReadOnlyModelViewSet):
+    """Roles on the sandboxes where you hold Manage Roles (read-only; manage roles in the UI)."""
+
+    queryset = Role.objects.prefetch_related("sandboxes", "users")
+    serializer_class = RoleSerializer
+    permission_classes = [RolePermission]
+    view_permission = MANAGE_ROLES
+
+    def get_queryset(self):
+        return restrict(super().get_queryset(), self.request.user, self.view_permission)
+
+
+#
+# Personal tokens
+#
+
+
+class TokensCannotCreateTokens(permissions.BasePermission):
+    """A leaked token must not outlive its revocation, so new tokens come from a signed-in session only."""
+
+    message = _("Create tokens while signed in (session); a personal token cannot create other tokens.")
+
+    def has_permission(self, request, view) -> bool:
+        return view.action != "create" or not isinstance(request.auth, PersonalToken)
+
+
+class PersonalTokenSerializer(serializers.ModelSerializer):
+    active = serializers.BooleanField(source="is_active", read_only=True)
+
+    class Meta:
+        model = PersonalToken
+        fields = ["id", "name", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at", "active"]
+        read_only_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+
+    def validate_expires_at(self, value):
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError(_("The expiry must be in the future."), code="expired")
+        return value
+
+
+class PersonalTokenCreatedSerializer(PersonalTokenSerializer):
+    token = serializers.CharField(
+        source="plaintext",
+        read_only=True,
+        help_text=_("The token itself, shown only in this response; send it as `Authorization: Token <token>`."),
+    )
+
+    class Meta(PersonalTokenSerializer.Meta):
+        fields = [*PersonalTokenSerializer.Meta.fields, "token"]
+
+
+class PersonalTokenViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Your personal API tokens; they act with your own permissions. DELETE revokes a token."""
+
+    queryset = PersonalToken.objects.all()
+    serializer_class = PersonalTokenSerializer
+    permission_classes = [permissions.IsAuthenticated, TokensCannotCreateTokens]
+
+    def get_queryset(self):
+        user = self.request.user
+        if not user.is_authenticated:
+            return super().get_queryset().none()
+        return super().get_queryset().filter(user=user)
+
+    @extend_schema(request=PersonalTokenSerializer, responses={201: PersonalTokenCreatedSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token, plaintext = personal_token_create(user=request.user, **serializer.validated_data)
+        token.plaintext = plaintext
+        return Response(PersonalTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(description="Revoke the token: it stops working at once and stays listed with `revoked_at`.")
+    def destroy(self, request, *args, **kwargs):
+        token = self.get_object()
+        if token.revoked_at is None:
+            personal_token_revoke(token=token)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,197 @@
+"""
+Shared pieces of the management API: sandboxed viewsets whose writes go through the domain services.
+
+Every queryset is `restrict()`-ed with the viewset's `view_permission`, so objects in other sandboxes are
+404. Writes call the app's service functions, which run `full_clean()` and re-check the permission on the
+object's sandbox; their `ValidationError`s become 400s naming the field (`personalization.api_errors`).
+"""
+
+from collections.abc import Callable
+
+from rest_framework import serializers, viewsets
+from rest_framework.permissions import SAFE_METHODS
+
+from django.contrib.auth.models import AnonymousUser
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Sandbox
+from accounts.permissions import (
+    SandboxObjectPermission,
+    has_sandbox_permission,
+    holds_anywhere,
+    restrict,
+    sandbox_ids_with,
+    sandbox_of,
+)
+
+__all__ = [
+    "AnyOfSandboxPermissions",
+    "SandboxField",
+    "SandboxedModelSerializer",
+    "SandboxedModelViewSet",
+    "SandboxedReadOnlyModelViewSet",
+    "VisibleRelatedField",
+]
+
+
+def _request_user(context):
+    request = context.get("request")
+    return getattr(request, "user", None) or AnonymousUser()
+
+
+#
+# Fields
+#
+
+
+class SandboxField(serializers.SlugRelatedField):
+    """
+    The object's sandbox, given by name; only sandboxes where the user holds the view's `view_permission`.
+
+    A sandbox the user cannot see is answered like one that does not exist (400), never with a 403 that
+    would confirm it exists.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", _("Name of the sandbox, e.g. prod. Set on creation; it cannot change later."))
+        super().__init__(slug_field="name", queryset=Sandbox.objects.all(), **kwargs)
+
+    def get_queryset(self):
+        view = self.context.get("view")
+        codename = getattr(view, "view_permission", None)
+        if not codename:
+            return Sandbox.objects.none()
+        return super().get_queryset().filter(pk__in=sandbox_ids_with(_request_user(self.context), codename))
+
+
+class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
+    """A related object by id, offered only from sandboxes where the user holds `codename`."""
+
+    def __init__(self, *, codename: str, **kwargs):
+        self.codename = codename
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        return restrict(super().get_queryset(), _request_user(self.context), self.codename)
+
+
+#
+# Serializers
+#
+
+
+class SandboxedModelSerializer(serializers.ModelSerializer):
+    """
+    A model serializer whose `create_only_fields` are writable on creation and fixed afterwards.
+
+    Sending a different value for such a field on update is refused with a 400 naming it, rather than
+    silently ignored: moving an object to another sandbox (or destination) is not an update.
+    """
+
+    create_only_fields: tuple[str, ...] = ("sandbox",)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None and not isinstance(self.instance, list | tuple):
+            for name in self.create_only_fields:
+                if name in fields:
+                    fields[name].read_only = True
+        return fields
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if self.instance is None or not hasattr(self, "initial_data"):
+            return attrs
+        errors = {}
+        for name in self.create_only_fields:
+            if name not in self.initial_data:
+                continue
+            current = self.fields[name].to_representation(getattr(self.instance, name))
+            if str(self.initial_data[name]) != str(current):
+                errors[name] = _("%(field)s is set when the object is created and cannot change; it is %(value)s.") % {
+                    "field": name,
+                    "value": current,
+                }
+        if errors:
+            raise serializers.ValidationError(errors, code="immutable")
+        return attrs
+
+
+#
+# Permissions
+#
+
+
+class AnyOfSandboxPermissions(SandboxObjectPermission):
+    """
+    Reads need the view's `view_permission`; writes need it plus any one of `change_permissions`.
+
+    For actions the product grants through alternative permissions, e.g. activating an audience with
+    Activate Destinations or with Activate Segments without Mapping.
+    """
+
+    def _write_codenames(self, view) -> tuple[str, ...]:
+        return tuple(view.change_permissions)
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated and holds_anywhere(user, view.view_permission)):
+            return False
+        if request.method in SAFE_METHODS:
+            return True
+        return any(holds_anywhere(user, code) for code in self._write_codenames(view))
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        sandbox = sandbox_of(obj)
+        if request.method in SAFE_METHODS:
+            return has_sandbox_permission(request.user, view.view_permission, sandbox)
+        return any(has_sandbox_permission(request.user, code, sandbox) for code in self._write_codenames(view))
+
+
+#
+# Viewsets
+#
+
+
+class _SandboxedQuerysetMixin:
+    view_permission: str = ""
+    change_permission: str | None = None
+    permission_classes = [SandboxObjectPermission]
+    # Codes of errors a model raises for the whole object, and the request field the 400 should name.
+    error_fields: dict[str, str] = {}
+
+    def get_queryset(self):
+        return restrict(super().get_queryset(), self.request.user, self.view_permission)
+
+
+class SandboxedReadOnlyModelViewSet(_SandboxedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
+    """List and retrieve objects of the sandboxes where the user holds `view_permission`."""
+
+
+class SandboxedModelViewSet(_SandboxedQuerysetMixin, viewsets.ModelViewSet):
+    """
+    CRUD over sandboxed objects, writing through the app's services.
+
+    Subclasses name the services as `staticmethod`s: `create_service(user=, **data)`,
+    `update_service(user=, <instance_kwarg>=obj, **data)` and `delete_service(user=, <instance_kwarg>=obj)`.
+    """
+
+    create_service: Callable
+    update_service: Callable
+    delete_service: Callable
+    instance_kwarg: str = ""
+
+    def perform_create(self, serializer):
+        with transaction.atomic():
+            serializer.instance = self.create_service(user=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        with transaction.atomic():
+            serializer.instance = self.update_service(
+                user=self.request.user, **{self.instance_kwarg: serializer.instance}, **serializer.validated_data
+            )
+
+    def perform_destroy(self, instance):
+        with transaction.atomic():
+            self.delete_service(user=self.request.user, **{self.instance_kwarg: instance})

@@ -1,0 +1,177 @@
+"""Management API for the profile schema, identity namespaces and (read-only) profiles."""
+
+from rest_framework import serializers
+
+from django.db.models import Prefetch
+from django.utils.translation import gettext_lazy as _
+
+from accounts.constants import MANAGE_PROFILES, VIEW_PROFILES
+from accounts.permissions import restrict
+from personalization.api_base import (
+    SandboxedModelSerializer,
+    SandboxedModelViewSet,
+    SandboxedReadOnlyModelViewSet,
+    SandboxField,
+)
+from personalization.audiences.models import AudienceMembership
+from personalization.profiles.filtersets import IdentityNamespaceFilterSet, ProfileFieldFilterSet, ProfileFilterSet
+from personalization.profiles.models import Identity, IdentityNamespace, Profile, ProfileField
+from personalization.profiles.services import (
+    identity_namespace_create,
+    identity_namespace_delete,
+    identity_namespace_update,
+    profile_field_create,
+    profile_field_delete,
+    profile_field_update,
+)
+
+__all__ = [
+    "IdentityNamespaceSerializer",
+    "IdentityNamespaceViewSet",
+    "ProfileFieldSerializer",
+    "ProfileFieldViewSet",
+    "ProfileSerializer",
+    "ProfileViewSet",
+]
+
+
+#
+# Profile fields
+#
+
+
+class ProfileFieldSerializer(SandboxedModelSerializer):
+    sandbox = SandboxField()
+    labels = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="code", help_text=_("Codes of the data usage labels on this field.")
+    )
+    is_scalar = serializers.BooleanField(
+        read_only=True, help_text=_("Only scalar fields can be mapped to destinations or used in rules.")
+    )
+
+    class Meta:
+        model = ProfileField
+        fields = ["id", "sandbox", "path", "field_type", "description", "is_scalar", "labels", "created_at"]
+        validators = []
+
+
+class ProfileFieldViewSet(SandboxedModelViewSet):
+    """The profile schema: one dotted path per attribute."""
+
+    queryset = ProfileField.objects.select_related("sandbox").prefetch_related("labels")
+    serializer_class = ProfileFieldSerializer
+    filterset_class = ProfileFieldFilterSet
+    view_permission = VIEW_PROFILES
+    change_permission = MANAGE_PROFILES
+    create_service = staticmethod(profile_field_create)
+    update_service = staticmethod(profile_field_update)
+    delete_service = staticmethod(profile_field_delete)
+    instance_kwarg = "field"
+
+
+#
+# Identity namespaces
+#
+
+
+class IdentityNamespaceSerializer(SandboxedModelSerializer):
+    sandbox = SandboxField()
+
+    class Meta:
+        model = IdentityNamespace
+        fields = ["id", "sandbox", "code", "name", "description"]
+        validators = []
+
+
+class IdentityNamespaceViewSet(SandboxedModelViewSet):
+    """Kinds of identity (ECID, Email, CRMID, …); codes are case-sensitive."""
+
+    queryset = IdentityNamespace.objects.select_related("sandbox")
+    serializer_class = IdentityNamespaceSerializer
+    filterset_class = IdentityNamespaceFilterSet
+    view_permission = VIEW_PROFILES
+    change_permission = MANAGE_PROFILES
+    create_service = staticmethod(identity_namespace_create)
+    update_service = staticmethod(identity_namespace_update)
+    delete_service = staticmethod(identity_namespace_delete)
+    instance_kwarg = "namespace"
+
+
+#
+# Profiles
+#
+
+
+class IdentitySerializer(serializers.ModelSerializer):
+    namespace = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Identity
+        fields = ["namespace", "value", "primary"]
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    audience_name = serializers.CharField(source="audience.name", read_only=True)
+
+    class Meta:
+        model = AudienceMembership
+        fields = ["audience", "audience_name", "status", "qualified_at"]
+
+
+class ProfileSerializer(serializers.ModelSerializer):
+    sandbox = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    identities = IdentitySerializer(many=True, read_only=True)
+    memberships = MembershipSerializer(
+        source="active_memberships",
+        many=True,
+        read_only=True,
+        help_text=_("Audiences the profile is in now (realized or existing); exited memberships are left out."),
+    )
+
+    class Meta:
+        model = Profile
+        fields = ["id", "sandbox", "identities", "attributes", "memberships", "created_at", "updated_at"]
+
+
+class ProfileViewSet(SandboxedReadOnlyModelViewSet):
+    """
+    Profiles, read-only; find one by identity with `?identity=<value>&namespace=<code>`.
+
+    Identity values and namespace codes are matched exactly (case-sensitive), as the lookup does.
+    """
+
+    queryset = Profile.objects.select_related("sandbox").prefetch_related(
+        Prefetch("identities", queryset=Identity.objects.select_related("namespace")),
+        Prefetch(
+            "memberships",
+            queryset=AudienceMembership.objects.filter(status__in=AudienceMembership.ACTIVE_STATUSES)
+            .select_related("audience")
+            .order_by("audience__name"),
+            to_attr="active_memberships",
+        ),
+    )
+    serializer_class = ProfileSerializer
+    filterset_class = ProfileFilterSet
+    view_permission = VIEW_PROFILES
+
+    def filter_queryset(self, queryset):
+        self._check_namespace()
+        return super().filter_queryset(queryset)
+
+    def _check_namespace(self) -> None:
+        """Refuse an unknown namespace code instead of answering "no such profile", which would mislead."""
+        code = self.request.query_params.get("namespace")
+        if not code:
+            return
+        known = restrict(IdentityNamespace.objects.all(), self.request.user, VIEW_PROFILES)
+        if not known.filter(code=code).exists():
+            codes = sorted(set(known.values_list("code", flat=True)))
+            raise serializers.ValidationError(
+                {
+                    "namespace": [
+                        _("No identity namespace has the code %(code)s; codes are case-sensitive. Known: %(known)s.")
+                        % {"code": code, "known": ", ".join(codes) or "-"}
+                    ]
+                },
+                code="unknown_namespace",
+            )
