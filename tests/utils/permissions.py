@@ -212,7 +212,12 @@ class UIViewTestCases:
 
 
 class APIViewTestCases:
-    """Mixins for REST endpoints routed as `api:<basename>-list` / `api:<basename>-detail`."""
+    """
+    Mixins for REST endpoints routed as `api:<basename>-list` / `api:<basename>-detail`.
+
+    `create_data(sandbox)` is a valid new object of `sandbox` (it may reference that sandbox's objects),
+    `update_data(sandbox)` a valid partial change of `obj_a` or `obj_b`.
+    """
 
     class _Base(SandboxScopedCase):
         basename = ""
@@ -229,10 +234,16 @@ class APIViewTestCases:
         def update_data(self, sandbox):
             raise NotImplementedError
 
+        def post_json(self, url, data):
+            return self.client.post(url, data, content_type="application/json")
+
+        def patch_json(self, url, data):
+            return self.client.patch(url, data, content_type="application/json")
+
     class ListView(_Base):
-        def test_list_refuses_anonymous_callers(self):
+        def test_list_refuses_anonymous_callers_with_401(self):
             self.client.logout()
-            assert self.client.get(self.list_url()).status_code in (401, 403)
+            assert self.client.get(self.list_url()).status_code == 401
 
         def test_list_without_permission_is_forbidden(self):
             self.grant_unrelated()
@@ -247,6 +258,10 @@ class APIViewTestCases:
             assert str(self.obj_b.pk) not in ids
 
     class RetrieveView(_Base):
+        def test_retrieve_refuses_anonymous_callers_with_401(self):
+            self.client.logout()
+            assert self.client.get(self.detail_url(self.obj_a)).status_code == 401
+
         def test_retrieve_without_permission_is_forbidden(self):
             self.grant_unrelated()
             assert self.client.get(self.detail_url(self.obj_a)).status_code == 403
@@ -262,57 +277,79 @@ class APIViewTestCases:
             assert self.client.get(self.detail_url(self.obj_b)).status_code == 404
 
     class CreateView(_Base):
+        def test_anonymous_callers_cannot_create(self):
+            self.client.logout()
+            before = self.count_in(self.sandbox_a)
+            assert self.post_json(self.list_url(), self.create_data(self.sandbox_a)).status_code == 401
+            assert self.count_in(self.sandbox_a) == before
+
         def test_viewer_cannot_create(self):
             self.grant_view()
             before = self.count_in(self.sandbox_a)
-            response = self.client.post(
-                self.list_url(), self.create_data(self.sandbox_a), content_type="application/json"
-            )
+            response = self.post_json(self.list_url(), self.create_data(self.sandbox_a))
             assert response.status_code == 403
             assert self.count_in(self.sandbox_a) == before
 
         def test_manager_creates(self):
             self.grant_change()
             before = self.count_in(self.sandbox_a)
-            response = self.client.post(
-                self.list_url(), self.create_data(self.sandbox_a), content_type="application/json"
-            )
+            response = self.post_json(self.list_url(), self.create_data(self.sandbox_a))
             assert response.status_code == 201, response.content
             assert self.count_in(self.sandbox_a) == before + 1
+            assert self.model().objects.filter(pk=response.json()["id"]).exists()
 
-        def test_manager_of_one_sandbox_cannot_create_in_another(self):
+        def test_manager_of_one_sandbox_who_only_views_another_is_forbidden_to_create_there(self):
             self.grant_change(self.sandbox_a)
             self.grant_view(self.sandbox_b)
             before = self.count_in(self.sandbox_b)
-            response = self.client.post(
-                self.list_url(), self.create_data(self.sandbox_b), content_type="application/json"
-            )
-            assert response.status_code in (400, 403), response.content
+            response = self.post_json(self.list_url(), self.create_data(self.sandbox_b))
+            assert response.status_code == 403, response.content
+            assert self.count_in(self.sandbox_b) == before
+
+        def test_creating_in_a_sandbox_the_user_cannot_see_is_refused_as_if_it_did_not_exist(self):
+            self.grant_change(self.sandbox_a)
+            before = self.count_in(self.sandbox_b)
+            response = self.post_json(self.list_url(), self.create_data(self.sandbox_b))
+            assert response.status_code == 400, response.content
+            assert "does not exist" in response.content.decode()
             assert self.count_in(self.sandbox_b) == before
 
     class UpdateView(_Base):
+        def test_anonymous_callers_cannot_update(self):
+            self.client.logout()
+            assert self.patch_json(self.detail_url(self.obj_a), self.update_data(self.sandbox_a)).status_code == 401
+
         def test_viewer_cannot_update(self):
             self.grant_view()
-            response = self.client.patch(
-                self.detail_url(self.obj_a), self.update_data(self.sandbox_a), content_type="application/json"
-            )
+            response = self.patch_json(self.detail_url(self.obj_a), self.update_data(self.sandbox_a))
             assert response.status_code == 403
 
         def test_manager_updates(self):
             self.grant_change()
-            response = self.client.patch(
-                self.detail_url(self.obj_a), self.update_data(self.sandbox_a), content_type="application/json"
-            )
+            data = self.update_data(self.sandbox_a)
+            response = self.patch_json(self.detail_url(self.obj_a), data)
             assert response.status_code == 200, response.content
+            body = response.json()
+            for field, value in data.items():
+                assert str(body[field]) == str(value), field
+
+        def test_manager_of_another_sandbox_only_cannot_update(self):
+            self.grant_change(self.sandbox_b)
+            self.grant_view(self.sandbox_a)
+            response = self.patch_json(self.detail_url(self.obj_a), self.update_data(self.sandbox_a))
+            assert response.status_code == 403
 
         def test_update_in_other_sandbox_is_not_found(self):
             self.grant_change()
-            response = self.client.patch(
-                self.detail_url(self.obj_b), self.update_data(self.sandbox_b), content_type="application/json"
-            )
+            response = self.patch_json(self.detail_url(self.obj_b), self.update_data(self.sandbox_b))
             assert response.status_code == 404
 
     class DeleteView(_Base):
+        def test_anonymous_callers_cannot_delete(self):
+            self.client.logout()
+            assert self.client.delete(self.detail_url(self.obj_a)).status_code == 401
+            assert self.model().objects.filter(pk=self.obj_a.pk).exists()
+
         def test_viewer_cannot_delete(self):
             self.grant_view()
             assert self.client.delete(self.detail_url(self.obj_a)).status_code == 403
