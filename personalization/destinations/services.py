@@ -25,7 +25,12 @@ def _check_marketing_actions(destination: Destination, marketing_actions) -> Non
     foreign = [action for action in marketing_actions if action.sandbox_id != destination.sandbox_id]
     if foreign:
         raise ValidationError(
-            {"marketing_actions": _("%(names)s belong to another sandbox.") % {"names": ", ".join(map(str, foreign))}},
+            {
+                "marketing_actions": _(
+                    "These marketing actions belong to another sandbox: %(names)s; pick ones from this sandbox."
+                )
+                % {"names": ", ".join(map(str, foreign))}
+            },
             code="cross_sandbox",
         )
 
