@@ -142,6 +142,9 @@ class ObjectListView(SandboxPermissionRequiredMixin, _ObjectContextMixin, ListVi
 
     def get_queryset(self):
         queryset = super().get_queryset()
+        if not queryset.ordered:
+            # Annotations drop the model's default ordering; pages must keep a stable order.
+            queryset = queryset.order_by(*(queryset.model._meta.ordering or ["pk"]))
         if self.filterset_class is None:
             self.filterset = None
             return queryset
@@ -229,12 +232,14 @@ class ObjectEditView(_ManageRequired, SandboxPermissionRequiredMixin, _ServiceFo
 
     def get_form_kwargs(self):
         kwargs = super().get_form_kwargs()
-        # Form and service work on a copy so a refused edit leaves the page showing the saved object.
+        # The form validates its own copy; the service gets another, unchanged one, so it can compare old and
+        # new values, and a refused edit leaves the page showing the saved object.
         kwargs["instance"] = copy.copy(self.object)
         return kwargs
 
     def call_service(self, form):
-        return self.service(user=self.request.user, **{self.object_kwarg: form.instance}, **form.cleaned_data)
+        target = copy.copy(self.object)
+        return self.service(user=self.request.user, **{self.object_kwarg: target}, **form.cleaned_data)
 
 
 class ObjectDeleteView(_ManageRequired, SandboxPermissionRequiredMixin, _ObjectContextMixin, DetailView):
