@@ -37,6 +37,7 @@ class DataflowRun(models.Model):
             models.CheckConstraint(
                 condition=models.Q(finished_at__isnull=True) | models.Q(finished_at__gte=models.F("started_at")),
                 name="run_finishes_after_start",
+                violation_error_message=_("A run cannot finish before it started."),
             )
         ]
 
