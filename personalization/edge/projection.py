@@ -2,7 +2,7 @@
 Compute lookup answers from the database, in a fixed number of queries.
 
 `load_config` reads a datastream and its enabled destinations with their activations and mappings
-(2 queries, whatever their number). `load_identity` reads the profile an identity points at with its
+(1 query, whatever their number). `load_identity` reads the profile an identity points at with its
 attributes and active memberships (1 query). `build_projection` combines them into the payloads an
 authenticated and an unauthenticated caller get, and says until when that answer holds.
 """
@@ -57,66 +57,82 @@ def _json_list(value) -> list:
     return json.loads(value) if isinstance(value, str) else value
 
 
+_DATASTREAM_FIELDS = (
+    "id",
+    "sandbox_id",
+    "enabled",
+    "access_type",
+    "edge_segmentation",
+    "allowed_origins",
+    "platform_enabled",
+    "personalization_destinations",
+)
+
+
+def _json_rows(queryset, *, group_by: str, item) -> Subquery:
+    """Return a correlated subquery that folds the rows of `queryset` into one JSON array per `group_by`."""
+    return Subquery(
+        queryset.order_by().values(group_by).annotate(items=JSONGroupArray(item)).values("items"),
+        output_field=JSONField(),
+    )
+
+
 def load_config(datastream_id) -> dict | None:
-    """Return the datastream's lookup configuration, or None when it does not exist."""
-    namespaces = (
-        IdentityNamespace.objects.filter(sandbox=OuterRef("sandbox"))
-        .order_by()
-        .values("sandbox")
-        .annotate(items=JSONGroupArray(F("code")))
-        .values("items")
+    """
+    Return the datastream's lookup configuration, or None when it does not exist.
+
+    One query reads the enabled destinations with their datastream, activations, mappings and the
+    sandbox's namespace codes folded in as JSON; a datastream with no enabled destination needs a second.
+    """
+    namespaces = _json_rows(
+        IdentityNamespace.objects.filter(sandbox=OuterRef("datastream__sandbox")), group_by="sandbox", item=F("code")
     )
-    datastream = (
-        Datastream.objects.filter(pk=datastream_id)
-        .annotate(namespace_codes=Subquery(namespaces, output_field=JSONField()))
-        .values(
-            "namespace_codes",
-            "id",
-            "sandbox_id",
-            "enabled",
-            "access_type",
-            "edge_segmentation",
-            "allowed_origins",
-            "platform_enabled",
-            "personalization_destinations",
-        )
-        .first()
+    activations = _json_rows(
+        AudienceActivation.objects.filter(destination=OuterRef("pk")),
+        group_by="destination",
+        item=JSONObject(
+            audience="audience_id",
+            start="start_date",
+            end="end_date",
+            status="audience__status",
+            expires="audience__expires_at",
+        ),
     )
-    if datastream is None:
-        return None
-    activations = (
-        AudienceActivation.objects.filter(destination=OuterRef("pk"))
-        .order_by()
-        .values("destination")
-        .annotate(
-            items=JSONGroupArray(
-                JSONObject(
-                    audience="audience_id",
-                    start="start_date",
-                    end="end_date",
-                    status="audience__status",
-                    expires="audience__expires_at",
-                )
-            )
-        )
-        .values("items")
+    mappings = _json_rows(
+        AttributeMapping.objects.filter(destination=OuterRef("pk")),
+        group_by="destination",
+        item=JSONObject(target="target", path="source__path"),
     )
-    mappings = (
-        AttributeMapping.objects.filter(destination=OuterRef("pk"))
-        .order_by()
-        .values("destination")
-        .annotate(items=JSONGroupArray(JSONObject(target="target", path="source__path")))
-        .values("items")
-    )
-    destinations = (
+    rows = list(
         Destination.objects.filter(datastream_id=datastream_id, enabled=True)
         .order_by("created_at", "pk")
-        .annotate(
-            activation_rows=Subquery(activations, output_field=JSONField()),
-            mapping_rows=Subquery(mappings, output_field=JSONField()),
+        .annotate(activation_rows=activations, mapping_rows=mappings, namespace_codes=namespaces)
+        .values(
+            "id",
+            "alias",
+            "kind",
+            "activation_rows",
+            "mapping_rows",
+            "namespace_codes",
+            *("datastream__%s" % name for name in _DATASTREAM_FIELDS),
         )
-        .values("id", "alias", "kind", "activation_rows", "mapping_rows")
     )
+    if rows:
+        datastream = {name: rows[0]["datastream__%s" % name] for name in _DATASTREAM_FIELDS}
+        namespace_codes = rows[0]["namespace_codes"]
+    else:
+        namespaces = _json_rows(
+            IdentityNamespace.objects.filter(sandbox=OuterRef("sandbox")), group_by="sandbox", item=F("code")
+        )
+        datastream = (
+            Datastream.objects.filter(pk=datastream_id)
+            .annotate(namespace_codes=namespaces)
+            .values("namespace_codes", *_DATASTREAM_FIELDS)
+            .first()
+        )
+        if datastream is None:
+            return None
+        namespace_codes = datastream["namespace_codes"]
     serving = datastream["platform_enabled"] and datastream["personalization_destinations"]
     return {
         "id": str(datastream["id"]),
@@ -125,7 +141,7 @@ def load_config(datastream_id) -> dict | None:
         "authenticated_only": datastream["access_type"] == Datastream.AccessType.AUTHENTICATED,
         "edge_segmentation": datastream["edge_segmentation"],
         "origins": list(datastream["allowed_origins"] or []),
-        "namespaces": sorted(_json_list(datastream["namespace_codes"])),
+        "namespaces": sorted(_json_list(namespace_codes)),
         "destinations": [
             {
                 "id": str(row["id"]),
@@ -144,27 +160,25 @@ def load_config(datastream_id) -> dict | None:
                     ),
                     key=lambda activation: activation["audience"],
                 ),
-                "mappings": sorted(
-                    ([item["target"], item["path"]] for item in _json_list(row["mapping_rows"])),
-                ),
+                "mappings": sorted([item["target"], item["path"]] for item in _json_list(row["mapping_rows"])),
             }
-            for row in (destinations if serving else [])
+            for row in (rows if serving else [])
         ],
     }
 
 
 def load_identity(sandbox_id, namespace: str, value: str) -> dict | None:
     """Return `{"profile", "attributes", "audiences"}` for an identity, or None when nobody has it."""
-    memberships = (
-        AudienceMembership.objects.filter(profile=OuterRef("profile_id"), status__in=AudienceMembership.ACTIVE_STATUSES)
-        .order_by()
-        .values("profile")
-        .annotate(items=JSONGroupArray(F("audience_id")))
-        .values("items")
+    memberships = _json_rows(
+        AudienceMembership.objects.filter(
+            profile=OuterRef("profile_id"), status__in=AudienceMembership.ACTIVE_STATUSES
+        ),
+        group_by="profile",
+        item=F("audience_id"),
     )
     row = (
         Identity.objects.filter(sandbox_id=sandbox_id, namespace__code=namespace, value=value)
-        .annotate(audience_rows=Subquery(memberships, output_field=JSONField()))
+        .annotate(audience_rows=memberships)
         .values("profile_id", "profile__attributes", "audience_rows")
         .first()
     )

@@ -111,6 +111,20 @@ class EdgeStore:
     def put_projection(self, datastream_id, identity: str, projection: dict, ttl: int) -> None:
         self._set(_k("p", datastream_id, identity), projection, ttl)
 
+    def put_projections(self, items, ttl: int) -> None:
+        """Store many `(datastream_id, identity, projection)` answers at once."""
+        mapping = {_k("p", ds, identity): answer for ds, identity, answer in items}
+        if not mapping:
+            return
+        redis = self._raw_redis()
+        if redis is not None:
+            pipe = redis.pipeline(transaction=False)
+            for key, value in mapping.items():
+                pipe.set(self._full_key(key), json.dumps(value, separators=(",", ":")), ex=ttl)
+            pipe.execute()
+        else:
+            self.cache.set_many(mapping, ttl)
+
     def put_token(self, digest: str, info: dict, ttl: int) -> None:
         self._set(_k("tok", digest), info, ttl)
 

@@ -1,0 +1,211 @@
+"""Every way a lookup can be refused: RFC 7807 problems with the Edge Network's EXEG codes."""
+
+import json
+
+import pytest
+
+from accounts.models import AccessToken
+from tests.factories import SandboxFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def problem(response, code):
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["type"] == "https://ns.adobe.com/aep/errors/%s" % code
+    assert body["status"] == response.status_code == int(code.rsplit("-", 1)[1])
+    assert body["detail"]
+    assert "Traceback" not in response.content.decode()
+    return body
+
+
+def test_a_missing_datastream_parameter_is_EXEG_0002(scenario):
+    response = scenario.client.post("/ee/v2/interact", data="{}", content_type="application/json")
+    problem(response, "EXEG-0002-400")
+
+
+def test_an_unknown_datastream_is_EXEG_0003(scenario):
+    response = scenario.client.post(
+        "/ee/v2/interact?datastreamId=6f1c1a52-0000-4000-8000-000000000000",
+        data=json.dumps(scenario.body()),
+        content_type="application/json",
+    )
+    problem(response, "EXEG-0003-400")
+
+
+def test_a_malformed_datastream_id_is_EXEG_0003(scenario):
+    response = scenario.client.post(
+        "/ee/v2/interact?datastreamId=not-a-uuid", data=json.dumps(scenario.body()), content_type="application/json"
+    )
+    assert "not a datastream ID" in problem(response, "EXEG-0003-400")["detail"]
+
+
+def test_a_disabled_datastream_is_EXEG_0004(scenario):
+    scenario.datastream.enabled = False
+    scenario.datastream.save()
+    problem(scenario.lookup(), "EXEG-0004-422")
+
+
+def test_invalid_json_is_EXEG_0101(scenario):
+    problem(scenario.lookup(raw="{not json"), "EXEG-0101-400")
+
+
+def test_a_json_array_body_is_EXEG_0101(scenario):
+    problem(scenario.lookup(raw="[1, 2]"), "EXEG-0101-400")
+
+
+def test_an_empty_body_is_EXEG_0109(scenario):
+    problem(scenario.lookup(raw=""), "EXEG-0109-408")
+
+
+def test_an_unsupported_content_type_is_EXEG_0111(scenario):
+    problem(scenario.lookup(content_type="application/xml", raw="<event/>"), "EXEG-0111-415")
+
+
+def test_a_body_over_64_kb_is_EXEG_0112(scenario):
+    body = scenario.body(web={"padding": "x" * (64 * 1024)})
+    problem(scenario.lookup(body), "EXEG-0112-413")
+
+
+def test_an_event_without_identities_is_EXEG_0306(scenario):
+    body = problem(scenario.lookup({"event": {"xdm": {"eventType": "web.webpagedetails.pageViews"}}}), "EXEG-0306-400")
+    assert "primary" in body["detail"]
+
+
+def test_an_event_without_primary_and_without_ecid_is_EXEG_0306(scenario):
+    problem(scenario.lookup(scenario.body(namespace="Email", value="ada@example.com", primary=False)), "EXEG-0306-400")
+
+
+def test_two_primary_identities_are_EXEG_0306(scenario):
+    body = {
+        "event": {
+            "xdm": {
+                "identityMap": {
+                    "ECID": [{"id": "1" * 38, "primary": True}],
+                    "Email": [{"id": "ada@example.com", "primary": True}],
+                }
+            }
+        }
+    }
+    assert "mark exactly one" in problem(scenario.lookup(body), "EXEG-0306-400")["detail"]
+
+
+def test_an_identity_without_an_id_is_EXEG_0305(scenario):
+    body = {"event": {"xdm": {"identityMap": {"ECID": [{"primary": True}]}}}}
+    problem(scenario.lookup(body), "EXEG-0305-400")
+
+
+def test_namespaces_are_case_sensitive(scenario):
+    body = problem(scenario.lookup(scenario.body(namespace="email", value="ada@example.com")), "EXEG-0013-422")
+    assert "case-sensitive" in body["detail"]
+
+
+def test_a_missing_event_is_EXEG_0102(scenario):
+    problem(scenario.lookup({"query": {}}), "EXEG-0102-400")
+
+
+def test_get_is_not_allowed(scenario):
+    response = scenario.client.get("/ee/v2/interact?datastreamId=%s" % scenario.datastream.pk)
+    problem(response, "EXEG-0405-405")
+
+
+def test_an_authenticated_only_datastream_refuses_anonymous_calls_with_EXEG_0500(scenario):
+    scenario.datastream.access_type = "authenticated"
+    scenario.datastream.save()
+
+    problem(scenario.lookup(), "EXEG-0500-401")
+    assert scenario.lookup(headers=scenario.auth_headers()).status_code == 200
+
+
+def test_an_unknown_bearer_token_is_EXEG_0500(scenario):
+    problem(scenario.lookup(headers={"Authorization": "Bearer nope", "x-api-key": "x"}), "EXEG-0500-401")
+
+
+def test_a_malformed_authorization_header_is_EXEG_0500(scenario):
+    problem(scenario.lookup(headers={"Authorization": "Basic Zm9vOmJhcg=="}), "EXEG-0500-401")
+
+
+def test_a_token_used_with_another_api_key_is_EXEG_0500(scenario):
+    headers = scenario.auth_headers()
+    headers["x-api-key"] = "someone-else"
+    problem(scenario.lookup(headers=headers), "EXEG-0500-401")
+
+
+def test_a_credential_of_another_sandbox_is_EXEG_0500(scenario, grant):
+    elsewhere = SandboxFactory(name="elsewhere")
+    grant(scenario.admin, elsewhere, "manage_datastreams")
+    body = problem(scenario.lookup(headers=scenario.auth_headers(sandbox=elsewhere)), "EXEG-0500-401")
+    assert "another sandbox" in body["detail"]
+
+
+def test_an_expired_token_is_refused_with_EXEG_0503_on_the_next_request(scenario, monkeypatch):
+    headers = scenario.auth_headers()
+    assert scenario.lookup(headers=headers).status_code == 200
+
+    import time
+
+    later = time.time() + 2 * 3600
+    monkeypatch.setattr("personalization.edge.lookup.time.time", lambda: later)
+
+    problem(scenario.lookup(headers=headers), "EXEG-0503-401")
+
+
+def test_a_revoked_credential_is_refused_on_the_very_next_request(scenario, django_capture_on_commit_callbacks):
+    from accounts.services import api_credential_revoke
+
+    credential, secret = scenario.credential()
+    token = scenario.token(credential, secret)
+    headers = {"Authorization": "Bearer %s" % token, "x-api-key": credential.client_id}
+    assert scenario.lookup(headers=headers).status_code == 200
+
+    with django_capture_on_commit_callbacks(execute=True):
+        api_credential_revoke(user=scenario.admin, credential=credential)
+
+    problem(scenario.lookup(headers=headers), "EXEG-0500-401")
+
+
+def test_tokens_are_stored_only_as_digests(scenario):
+    credential, secret = scenario.credential()
+    token = scenario.token(credential, secret)
+
+    stored = AccessToken.objects.get(credential=credential)
+    assert stored.digest != token and token not in stored.digest
+    assert secret not in credential.secret_digest
+
+
+def test_the_token_endpoint_refuses_a_wrong_secret(scenario):
+    credential, _secret = scenario.credential()
+    response = scenario.client.post(
+        "/oauth/token", {"grant_type": "client_credentials", "client_id": credential.client_id, "client_secret": "x"}
+    )
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+
+
+def test_the_token_endpoint_supports_only_client_credentials(scenario):
+    response = scenario.client.post("/oauth/token", {"grant_type": "password"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "unsupported_grant_type"
+
+
+def test_too_many_lookups_per_second_get_429_with_retry_after(scenario, settings):
+    settings.EDGE_RATE_LIMIT = 2
+    statuses = [scenario.lookup().status_code for _ in range(3)]
+
+    assert statuses[:2] == [200, 200]
+    response = scenario.lookup()
+    problem(response, "EXEG-0429-429")
+    assert response["Retry-After"] == "1"
+
+
+def test_an_internal_failure_is_a_generic_500_without_details(scenario, monkeypatch):
+    def explode(*args, **kwargs):
+        raise RuntimeError("database password is hunter2")
+
+    monkeypatch.setattr("personalization.edge.projection.load_identity", explode)
+    response = scenario.lookup()
+
+    body = problem(response, "EXEG-0001-500")
+    assert "hunter2" not in response.content.decode()
+    assert body["detail"] == "Something went wrong on our side."
