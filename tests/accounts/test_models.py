@@ -6,12 +6,12 @@ import hashlib
 import pytest
 
 from django.contrib.auth.models import Group
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.constants import MANAGE_DESTINATIONS, SANDBOX_PERMISSION_CODENAMES, VIEW_DESTINATIONS
-from accounts.models import PersonalToken, Role, Sandbox, validate_permission_codenames
+from accounts.models import AccessToken, ApiCredential, PersonalToken, Role, Sandbox, validate_permission_codenames
 from tests.factories import SandboxFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -186,3 +186,71 @@ def test_a_revoked_token_is_inactive_even_before_it_expires():
     token = _token(UserFactory(), revoked_at=timezone.now(), expires_at=timezone.now() + datetime.timedelta(days=30))
 
     assert not token.is_active
+
+
+# API credentials and their bearer tokens
+
+
+def _credential(sandbox, name="Checkout server", **fields):
+    client_id, _secret, digest = ApiCredential.generate()
+    return ApiCredential(sandbox=sandbox, name=name, client_id=client_id, secret_digest=digest, **fields)
+
+
+def test_two_api_credentials_in_one_sandbox_cannot_share_a_name(sandbox):
+    _credential(sandbox).save()
+    duplicate = _credential(sandbox)
+
+    with pytest.raises(ValidationError) as excinfo:
+        duplicate.full_clean()
+    assert excinfo.value.message_dict[NON_FIELD_ERRORS] == [
+        "This sandbox already has an API credential with this name."
+    ]
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        duplicate.save()
+
+
+def test_the_same_credential_name_is_fine_in_another_sandbox(sandbox, other_sandbox):
+    _credential(sandbox).save()
+
+    _credential(other_sandbox).full_clean()
+
+
+def test_api_credential_client_ids_are_unique(sandbox):
+    first = _credential(sandbox)
+    first.save()
+    second = _credential(sandbox, name="Other server")
+    second.client_id = first.client_id
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        second.save()
+
+
+def test_an_api_credential_stores_a_digest_that_matches_only_its_secret():
+    client_id, secret, digest = ApiCredential.generate()
+    credential = ApiCredential(client_id=client_id, secret_digest=digest)
+
+    assert secret not in (client_id, digest)
+    assert digest == hashlib.sha256(secret.encode()).hexdigest()
+    assert credential.matches(secret)
+    assert not credential.matches(secret + "x")
+    assert not credential.matches(ApiCredential.generate()[1])
+
+
+def test_an_api_credential_is_inactive_once_revoked_or_expired(sandbox):
+    now = timezone.now()
+
+    assert _credential(sandbox).is_active
+    assert _credential(sandbox, expires_at=now + datetime.timedelta(days=1)).is_active
+    assert not _credential(sandbox, expires_at=now - datetime.timedelta(seconds=1)).is_active
+    assert not _credential(sandbox, revoked_at=now).is_active
+
+
+def test_two_bearer_tokens_cannot_share_a_digest(sandbox):
+    credential = _credential(sandbox)
+    credential.save()
+    expires_at = timezone.now() + datetime.timedelta(hours=1)
+    AccessToken.objects.create(credential=credential, digest=AccessToken.digest_of("abc"), expires_at=expires_at)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AccessToken.objects.create(credential=credential, digest=AccessToken.digest_of("abc"), expires_at=expires_at)

@@ -3,12 +3,19 @@
 import pytest
 
 from django.contrib.auth.models import Group
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 
-from accounts.constants import MANAGE_DESTINATIONS, VIEW_DATASTREAMS, VIEW_DESTINATIONS
-from accounts.models import PersonalToken, Role, SandboxGroupObjectPermission
+from accounts.constants import MANAGE_DATASTREAMS, MANAGE_DESTINATIONS, VIEW_DATASTREAMS, VIEW_DESTINATIONS
+from accounts.models import ApiCredential, PersonalToken, Role, SandboxGroupObjectPermission
 from accounts.permissions import has_sandbox_permission
-from accounts.services import personal_token_create, personal_token_revoke, role_create, role_update
+from accounts.services import (
+    api_credential_create,
+    api_credential_revoke,
+    personal_token_create,
+    personal_token_revoke,
+    role_create,
+    role_update,
+)
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -75,3 +82,58 @@ def test_a_revoked_personal_token_stops_being_active():
     token.refresh_from_db()
     assert token.revoked_at is not None
     assert not token.is_active
+
+
+def test_a_datastream_manager_creates_an_api_credential_whose_secret_is_not_stored(sandbox, user, grant):
+    # given
+    grant(user, sandbox, MANAGE_DATASTREAMS)
+    # when
+    credential, secret = api_credential_create(user=user, sandbox=sandbox, name="Checkout server")
+    # then
+    stored = ApiCredential.objects.get(pk=credential.pk)
+    assert secret not in (stored.client_id, stored.secret_digest, stored.name)
+    assert stored.matches(secret)
+    assert stored.created_by == user
+
+
+def test_creating_an_api_credential_without_manage_datastreams_is_refused(sandbox, user, grant):
+    grant(user, sandbox, VIEW_DATASTREAMS)
+
+    with pytest.raises(PermissionDenied):
+        api_credential_create(user=user, sandbox=sandbox, name="Checkout server")
+
+    assert not ApiCredential.objects.exists()
+
+
+def test_creating_an_api_credential_with_a_taken_name_is_refused(sandbox, user, grant):
+    grant(user, sandbox, MANAGE_DATASTREAMS)
+    api_credential_create(user=user, sandbox=sandbox, name="Checkout server")
+
+    with pytest.raises(ValidationError) as excinfo:
+        api_credential_create(user=user, sandbox=sandbox, name="Checkout server")
+
+    assert "already has an API credential with this name" in excinfo.value.message_dict[NON_FIELD_ERRORS][0]
+    assert ApiCredential.objects.count() == 1
+
+
+def test_revoking_an_api_credential_needs_manage_datastreams(sandbox, user, grant):
+    # given
+    admin = UserFactory(username="admin", is_superuser=True)
+    credential, _secret = api_credential_create(user=admin, sandbox=sandbox, name="Checkout server")
+    grant(user, sandbox, VIEW_DATASTREAMS)
+    # when
+    with pytest.raises(PermissionDenied):
+        api_credential_revoke(user=user, credential=credential)
+    # then
+    credential.refresh_from_db()
+    assert credential.is_active
+
+
+def test_a_revoked_api_credential_is_inactive(sandbox, user, grant):
+    grant(user, sandbox, MANAGE_DATASTREAMS)
+    credential, _secret = api_credential_create(user=user, sandbox=sandbox, name="Checkout server")
+
+    api_credential_revoke(user=user, credential=credential)
+
+    credential.refresh_from_db()
+    assert not credential.is_active
