@@ -4,7 +4,8 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# pytest-xdist workers; `make test PYTEST_WORKERS=0` runs everything in one process.
+# pytest-xdist workers; `make test PYTEST_WORKERS=0` runs everything in one process. PYTEST_ARGS adds options,
+# e.g. `make test PYTEST_ARGS="-k seed -x"`.
 PYTEST_WORKERS ?= auto
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -48,8 +49,10 @@ run: seed
 	@echo "Serving http://$(HOST):$(PORT)/ (Ctrl-C stops it); sign in with a login printed above."
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
+# pytest exits 5 when it collected no tests; that fails here like any other non-zero exit.
 test: install
-	$(PY) -m pytest -n $(PYTEST_WORKERS)
+	@status=0; $(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS) || status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests." >&2; fi; exit $$status
 
 lint: install
 	$(VENV)/bin/ruff check .

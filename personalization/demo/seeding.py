@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.models import Role, Sandbox
 from accounts.permissions import forget_permissions
 from accounts.services import role_create, role_update
+from personalization import changes
 from personalization.audiences.models import Audience, AudienceMembership
 from personalization.audiences.services import audience_create, audience_update
 from personalization.datastreams.models import Datastream
@@ -210,6 +211,8 @@ def _ensure_profiles(sandbox: Sandbox, count: int, namespaces: dict, result: See
         if profiles:
             _bulk_insert(Profile, profiles, result, "profiles")
             _bulk_insert(Identity, identities, result, "identities")
+            # Bulk inserts send no model signals: tell the edge store which identities appeared.
+            changes.announce_identities_changed(sandbox.pk, [(i.namespace.code, i.value) for i in identities])
 
 
 def _bucket(profile_id: uuid.UUID, modulus: int) -> int:
@@ -280,6 +283,7 @@ def _ensure_audiences(sandbox: Sandbox, spec: SandboxSpec, actor, result: SeedRe
         ]
         if missing:
             _bulk_insert(AudienceMembership, missing, result, "memberships")
+            changes.announce_profiles_changed(sandbox.pk, [membership.profile_id for membership in missing])
         if audience.profile_count != active:
             audience_update(user=actor, audience=audience, profile_count=active, last_evaluated_at=now)
     return audiences
