@@ -54,26 +54,51 @@ def _constraint_field(model, message, form) -> str | None:
     return None
 
 
-def add_service_errors(form, error: ValidationError) -> None:
-    """Show a service's `ValidationError` on `form`: next to its field when the error names one."""
-    model = getattr(getattr(form, "_meta", None), "model", None)
+def _errors_for_form(form, error: ValidationError) -> list[tuple[str | None, ValidationError]]:
+    """Pair each message of `error` with the form field it belongs to, or None for the form as a whole."""
+    model = form._meta.model
+    pairs = []
     for field, errors in error.update_error_dict({}).items():
         for item in errors:
             message = item.message % item.params if item.params else item.message
             target = field if field in form.fields else None
-            if target is None and field == NON_FIELD_ERRORS and model is not None:
+            if target is None and field == NON_FIELD_ERRORS:
                 target = _constraint_field(model, str(message), form)
-            form.add_error(target, ValidationError(message, code=item.code))
+            pairs.append((target, ValidationError(message, code=item.code)))
+    return pairs
+
+
+def add_service_errors(form, error: ValidationError) -> None:
+    """Show a service's `ValidationError` on `form`: next to its field when the error names one."""
+    for field, item in _errors_for_form(form, error):
+        form.add_error(field, item)
 
 
 class SandboxedModelForm(forms.ModelForm):
-    """A model form whose choice fields offer only rows of `sandbox` that `user` may see under `codename`."""
+    """
+    A model form bound to a sandbox: choice fields offer only rows of `sandbox` that `user` may see under
+    `codename`, and per-sandbox unique constraints are checked with the other fields, next to the field they name.
+    """
 
     def __init__(self, *args, user, sandbox, codename: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
         self.sandbox = sandbox
+        if self.instance._state.adding and self.instance.sandbox_id is None:
+            # The model's own clean() needs the sandbox to check rules such as overlapping paths.
+            self.instance.sandbox = sandbox
         _scope_choice_fields(self, user, codename, sandbox)
+
+    def _get_validation_exclusions(self):
+        exclude = super()._get_validation_exclusions()
+        exclude.discard("sandbox")
+        return exclude
+
+    def _update_errors(self, errors):
+        by_field = {}
+        for field, item in _errors_for_form(self, errors):
+            by_field.setdefault(field or NON_FIELD_ERRORS, []).append(item)
+        super()._update_errors(ValidationError(by_field))
 
 
 class _ObjectContextMixin:
@@ -126,9 +151,8 @@ class ObjectListView(SandboxPermissionRequiredMixin, _ObjectContextMixin, ListVi
 
     def get_filterset(self, queryset):
         filterset = self.filterset_class(self.request.GET or None, queryset=queryset, request=self.request)
-        for name in list(filterset.form.fields):
-            if name not in self.filter_fields:
-                del filterset.form.fields[name]
+        fields = filterset.form.fields
+        filterset.form.fields = {name: fields[name] for name in self.filter_fields if name in fields}
         if "q" in filterset.form.fields:
             filterset.form.fields["q"].widget.input_type = "search"
         _scope_choice_fields(filterset.form, self.request.user, self.permission_required, self.request.sandbox)
@@ -136,8 +160,13 @@ class ObjectListView(SandboxPermissionRequiredMixin, _ObjectContextMixin, ListVi
             # A filter left empty means "any", so say so instead of "Unknown" or dashes.
             if isinstance(field.widget, forms.NullBooleanSelect):
                 field.widget.choices = (("unknown", _("Any")), ("true", _("Yes")), ("false", _("No")))
-            elif hasattr(field, "empty_label"):
+            elif isinstance(field, forms.ModelChoiceField):
                 field.empty_label = _("Any")
+            elif hasattr(field, "empty_label"):
+                # django-filter's choice iterator is bound to the form class's field; setting the choices
+                # again binds it to this form's copy, which carries the new label.
+                field.empty_label = _("Any")
+                field.choices = [choice for choice in field.choices if choice[0] != ""]
         return filterset
 
     def get_queryset(self):
@@ -210,12 +239,6 @@ class ObjectCreateView(_ManageRequired, SandboxPermissionRequiredMixin, _Service
 
     def form_sandbox(self):
         return self.request.sandbox
-
-    def get_form_kwargs(self):
-        kwargs = super().get_form_kwargs()
-        # The model's own clean() needs the sandbox to check rules such as overlapping paths.
-        kwargs["instance"] = self.get_form_class()._meta.model(sandbox=self.request.sandbox)
-        return kwargs
 
     def call_service(self, form):
         return self.service(user=self.request.user, sandbox=self.request.sandbox, **form.cleaned_data)

@@ -144,3 +144,29 @@ def test_viewers_see_no_write_buttons(client, user, sandbox, grant):
     pages = client.get(reverse("datastreams:datastream_list")).content.decode()
     pages += client.get(datastream.get_absolute_url()).content.decode()
     assert "/new/" not in pages and "/edit/" not in pages and "/delete/" not in pages
+
+
+@pytest.mark.django_db
+def test_all_form_errors_show_at_once(user_client, user, sandbox, grant):
+    DatastreamFactory(sandbox=sandbox, name="Taken")
+    grant(user, sandbox, VIEW_DATASTREAMS, MANAGE_DATASTREAMS)
+    response = user_client.post(
+        reverse("datastreams:datastream_create"), datastream_form(name="Taken", allowed_origins="ftp://x.example.com")
+    )
+    errors = response.context["form"].errors
+    assert set(errors) == {"name", "allowed_origins"}
+
+
+@pytest.mark.django_db
+def test_a_unique_constraint_refusal_from_the_service_lands_on_its_field(user, sandbox):
+    from django.core.exceptions import ValidationError
+
+    from personalization.datastreams.forms import DatastreamForm
+    from personalization.generic_views import add_service_errors
+
+    form = DatastreamForm(datastream_form(), user=user, sandbox=sandbox, codename=VIEW_DATASTREAMS)
+    form.is_valid()
+    add_service_errors(form, ValidationError("A datastream with this name already exists in this sandbox."))
+    add_service_errors(form, ValidationError({"sandbox": "Something about the sandbox."}))
+    assert form.errors["name"] == ["A datastream with this name already exists in this sandbox."]
+    assert form.non_field_errors() == ["Something about the sandbox."]
