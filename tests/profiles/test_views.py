@@ -146,6 +146,20 @@ class TestProfileViews(UIViewTestCases.ListView, UIViewTestCases.DetailView):
         assert len(second.context["object_list"]) == 6
         assert "?page=2" in first.content.decode()
 
+    def test_the_list_runs_the_same_queries_for_few_or_many_profiles(self):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        self.grant_view()
+        counts = []
+        for _ in range(2):
+            for _ in range(10):
+                IdentityFactory(profile=ProfileFactory(sandbox=self.sandbox_a))
+            with CaptureQueriesContext(connection) as queries:
+                self.client.get(self.url("list"))
+            counts.append(len(queries))
+        assert counts[0] == counts[1]
+
     def test_detail_shows_identities_attributes_and_memberships(self):
         membership = MembershipFactory(
             audience__sandbox=self.sandbox_a, audience__name="Gold members", profile=self.obj_a
