@@ -7,10 +7,12 @@ token and the rate-limit counter are fetched together (one pipeline on Redis, `g
 
 Keys
 - `ds:<datastream>`: the datastream's lookup config (destinations, activations, mappings) and `gen`.
+- `dsv:<datastream>`: the config's version token. Each worker keeps the parsed config in memory and only
+  re-reads `ds:` when this tiny value changes, so a warm request never parses the (large) config.
 - `gen:<sandbox>`: a random generation token; any configuration change in the sandbox replaces it, so
   projections computed under the old token are ignored (no counter that could repeat after an eviction).
 - `p:<datastream>:<identity hash>`: the answer for one identity, with the `gen` it was built under and
-  the time it stays valid (the next schedule boundary).
+  the time it stays valid (the next schedule boundary), encoded as one string (`encode_projection`).
 - `tok:<token digest>`: a live bearer token's credential and expiry.
 - `rl:<datastream>:<second>`: the per-second request counter.
 """
@@ -18,11 +20,10 @@ Keys
 import hashlib
 import json
 import secrets
-import time
 
 from django.core.cache import caches
 
-__all__ = ["EdgeStore", "identity_key", "store"]
+__all__ = ["EdgeStore", "decode_projection", "encode_projection", "identity_key", "store"]
 
 _PREFIX = "edge:"
 _RATE_WINDOW_TTL = 3
@@ -42,8 +43,8 @@ class EdgeStore:
 
     def __init__(self, alias: str = "default"):
         self.alias = alias
-        self._redis = None
-        self._redis_checked = False
+        self._redis = _UNSET
+        self._configs: dict[str, tuple[str, dict]] = {}
 
     @property
     def cache(self):
@@ -51,12 +52,13 @@ class EdgeStore:
 
     def _raw_redis(self):
         """Return the raw Redis client behind django-redis, or None for other cache backends."""
-        if not self._redis_checked:
-            self._redis_checked = True
+        redis = self._redis
+        if redis is _UNSET:
             client = getattr(self.cache, "client", None)
-            if client is not None and hasattr(client, "get_client"):
-                self._redis = client.get_client(write=True)
-        return self._redis
+            redis = client.get_client(write=True) if client is not None and hasattr(client, "get_client") else None
+            # One assignment, so threads of a gthread worker never see a half-initialised store.
+            self._redis = redis
+        return redis
 
     def _full_key(self, key: str) -> str:
         return self.cache.make_key(key)
@@ -64,9 +66,12 @@ class EdgeStore:
     # Reads -----------------------------------------------------------------------------------------
 
     def fetch(self, *, datastream_id: str, identity: str | None, token: str | None, rate_second: int | None):
-        """Return `(config, projection, token_info, request_count)` in one round trip; missing → None."""
-        keys = [_k("ds", datastream_id)]
-        keys.append(_k("p", datastream_id, identity) if identity else None)
+        """
+        Return `(config, projection, token_info, request_count)` in one round trip; missing → None.
+
+        The config comes from this worker's memory when its version token in the store is unchanged.
+        """
+        keys = [_k("dsv", datastream_id), _k("p", datastream_id, identity) if identity else None]
         keys.append(_k("tok", token) if token else None)
         wanted = [key for key in keys if key]
         rate_key = _k("rl", datastream_id, rate_second) if rate_second is not None else None
@@ -80,7 +85,7 @@ class EdgeStore:
                 pipe.incr(full)
                 pipe.expire(full, _RATE_WINDOW_TTL)
             results = pipe.execute()
-            values = dict(zip(wanted, (json.loads(raw) if raw else None for raw in results[0]), strict=True))
+            values = dict(zip(wanted, (raw.decode() if raw else None for raw in results[0]), strict=True))
             if rate_key:
                 count = results[1]
         else:
@@ -91,7 +96,28 @@ class EdgeStore:
                     count = self.cache.incr(rate_key)
                 except ValueError:
                     count = 1
-        return tuple(values.get(key) if key else None for key in keys) + (count,)
+        version, projection, token_info = (values.get(key) if key else None for key in keys)
+        return (
+            self._config(datastream_id, version),
+            decode_projection(projection) if projection else None,
+            json.loads(token_info) if token_info else None,
+            count,
+        )
+
+    def _config(self, datastream_id: str, version: str | None) -> dict | None:
+        if version is None:
+            return None
+        local = self._configs.get(datastream_id)
+        if local is not None and local[0] == version:
+            return local[1]
+        raw = self._get(_k("ds", datastream_id))
+        if raw is None:
+            return None
+        config = json.loads(raw)
+        if config.get("version") != version:
+            return None
+        self._configs[datastream_id] = (version, config)
+        return config
 
     def get_generation(self, sandbox_id) -> str:
         """Return the sandbox's generation token, creating one if the store has none."""
@@ -106,27 +132,31 @@ class EdgeStore:
     # Writes ----------------------------------------------------------------------------------------
 
     def put_config(self, datastream_id, config: dict, ttl: int) -> None:
-        self._set(_k("ds", datastream_id), config, ttl)
+        """Store a config under a fresh version token (the config dict gets it as `version`)."""
+        config["version"] = secrets.token_hex(8)
+        self._set(_k("ds", datastream_id), json.dumps(config, separators=(",", ":")), ttl)
+        self._set(_k("dsv", datastream_id), config["version"], ttl)
+        self._configs[str(datastream_id)] = (config["version"], config)
 
     def put_projection(self, datastream_id, identity: str, projection: dict, ttl: int) -> None:
-        self._set(_k("p", datastream_id, identity), projection, ttl)
+        self._set(_k("p", datastream_id, identity), encode_projection(projection), ttl)
 
     def put_projections(self, items, ttl: int) -> None:
         """Store many `(datastream_id, identity, projection)` answers at once."""
-        mapping = {_k("p", ds, identity): answer for ds, identity, answer in items}
+        mapping = {_k("p", ds, identity): encode_projection(answer) for ds, identity, answer in items}
         if not mapping:
             return
         redis = self._raw_redis()
         if redis is not None:
             pipe = redis.pipeline(transaction=False)
             for key, value in mapping.items():
-                pipe.set(self._full_key(key), json.dumps(value, separators=(",", ":")), ex=ttl)
+                pipe.set(self._full_key(key), value, ex=ttl)
             pipe.execute()
         else:
             self.cache.set_many(mapping, ttl)
 
     def put_token(self, digest: str, info: dict, ttl: int) -> None:
-        self._set(_k("tok", digest), info, ttl)
+        self._set(_k("tok", digest), json.dumps(info), ttl)
 
     def forget_tokens(self, digests) -> None:
         self._delete([_k("tok", digest) for digest in digests])
@@ -134,7 +164,7 @@ class EdgeStore:
     def forget_config(self, sandbox_id, datastream_ids) -> None:
         """Start a new generation for the sandbox and drop its datastream configs."""
         self._set(_k("gen", sandbox_id), secrets.token_hex(8), None)
-        self._delete([_k("ds", ds) for ds in datastream_ids])
+        self._delete([_k(kind, ds) for ds in datastream_ids for kind in ("dsv", "ds")])
 
     def forget_projections(self, datastream_ids, identities) -> None:
         self._delete([_k("p", ds, identity) for ds in datastream_ids for identity in identities])
@@ -157,24 +187,24 @@ class EdgeStore:
 
     # Primitives ------------------------------------------------------------------------------------
 
-    def _get(self, key):
+    def _get(self, key) -> str | None:
         redis = self._raw_redis()
         if redis is not None:
             raw = redis.get(self._full_key(key))
-            return json.loads(raw) if raw else None
+            return raw.decode() if raw is not None else None
         return self.cache.get(key)
 
-    def _set(self, key, value, ttl) -> None:
+    def _set(self, key, value: str, ttl) -> None:
         redis = self._raw_redis()
         if redis is not None:
-            redis.set(self._full_key(key), json.dumps(value, separators=(",", ":")), ex=ttl)
+            redis.set(self._full_key(key), value, ex=ttl)
         else:
             self.cache.set(key, value, ttl)
 
-    def _add(self, key, value) -> bool:
+    def _add(self, key, value: str) -> bool:
         redis = self._raw_redis()
         if redis is not None:
-            return bool(redis.set(self._full_key(key), json.dumps(value), nx=True))
+            return bool(redis.set(self._full_key(key), value, nx=True))
         return self.cache.add(key, value, None)
 
     def _delete(self, keys) -> None:
@@ -187,8 +217,19 @@ class EdgeStore:
             self.cache.delete_many(keys)
 
 
+_UNSET = object()
+# Projections are stored as one string: JSON escapes control characters, so this separator never
+# appears inside the payloads, and splitting is far cheaper than decoding JSON on every request.
+_SEP = "\x1f"
+
+
+def encode_projection(answer: dict) -> str:
+    return _SEP.join((answer["gen"], repr(answer["until"]), answer["profile"] or "", answer["anon"], answer["full"]))
+
+
+def decode_projection(raw: str) -> dict:
+    gen, until, profile, anon, full = raw.split(_SEP)
+    return {"gen": gen, "until": float(until), "profile": profile or None, "anon": anon, "full": full}
+
+
 store = EdgeStore()
-
-
-def now() -> float:
-    return time.time()

@@ -9,5 +9,6 @@ urlpatterns = [
     re_path(r"^ee/(?P<location_hint>[a-z0-9]{2,8})/v2/interact$", views.interact_view),
     path("ee/v1/collect", views.collect_view, name="edge-collect"),
     path("ee/v2/collect", views.collect_view),
+    path("ee/health", views.health_view, name="edge-health"),
     path("oauth/token", views.token_view, name="oauth-token"),
 ]

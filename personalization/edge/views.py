@@ -26,7 +26,7 @@ from personalization.edge.lookup import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["collect_view", "interact_view", "token_view"]
+__all__ = ["collect_view", "health_view", "interact_view", "sdk_interact_view", "token_view"]
 
 MAX_BODY_BYTES = 64 * 1024
 _ACCEPTED_TYPES = {"application/json", "text/plain", "text/javascript", ""}
@@ -174,6 +174,11 @@ def collect_view(request, location_hint=None):
     if request.method != "POST":
         return problem_response(EdgeError("EXEG-0405-405", "Use POST to call collect."), request_id)
     return HttpResponse(status=204)
+
+
+def health_view(request):
+    """`GET /ee/health`: a constant answer through the same stack, for load balancers and as the bench baseline."""
+    return HttpResponse(b'{"status":"ok"}', content_type="application/json")
 
 
 @csrf_exempt

@@ -1,0 +1,386 @@
+#!/usr/bin/env python
+"""
+Benchmark the profile lookup on the production path: gunicorn + PostgreSQL + Redis, load from wrk.
+
+    .venv/bin/python bench/lookup.py                  # 100k profiles, 200 audiences, 10 destinations
+    .venv/bin/python bench/lookup.py --profiles 1000000 --duration 20
+
+It seeds a `bench` sandbox (once; re-used when the size matches), starts gunicorn on loopback, and
+prints throughput and p50/p99 latency for a constant-JSON view through the same stack (the baseline),
+unauthenticated and authenticated lookups (10 mapped attributes), warm and cold, with the ratio of
+each to the baseline measured in the same run; then SQL queries per lookup, warm and cold.
+
+Needs PostgreSQL and Redis (DATABASE_URL / REDIS_URL, defaults below) and `wrk` (Debian package).
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULTS = {
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/cpc_bench",
+    "REDIS_URL": "redis://127.0.0.1:6379/3",
+    "DJANGO_SETTINGS_MODULE": "personalization.settings",
+    "DEBUG": "0",
+    "SECRET_KEY": "bench-only-" + "x" * 50,
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "SECURE_SSL_REDIRECT": "0",
+    "SECURE_HSTS_SECONDS": "0",
+    # A limit far above the load keeps the per-second counter (and its cost) in the measured path.
+    "EDGE_RATE_LIMIT": "100000000",
+    "LOG_LEVEL": "WARNING",
+}
+
+WRK_SCRIPT = """
+math.randomseed(%(seed)d)
+local profiles = %(profiles)d
+local path = "%(path)s"
+local headers = {["Content-Type"] = "application/json"%(auth)s}
+request = function()
+  local ecid = string.format("%%038d", math.random(1, profiles))
+  local body = '{"event":{"xdm":{"identityMap":{"ECID":[{"id":"' .. ecid
+    .. '","primary":true}]},"eventType":"web.webpagedetails.pageViews"}}}'
+  return wrk.format("POST", path, headers, body)
+end
+"""
+
+
+def setup_django():
+    for key, value in DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    import django
+
+    django.setup()
+
+
+def ensure_database():
+    import psycopg
+
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    with psycopg.connect(
+        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], dbname="postgres", autocommit=True
+    ) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
+            conn.execute('CREATE DATABASE "%s"' % db["NAME"])
+
+
+def seed(profiles: int, audiences: int, destinations: int) -> dict:
+    """Create (or reuse) the bench sandbox; bulk rows are written with set-based SQL."""
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    from accounts.models import Sandbox
+    from personalization.audiences.models import Audience
+    from personalization.datastreams.models import Datastream
+    from personalization.destinations.models import AttributeMapping, AudienceActivation, Destination
+    from personalization.profiles.models import IdentityNamespace, Profile, ProfileField
+
+    call_command("migrate", verbosity=0)
+    sandbox, _ = Sandbox.objects.get_or_create(name="bench", defaults={"title": "Benchmark"})
+    datastream = Datastream.objects.filter(sandbox=sandbox, name="Bench web").first()
+    size_matches = (
+        datastream is not None
+        and Profile.objects.filter(sandbox=sandbox).count() == profiles
+        and Audience.objects.filter(sandbox=sandbox).count() == audiences
+        and Destination.objects.filter(datastream=datastream).count() == destinations
+    )
+    if not size_matches:
+        print(
+            "seeding %d profiles, %d audiences, %d destinations ..." % (profiles, audiences, destinations), flush=True
+        )
+        started = time.perf_counter()
+        with transaction.atomic():
+            Destination.objects.filter(sandbox=sandbox).delete()
+            Datastream.objects.filter(sandbox=sandbox).delete()
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "DELETE FROM audiences_audiencemembership WHERE audience_id IN "
+                    "(SELECT id FROM audiences_audience WHERE sandbox_id = %s)",
+                    [sandbox.pk],
+                )
+                cursor.execute("DELETE FROM profiles_identity WHERE sandbox_id = %s", [sandbox.pk])
+                cursor.execute("DELETE FROM profiles_profile WHERE sandbox_id = %s", [sandbox.pk])
+            Audience.objects.filter(sandbox=sandbox).delete()
+            ProfileField.objects.filter(sandbox=sandbox).delete()
+            ecid, _ = IdentityNamespace.objects.get_or_create(sandbox=sandbox, code="ECID", defaults={"name": "ECID"})
+            fields = [
+                ProfileField.objects.create(sandbox=sandbox, path="bench.field%d" % n, field_type="string")
+                for n in range(10)
+            ]
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    """
+                    INSERT INTO profiles_profile (id, sandbox_id, attributes, created_at, updated_at)
+                    SELECT md5('bench-profile-' || n)::uuid, %s,
+                           jsonb_build_object('bench', (SELECT jsonb_object_agg('field' || f, 'value-' || f || '-' || n)
+                                                        FROM generate_series(0, 9) f)),
+                           now(), now()
+                    FROM generate_series(1, %s) n
+                    """,
+                    [sandbox.pk, profiles],
+                )
+                cursor.execute(
+                    """
+                    INSERT INTO profiles_identity (sandbox_id, namespace_id, value, profile_id, "primary", created_at)
+                    SELECT %s, %s, lpad(n::text, 38, '0'), md5('bench-profile-' || n)::uuid, true, now()
+                    FROM generate_series(1, %s) n
+                    """,
+                    [sandbox.pk, ecid.pk, profiles],
+                )
+                cursor.execute(
+                    """
+                    INSERT INTO audiences_audience (id, sandbox_id, name, description, origin, status, evaluation,
+                        external_id, profile_count, created_at, updated_at)
+                    SELECT md5('bench-audience-' || a)::uuid, %s, 'Bench audience ' || a, '', 'segmentation',
+                           'published', 'batch', '', 0, now(), now()
+                    FROM generate_series(1, %s) a
+                    """,
+                    [sandbox.pk, audiences],
+                )
+                # Every profile belongs to one audience in twenty: 10 memberships each with 200 audiences.
+                cursor.execute(
+                    """
+                    INSERT INTO audiences_audiencemembership (audience_id, profile_id, status, qualified_at, payload)
+                    SELECT md5('bench-audience-' || a)::uuid, md5('bench-profile-' || n)::uuid, 'realized', now(), '{}'
+                    FROM generate_series(1, %s) n CROSS JOIN generate_series(1, %s) a
+                    WHERE (n + a) %% 20 = 0
+                    """,
+                    [profiles, audiences],
+                )
+            datastream = Datastream.objects.create(
+                sandbox=sandbox, name="Bench web", platform_enabled=True, personalization_destinations=True
+            )
+            audience_ids = list(Audience.objects.filter(sandbox=sandbox).order_by("name").values_list("pk", flat=True))
+            per_destination = max(1, len(audience_ids) // destinations)
+            for d in range(destinations):
+                kind = Destination.Kind.WITH_ATTRIBUTES if d % 2 == 0 else Destination.Kind.CUSTOM_PERSONALIZATION
+                destination = Destination.objects.create(
+                    sandbox=sandbox, datastream=datastream, kind=kind, name="Bench %d" % d, alias="bench%d" % d
+                )
+                chunk = audience_ids[d * per_destination : (d + 1) * per_destination]
+                AudienceActivation.objects.bulk_create(
+                    [AudienceActivation(destination=destination, audience_id=pk) for pk in chunk]
+                )
+                if kind == Destination.Kind.WITH_ATTRIBUTES:
+                    AttributeMapping.objects.bulk_create(
+                        [
+                            AttributeMapping(destination=destination, source=f, target="attr%d" % n)
+                            for n, f in enumerate(fields)
+                        ]
+                    )
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        print("seeded in %.1f s" % (time.perf_counter() - started), flush=True)
+    return {"sandbox": sandbox, "datastream": datastream}
+
+
+def credential_headers(sandbox) -> dict:
+    from django.contrib.auth import get_user_model
+
+    from accounts.models import ApiCredential
+    from personalization.edge.credentials import access_token_issue
+
+    ApiCredential.objects.filter(sandbox=sandbox, name="bench").delete()
+    client_id, secret, digest = ApiCredential.generate()
+    owner = get_user_model().objects.filter(is_superuser=True).first()
+    ApiCredential.objects.create(
+        sandbox=sandbox, name="bench", client_id=client_id, secret_digest=digest, created_by=owner
+    )
+    token, _expires = access_token_issue(client_id=client_id, secret=secret, lifetime=6 * 3600)
+    return {"Authorization": "Bearer %s" % token, "x-api-key": client_id}
+
+
+def count_queries(datastream, headers) -> dict:
+    """Count SQL per lookup through Django's test client, cold (empty edge store) and warm."""
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    url = "/ee/v2/interact?datastreamId=%s" % datastream.pk
+    body = json.dumps({"event": {"xdm": {"identityMap": {"ECID": [{"id": "%038d" % 7, "primary": True}]}}}})
+    client.post(url, body, content_type="application/json", headers=headers)  # warm the process itself
+    results = {}
+    for label, auth in (("unauthenticated", {}), ("authenticated", headers)):
+        cache.clear()
+        with CaptureQueriesContext(connection) as cold:
+            assert client.post(url, body, content_type="application/json", headers=auth).status_code == 200
+        with CaptureQueriesContext(connection) as warm:
+            assert client.post(url, body, content_type="application/json", headers=auth).status_code == 200
+        results[label] = (len(cold), len(warm))
+    return results
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(port: int, workers: int, threads: int):
+    command = [
+        str(ROOT / ".venv" / "bin" / "gunicorn"),
+        "personalization.wsgi",
+        "--bind",
+        "127.0.0.1:%d" % port,
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--log-level",
+        "warning",
+        "--backlog",
+        "2048",
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), start_new_session=True)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+def stop(process) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(number) * _UNITS[unit]
+
+
+def run_wrk(url: str, script: str | None, duration: int, connections: int, threads: int) -> dict:
+    command = ["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % duration, "--latency", url]
+    script_file = None
+    if script:
+        script_file = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+        script_file.write(script)
+        script_file.close()
+        command[1:1] = ["-s", script_file.name]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    if script_file:
+        os.unlink(script_file.name)
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", output, re.MULTILINE))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: (.*)", output)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "p50": _ms(percentiles["50"]),
+        "p99": _ms(percentiles["99"]),
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "errors": errors.group(1) if errors else "",
+    }
+
+
+def lookup_script(path: str, profiles: int, headers: dict, seed: int) -> str:
+    auth = "".join(', ["%s"] = "%s"' % item for item in headers.items())
+    return WRK_SCRIPT % {"path": path, "profiles": profiles, "auth": auth, "seed": seed}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profiles", type=int, default=100_000)
+    parser.add_argument("--audiences", type=int, default=200)
+    parser.add_argument("--destinations", type=int, default=10)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--wrk-threads", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+
+    for key, value in DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    setup_django()
+    ensure_database()
+    seeded = seed(args.profiles, args.audiences, args.destinations)
+    datastream = seeded["datastream"]
+    headers = credential_headers(seeded["sandbox"])
+    queries = count_queries(datastream, headers)
+
+    from personalization.edge.rebuild import edge_rebuild
+
+    port = free_port()
+    base = "http://127.0.0.1:%d" % port
+    path = "/ee/v2/interact?datastreamId=%s" % datastream.pk
+    server = start_gunicorn(port, args.workers, args.threads)
+    results = {}
+    try:
+        run = lambda url, script: run_wrk(url, script, args.duration, args.connections, args.wrk_threads)  # noqa: E731
+        run_wrk(base + "/ee/health", None, 2, args.connections, args.wrk_threads)  # let workers settle
+        results["baseline (constant JSON)"] = run(base + "/ee/health", None)
+        from django.core.cache import cache
+
+        cache.clear()
+        results["lookup, cold store, unauthenticated"] = run(base + path, lookup_script(path, args.profiles, {}, 1))
+        started = time.perf_counter()
+        rebuilt = edge_rebuild(sandbox_id=seeded["sandbox"].pk)
+        rebuild_seconds = time.perf_counter() - started
+        results["lookup, warm, unauthenticated"] = run(base + path, lookup_script(path, args.profiles, {}, 2))
+        results["lookup, warm, authenticated (10 attributes)"] = run(
+            base + path, lookup_script(path, args.profiles, headers, 3)
+        )
+    finally:
+        stop(server)
+
+    baseline = results["baseline (constant JSON)"]["rps"]
+    print()
+    print(
+        "profiles %d, audiences %d, destinations %d on one datastream; gunicorn %d×%d gthread; wrk -t%d -c%d -d%ds"
+        % (
+            args.profiles,
+            args.audiences,
+            args.destinations,
+            args.workers,
+            args.threads,
+            args.wrk_threads,
+            args.connections,
+            args.duration,
+        )
+    )
+    print("%-46s %10s %9s %9s %10s %8s" % ("run", "req/s", "p50 ms", "p99 ms", "vs base", "non-2xx"))
+    for label, result in results.items():
+        print(
+            "%-46s %10.0f %9.2f %9.2f %9.2fx %8d"
+            % (label, result["rps"], result["p50"], result["p99"], result["rps"] / baseline, result["non_2xx"])
+        )
+        if result["errors"]:
+            print("    socket errors: %s" % result["errors"])
+    print()
+    print("edge_rebuild: %(answers)d answers in " % rebuilt + "%.1f s" % rebuild_seconds)
+    for label, (cold, warm) in queries.items():
+        print("SQL queries per %s lookup: cold %d, warm %d" % (label, cold, warm))
+
+
+if __name__ == "__main__":
+    main()
