@@ -1,4 +1,4 @@
-"""Management API for sandboxes, roles (read-only) and the signed-in user's personal tokens."""
+"""Management API for sandboxes, roles (read-only), personal tokens and server-to-server API credentials."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -8,12 +8,21 @@ from rest_framework.response import Response
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.constants import MANAGE_ROLES
-from accounts.models import PersonalToken, Role, Sandbox
+from accounts.constants import MANAGE_DATASTREAMS, MANAGE_ROLES, VIEW_DATASTREAMS
+from accounts.models import ApiCredential, PersonalToken, Role, Sandbox
 from accounts.permissions import SandboxObjectPermission, permission_map, restrict, sandboxes_visible_to
-from accounts.services import personal_token_create, personal_token_revoke
+from accounts.services import (
+    api_credential_create,
+    api_credential_revoke,
+    personal_token_create,
+    personal_token_revoke,
+)
+from personalization.api_base import SandboxField
 
 __all__ = [
+    "ApiCredentialCreatedSerializer",
+    "ApiCredentialSerializer",
+    "ApiCredentialViewSet",
     "PersonalTokenCreatedSerializer",
     "PersonalTokenSerializer",
     "PersonalTokenViewSet",
@@ -176,4 +185,80 @@ class PersonalTokenViewSet(
         token = self.get_object()
         if token.revoked_at is None:
             personal_token_revoke(token=token)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+#
+# API credentials (server-to-server, for authenticated lookups)
+#
+
+
+class ApiCredentialSerializer(serializers.ModelSerializer):
+    sandbox = SandboxField()
+    active = serializers.BooleanField(source="is_active", read_only=True)
+
+    class Meta:
+        model = ApiCredential
+        fields = [
+            "id",
+            "sandbox",
+            "name",
+            "client_id",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "revoked_at",
+            "active",
+        ]
+        read_only_fields = ["client_id", "created_at", "last_used_at", "revoked_at"]
+
+    def validate_expires_at(self, value):
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError(_("The expiry must be in the future."), code="expired")
+        return value
+
+
+class ApiCredentialCreatedSerializer(ApiCredentialSerializer):
+    client_secret = serializers.CharField(
+        source="plaintext_secret",
+        read_only=True,
+        help_text=_("The secret, shown only in this response; exchange it at /oauth/token for bearer tokens."),
+    )
+
+    class Meta(ApiCredentialSerializer.Meta):
+        fields = [*ApiCredentialSerializer.Meta.fields, "client_secret"]
+
+
+class ApiCredentialViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """
+    Server-to-server credentials of the sandboxes you can see (View Datastreams); creating and revoking
+    needs Manage Datastreams. DELETE revokes: the credential's bearer tokens stop working at once.
+    """
+
+    queryset = ApiCredential.objects.select_related("sandbox")
+    serializer_class = ApiCredentialSerializer
+    permission_classes = [SandboxObjectPermission]
+    view_permission = VIEW_DATASTREAMS
+    change_permission = MANAGE_DATASTREAMS
+
+    def get_queryset(self):
+        return restrict(super().get_queryset(), self.request.user, self.view_permission)
+
+    @extend_schema(request=ApiCredentialSerializer, responses={201: ApiCredentialCreatedSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        credential, secret = api_credential_create(user=request.user, **serializer.validated_data)
+        credential.plaintext_secret = secret
+        return Response(ApiCredentialCreatedSerializer(credential).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(description="Revoke the credential; it stays listed with `revoked_at`.")
+    def destroy(self, request, *args, **kwargs):
+        api_credential_revoke(user=request.user, credential=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)

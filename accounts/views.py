@@ -1,11 +1,20 @@
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import ValidationError
 from django.http import Http404
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views import View
+from django.views.generic import DetailView, FormView, ListView
 
+from accounts.constants import MANAGE_DATASTREAMS, VIEW_DATASTREAMS
+from accounts.forms import ApiCredentialForm
 from accounts.middleware import SESSION_KEY
-from accounts.permissions import sandboxes_visible_to
+from accounts.models import ApiCredential
+from accounts.permissions import SandboxPermissionRequiredMixin, has_sandbox_permission, sandboxes_visible_to
+from accounts.services import api_credential_create, api_credential_revoke
 
 
 class SandboxSwitchView(LoginRequiredMixin, View):
@@ -22,3 +31,64 @@ class SandboxSwitchView(LoginRequiredMixin, View):
         if not url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
             target = "/"
         return redirect(target)
+
+
+class _CredentialPermissions(SandboxPermissionRequiredMixin):
+    permission_required = VIEW_DATASTREAMS
+
+
+class ApiCredentialListView(_CredentialPermissions, ListView):
+    """The current sandbox's server-to-server credentials: who may receive attributes from lookups."""
+
+    current_sandbox_only = True
+    queryset = ApiCredential.objects.select_related("created_by")
+    template_name = "accounts/apicredential_list.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["can_manage"] = has_sandbox_permission(self.request.user, MANAGE_DATASTREAMS, self.request.sandbox)
+        context["token_url"] = self.request.build_absolute_uri(reverse("oauth-token"))
+        return context
+
+
+class ApiCredentialCreateView(_CredentialPermissions, FormView):
+    """Create a credential and show its secret exactly once, in the response to the POST that made it."""
+
+    change_permission = MANAGE_DATASTREAMS
+    form_class = ApiCredentialForm
+    template_name = "accounts/apicredential_form.html"
+
+    def form_valid(self, form):
+        try:
+            credential, secret = api_credential_create(
+                user=self.request.user, sandbox=self.request.sandbox, **form.cleaned_data
+            )
+        except ValidationError as error:
+            for field, errors in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+            return self.form_invalid(form)
+        response = render(
+            self.request,
+            "accounts/apicredential_created.html",
+            {
+                "credential": credential,
+                "secret": secret,
+                "token_url": self.request.build_absolute_uri(reverse("oauth-token")),
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class ApiCredentialRevokeView(_CredentialPermissions, DetailView):
+    """Confirm, then revoke: tokens already handed out stop working on the very next lookup."""
+
+    change_permission = MANAGE_DATASTREAMS
+    queryset = ApiCredential.objects.all()
+    template_name = "accounts/apicredential_revoke.html"
+
+    def post(self, request, *args, **kwargs):
+        credential = self.get_object()
+        api_credential_revoke(user=request.user, credential=credential)
+        messages.success(request, _("%(name)s was revoked; its tokens no longer work.") % {"name": credential.name})
+        return redirect("accounts:apicredential_list")

@@ -16,6 +16,7 @@ urlpatterns = [
     path("profiles/", include("personalization.profiles.urls")),
     path("audiences/", include("personalization.audiences.urls")),
     path("destinations/", include("personalization.destinations.urls")),
+    path("lookup/", include("personalization.edge.ui_urls")),
     path("api/v1/", include((api_v1_urlpatterns, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

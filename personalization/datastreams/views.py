@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from accounts.constants import MANAGE_DATASTREAMS, VIEW_DATASTREAMS
@@ -37,6 +38,8 @@ class DatastreamDetailView(_DatastreamPermissions, generic.ObjectDetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["destinations"] = self.object.destinations.all()
+        context["edge_org_id"] = settings.EDGE_ORG_ID
+        context["edge_domain"] = self.request.get_host()
         return context
 
 

@@ -22,7 +22,7 @@ from personalization.db import JSONGroupArray
 from personalization.destinations.models import AttributeMapping, AudienceActivation, Destination
 from personalization.profiles.models import Identity, IdentityNamespace
 
-__all__ = ["build_projection", "load_config", "load_identity", "segment_state"]
+__all__ = ["build_projection", "date_epoch", "load_config", "load_identity", "segment_state"]
 
 _FAR_FUTURE = 10**11
 SEGMENT_NAMESPACE = "ups"
@@ -41,7 +41,7 @@ def _epoch(value) -> float | None:
     return moment.timestamp()
 
 
-def _date_epoch(value, *, end: bool) -> float | None:
+def date_epoch(value, *, end: bool) -> float | None:
     """Return the UTC instant a schedule date starts (start) or stops (the day after an end date)."""
     if value is None:
         return None
@@ -151,8 +151,8 @@ def load_config(datastream_id) -> dict | None:
                     (
                         {
                             "audience": _uuid(item["audience"]),
-                            "from": _date_epoch(item["start"], end=False),
-                            "until": _date_epoch(item["end"], end=True),
+                            "from": date_epoch(item["start"], end=False),
+                            "until": date_epoch(item["end"], end=True),
                             "published": item["status"] == Audience.Status.PUBLISHED,
                             "expires": _epoch(item["expires"]),
                         }
