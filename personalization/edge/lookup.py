@@ -6,6 +6,7 @@ projection and bearer token come from the store together. Misses are filled from
 bounded number of queries (`projection.load_config`: 2, `projection.load_identity`: 1).
 """
 
+import base64
 import json
 import re
 import secrets
@@ -19,7 +20,15 @@ from personalization.edge import projection
 from personalization.edge.errors import EdgeError
 from personalization.edge.store import identity_key, store
 
-__all__ = ["LookupRequest", "Visitor", "interact", "parse_body", "resolve_visitor"]
+__all__ = [
+    "LookupRequest",
+    "Visitor",
+    "identity_cookie_name",
+    "identity_cookie_value",
+    "interact",
+    "parse_body",
+    "resolve_visitor",
+]
 
 CONFIG_TTL = 3600
 PROJECTION_TTL = 3600
@@ -95,6 +104,30 @@ def identity_cookie_name() -> str:
     return "kndctr_%s_identity" % settings.EDGE_ORG_ID.replace("@", "_")
 
 
+def identity_cookie_value(ecid: str) -> str:
+    """
+    Encode an ECID the way the Edge Network does: base64url of a protobuf whose field 1 is the ECID, so
+    the Web SDK can read the visitor's ECID from its own cookie without asking.
+    """
+    raw = ecid.encode()
+    return base64.urlsafe_b64encode(bytes([0x0A, len(raw)]) + raw).decode()
+
+
+def _decode_identity_cookie(value: str) -> str | None:
+    if _ECID_PATTERN.match(value):
+        return value
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (ValueError, TypeError):
+        return None
+    # Field 1, length-delimited (tag 0x0A), then a one-byte length: all an ECID needs.
+    if len(raw) >= 2 and raw[0] == 0x0A and raw[1] <= len(raw) - 2:
+        ecid = raw[2 : 2 + raw[1]].decode("ascii", errors="replace")
+        if _ECID_PATTERN.match(ecid):
+            return ecid
+    return None
+
+
 def _state_ecid(body: dict, cookies: dict) -> str | None:
     """Return the ECID the Web SDK kept in its identity cookie, sent back as state or as a cookie."""
     name = identity_cookie_name()
@@ -103,8 +136,10 @@ def _state_ecid(body: dict, cookies: dict) -> str | None:
     if isinstance(entries, list):
         candidates += [entry.get("value") for entry in entries if isinstance(entry, dict) and entry.get("key") == name]
     for value in candidates:
-        if isinstance(value, str) and _ECID_PATTERN.match(value):
-            return value
+        if isinstance(value, str) and len(value) < 200:
+            ecid = _decode_identity_cookie(value)
+            if ecid:
+                return ecid
     return None
 
 

@@ -19,6 +19,7 @@ from personalization.edge.lookup import (
     IDENTITY_COOKIE_MAX_AGE,
     LookupRequest,
     identity_cookie_name,
+    identity_cookie_value,
     interact,
     new_request_id,
     parse_body,
@@ -114,7 +115,11 @@ def _sdk_handles(visitor, body: dict) -> list[str]:
                 {
                     "type": "state:store",
                     "payload": [
-                        {"key": identity_cookie_name(), "value": visitor.value, "maxAge": IDENTITY_COOKIE_MAX_AGE}
+                        {
+                            "key": identity_cookie_name(),
+                            "value": identity_cookie_value(visitor.value),
+                            "maxAge": IDENTITY_COOKIE_MAX_AGE,
+                        }
                     ],
                 }
             )

@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from personalization.edge.lookup import identity_cookie_value
+
 pytestmark = pytest.mark.django_db
 
 COOKIE = "kndctr_CPCDEMO0000000000000001_AdobeOrg_identity"
@@ -44,7 +46,7 @@ def test_a_first_time_visitor_gets_a_new_ecid_and_a_cookie_to_keep_it(scenario, 
     assert identity["payload"][0]["namespace"] == {"code": "ECID"}
     [state] = handles(response, "state:store")
     assert state["payload"][0]["key"] == COOKIE
-    assert state["payload"][0]["value"] == ecid
+    assert state["payload"][0]["value"] == identity_cookie_value(ecid)
     assert handles(response, "activation:pull")[0]["payload"] == []
 
 
@@ -66,6 +68,20 @@ def test_a_returning_visitor_is_recognised_by_the_identity_cookie(scenario, sett
     response = sdk_call(scenario, first_visit_body(), cookies={COOKIE: scenario.ecid.value})
 
     assert handles(response, "activation:pull")[0]["payload"] != []
+
+
+def test_the_identity_cookie_is_encoded_as_the_edge_network_does_and_read_back(scenario, settings):
+    settings.EDGE_ORG_ID = "CPCDEMO0000000000000001@AdobeOrg"
+    body = first_visit_body()
+    body["meta"]["state"]["entries"] = [{"key": COOKIE, "value": identity_cookie_value(scenario.ecid.value)}]
+
+    response = sdk_call(scenario, body)
+
+    assert handles(response, "activation:pull")[0]["payload"] != []
+    # Field 1 of a protobuf, length 38, then the digits: what the Web SDK's own cookie decoder expects.
+    import base64
+
+    assert base64.urlsafe_b64decode(identity_cookie_value("1" * 38))[:2] == bytes([0x0A, 38])
 
 
 def test_a_logged_in_visitors_identity_map_wins_over_the_cookie_ecid(scenario, settings):
