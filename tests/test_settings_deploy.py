@@ -72,3 +72,37 @@ def test_env_example_documents_every_variable_the_settings_read():
 
     assert read, "found no environment reads in settings.py"
     assert sorted(read - documented) == []
+
+
+def _service_missing(reason: str):
+    """Skip, or fail when REQUIRE_SERVICES=1 (CI), where a missing service is a broken environment."""
+    if os.environ.get("REQUIRE_SERVICES") == "1":
+        pytest.fail("%s, and REQUIRE_SERVICES=1" % reason)
+    pytest.skip(reason)
+
+
+@pytest.mark.services
+def test_the_suite_runs_on_postgresql_when_services_are_required():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        _service_missing("DATABASE_URL does not point at PostgreSQL (vendor %s)" % connection.vendor)
+
+
+@pytest.mark.services
+def test_the_production_cache_settings_work_against_redis(tmp_path):
+    redis_url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    script = (
+        "from django.core.cache import cache; from django.conf import settings; "
+        "assert settings.CACHES['default']['BACKEND'] == 'django_redis.cache.RedisCache'; "
+        "key = 'settings-test-%s' % __import__('uuid').uuid4().hex; "
+        "cache.set(key, {'ok': 1}, 30); value = cache.get(key); cache.delete(key); "
+        "assert value == {'ok': 1}, value; print('cache round trip ok')"
+    )
+    env = {**PRODUCTION, "REDIS_URL": redis_url, "CACHE_KEY_PREFIX": "cpc-settings-test"}
+    result = manage("shell", "-c", script, env_overrides=env, tmp_path=tmp_path)
+
+    if "ConnectionError" in result.stderr or "Connection refused" in result.stderr:
+        _service_missing("Redis is not reachable at %s" % redis_url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "cache round trip ok" in result.stdout
