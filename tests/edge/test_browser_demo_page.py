@@ -1,0 +1,75 @@
+"""The demo shop personalizes its banner through the JS client: members see their offer, others the default."""
+
+import pytest
+
+from django.test import Client
+
+from accounts import constants as perms
+from accounts.services import role_create
+from personalization.edge.lookup import identity_cookie_name
+from tests.factories import (
+    ActivationFactory,
+    AudienceFactory,
+    DatastreamFactory,
+    DestinationFactory,
+    IdentityFactory,
+    IdentityNamespaceFactory,
+    MembershipFactory,
+    ProfileFactory,
+    SandboxFactory,
+    UserFactory,
+)
+from tests.utils.browser import launch_chromium
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+MEMBER_ECID = "5" * 38
+
+
+@pytest.fixture
+def shop(live_server):
+    sandbox = SandboxFactory(name="shop")
+    datastream = DatastreamFactory(sandbox=sandbox, name="Shop web", allowed_origins=[live_server.url])
+    ecid = IdentityNamespaceFactory(sandbox=sandbox, code="ECID")
+    member = ProfileFactory(sandbox=sandbox)
+    IdentityFactory(profile=member, namespace=ecid, value=MEMBER_ECID)
+    gold = AudienceFactory(sandbox=sandbox, name="Gold members")
+    MembershipFactory(audience=gold, profile=member)
+    destination = DestinationFactory(datastream=datastream, alias="personalizationAlias")
+    ActivationFactory(destination=destination, audience=gold)
+    owner = UserFactory(username="shop-owner")
+    role_create(name="shop owners", permissions=[perms.VIEW_DATASTREAMS], users=[owner], sandboxes=[sandbox])
+    session = Client()
+    session.force_login(owner)
+    browser = launch_chromium()
+    yield {"browser": browser, "datastream": datastream, "session": session.cookies["sessionid"].value}
+    browser.close()
+
+
+def banner_for(shop, live_server, ecid=None):
+    context = shop["browser"].new_context()
+    cookies = [{"name": "sessionid", "value": shop["session"], "url": live_server.url}]
+    if ecid:
+        cookies.append({"name": identity_cookie_name(), "value": ecid, "url": live_server.url})
+    context.add_cookies(cookies)
+    page = context.new_page()
+    page.goto("%s/lookup/demo/%s/" % (live_server.url, shop["datastream"].pk))
+    page.wait_for_function("document.getElementById('banner').dataset.state !== undefined", timeout=10000)
+    state = page.get_attribute("#banner", "data-state")
+    title = page.inner_text("#banner-title")
+    context.close()
+    return state, title
+
+
+def test_a_member_sees_the_personalized_banner(shop, live_server):
+    state, title = banner_for(shop, live_server, ecid=MEMBER_ECID)
+
+    assert state == "personalized"
+    assert title == "An offer for Gold members"
+
+
+def test_a_new_visitor_sees_the_default_banner(shop, live_server):
+    state, title = banner_for(shop, live_server)
+
+    assert state == "default"
+    assert title == "Welcome to our shop"
