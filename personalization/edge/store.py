@@ -3,7 +3,7 @@ The edge store: precomputed lookup answers kept in the cache (Redis in productio
 
 Everything here is a cache of PostgreSQL: deleting any key loses nothing, the next lookup recomputes it.
 A warm lookup needs a single round trip: the datastream's config, the identity's projection, the bearer
-token and the rate-limit counter are fetched together (one pipeline on Redis, `get_many` elsewhere).
+token and the rate-limit counter are fetched together (one Lua script on Redis, `get_many` elsewhere).
 
 Keys
 - `ds:<datastream>`: the datastream's lookup config (destinations, activations, mappings) and `gen`.
@@ -22,6 +22,7 @@ import json
 import secrets
 
 from django.core.cache import caches
+from django.core.signals import setting_changed
 
 __all__ = ["EdgeStore", "decode_projection", "encode_projection", "identity_key", "store"]
 
@@ -45,6 +46,13 @@ class EdgeStore:
         self.alias = alias
         self._redis = _UNSET
         self._configs: dict[str, tuple[str, dict]] = {}
+        self._fetch_script = None
+
+    def reset(self) -> None:
+        """Forget the memoised Redis client, script and parsed configs (after the cache settings changed)."""
+        self._redis = _UNSET
+        self._configs = {}
+        self._fetch_script = None
 
     @property
     def cache(self):
@@ -78,16 +86,12 @@ class EdgeStore:
         redis = self._raw_redis()
         count = None
         if redis is not None:
-            pipe = redis.pipeline(transaction=False)
-            pipe.mget([self._full_key(key) for key in wanted])
-            if rate_key:
-                full = self._full_key(rate_key)
-                pipe.incr(full)
-                pipe.expire(full, _RATE_WINDOW_TTL)
-            results = pipe.execute()
-            values = dict(zip(wanted, (raw.decode() if raw else None for raw in results[0]), strict=True))
-            if rate_key:
-                count = results[1]
+            script = self._fetch_script
+            if script is None:
+                script = self._fetch_script = redis.register_script(_FETCH_LUA)
+            full_keys = [self._full_key(key) if key else "" for key in (*keys, rate_key)]
+            *raw_values, count = script(keys=full_keys, args=[_RATE_WINDOW_TTL])
+            values = {key: raw.decode() for key, raw in zip(keys, raw_values, strict=True) if key and raw}
         else:
             values = self.cache.get_many(wanted)
             if rate_key:
@@ -218,6 +222,21 @@ class EdgeStore:
 
 
 _UNSET = object()
+
+# One server-side call per lookup: the config version, the projection, the token and the rate counter.
+# An empty key name means "not needed"; Lua `false` comes back as nil, keeping the reply's positions.
+_FETCH_LUA = """
+local out = {false, false, false, false}
+out[1] = redis.call('GET', KEYS[1])
+if KEYS[2] ~= '' then out[2] = redis.call('GET', KEYS[2]) end
+if KEYS[3] ~= '' then out[3] = redis.call('GET', KEYS[3]) end
+if KEYS[4] ~= '' then
+  local count = redis.call('INCR', KEYS[4])
+  if count == 1 then redis.call('EXPIRE', KEYS[4], ARGV[1]) end
+  out[4] = count
+end
+return out
+"""
 # Projections are stored as one string: JSON escapes control characters, so this separator never
 # appears inside the payloads, and splitting is far cheaper than decoding JSON on every request.
 _SEP = "\x1f"
@@ -233,3 +252,11 @@ def decode_projection(raw: str) -> dict:
 
 
 store = EdgeStore()
+
+
+def _reset_on_cache_settings_change(*, setting, **kwargs):
+    if setting == "CACHES":
+        store.reset()
+
+
+setting_changed.connect(_reset_on_cache_settings_change)

@@ -10,7 +10,7 @@ import atexit
 import os
 import shutil
 
-import pytest
+from tests.utils.services import missing_service
 
 __all__ = ["CHROMIUM", "CHROMIUM_ARGS", "launch_chromium", "require_chromium", "require_tool"]
 
@@ -26,17 +26,10 @@ CHROMIUM_ARGS = [
 _playwright = None
 
 
-def services_required() -> bool:
-    return os.environ.get("REQUIRE_SERVICES") == "1"
-
-
 def require_tool(path_or_name: str, why: str) -> str:
     found = path_or_name if os.path.exists(path_or_name) else shutil.which(path_or_name)
     if not found:
-        message = "%s is not installed: %s" % (path_or_name, why)
-        if services_required():
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_service("%s is not installed: %s" % (path_or_name, why))
     return found
 
 
