@@ -88,6 +88,22 @@ class Audience(models.Model):
             )
         if self.rule is not None and not isinstance(self.rule, dict):
             raise field_error("rule", _("The rule must be a JSON object (a condition tree)."), "invalid")
+        if self.origin == self.Origin.SEGMENTATION:
+            self._clean_rule()
+
+    def _clean_rule(self):
+        """Validate the rule against this sandbox's schema and audiences (see `audiences.rules`)."""
+        from personalization.audiences.rules import check_rule
+
+        if self.rule is not None and self.sandbox_id:
+            check_rule(self.rule, sandbox_id=self.sandbox_id, evaluation=self.evaluation, audience_id=self.pk)
+
+    @property
+    def rule_text(self) -> str:
+        """The rule as one readable line, naming included audiences."""
+        from personalization.audiences.rules import describe_rule
+
+        return describe_rule(self.rule, sandbox_id=self.sandbox_id)
 
 
 class AudienceMembership(models.Model):

@@ -4,7 +4,7 @@ from django.urls import reverse
 
 from accounts import constants as perms
 from personalization.audiences.models import Audience
-from tests.factories import ActivationFactory, AudienceFactory
+from tests.factories import ActivationFactory, AudienceFactory, ProfileFieldFactory
 from tests.utils.permissions import APIViewTestCases
 
 pytestmark = pytest.mark.django_db
@@ -27,10 +27,11 @@ class TestAudienceEndpoints(
         return AudienceFactory(sandbox=sandbox)
 
     def create_data(self, sandbox):
+        ProfileFieldFactory(sandbox=sandbox, path="loyalty.tier")
         return {
             "sandbox": sandbox.name,
             "name": "Frequent buyers",
-            "rule": {"all": [{"field": "loyalty.tier", "op": "eq", "value": "gold"}]},
+            "rule": {"all": [{"field": "loyalty.tier", "op": "equals", "value": "gold"}]},
         }
 
     def update_data(self, sandbox):

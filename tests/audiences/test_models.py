@@ -9,11 +9,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from personalization.audiences.models import Audience, AudienceMembership
-from tests.factories import AudienceFactory, MembershipFactory, ProfileFactory
+from tests.factories import AudienceFactory, MembershipFactory, ProfileFactory, ProfileFieldFactory
 
 pytestmark = pytest.mark.django_db
 
-RULE = {"all": [{"field": "loyalty.tier", "op": "eq", "value": "gold"}]}
+RULE = {"all": [{"field": "loyalty.tier", "op": "equals", "value": "gold"}]}
 
 
 def test_two_audiences_in_one_sandbox_cannot_share_a_name(sandbox):
@@ -36,6 +36,7 @@ def test_the_same_audience_name_is_fine_in_another_sandbox(sandbox, other_sandbo
 
 
 def test_a_segmentation_audience_with_a_rule_is_valid(sandbox):
+    ProfileFieldFactory(sandbox=sandbox, path="loyalty.tier")
     Audience(sandbox=sandbox, name="Gold", origin=Audience.Origin.SEGMENTATION, rule=RULE).full_clean()
 
 

@@ -1,0 +1,199 @@
+"""
+The SQL evaluator: a rule compiled to a Django `Q` over `Profile`, for PostgreSQL and SQLite.
+
+Each field comparison becomes one boolean SQL expression that reads the JSON value *typed* (NULL when it is
+missing or of another type, mirroring `semantics.typed_value`) and is wrapped in COALESCE(..., FALSE), so a
+comparison is never NULL and `NOT` is plain negation. Groups are Django's own AND/OR/NOT of `Q` objects;
+constant truth values use `pk__in=[]` so Django folds them away.
+"""
+
+import datetime
+from decimal import Decimal
+
+from django.db.models import BooleanField, Exists, Expression, F, OuterRef, Q
+from django.utils import timezone
+
+from personalization.audiences.rules.grammar import BOOLEAN, DATE, NUMBER, audience_uuid, node_kind
+from personalization.audiences.rules.semantics import Comparison, prepare_comparison
+
+__all__ = ["rule_to_q"]
+
+# |x| >= 2**1024 - 2**970 rounds to infinity as a double: no value (PostgreSQL would raise on the cast).
+_DOUBLE_OVERFLOW = str(2**1024 - 2**970)
+# |x| <= 2**-1075 rounds to zero as a double (PostgreSQL would raise "out of range" instead).
+_DOUBLE_UNDERFLOW = "0." + str(5**1075).rjust(1075, "0")
+
+
+def rule_to_q(rule, *, field_types: dict, today: datetime.date | None = None, prefix: str = "") -> Q:
+    """
+    Return a `Q` selecting the profiles that satisfy `rule`.
+
+    `prefix` reaches the profile from another model (e.g. `"profile__"` on memberships). Event conditions
+    are false here: batch evaluation has no event. Semantics: see the package docstring.
+    """
+    today = today or timezone.now().date()
+    return _compile(rule, field_types, today, prefix)
+
+
+def _always(prefix: str, value: bool) -> Q:
+    never = Q(**{prefix + "pk__in": []})
+    return ~never if value else never
+
+
+def _compile(node, field_types, today, prefix) -> Q:
+    kind = node_kind(node)
+    if kind in ("all", "any"):
+        children = node[kind]
+        if not isinstance(children, list):
+            return _always(prefix, False)
+        if not children:
+            return _always(prefix, kind == "all")
+        compiled = [_compile(child, field_types, today, prefix) for child in children]
+        combined = compiled[0]
+        for part in compiled[1:]:
+            combined = (combined & part) if kind == "all" else (combined | part)
+        return combined
+    if kind == "not":
+        return ~_compile(node["not"], field_types, today, prefix)
+    if kind == "in_audience":
+        audience_id = audience_uuid(node["in_audience"])
+        if audience_id is None:
+            return _always(prefix, False)
+        from personalization.audiences.models import AudienceMembership
+
+        memberships = AudienceMembership.objects.filter(
+            profile_id=OuterRef(prefix + "pk"),
+            audience_id=audience_id,
+            status__in=AudienceMembership.ACTIVE_STATUSES,
+        )
+        return Q(Exists(memberships))
+    if kind == "field":
+        comparison = prepare_comparison(node, field_types, today)
+        if comparison is None:
+            return _always(prefix, False)
+        return Q(JSONComparison(F(prefix + "attributes"), comparison))
+    # Event conditions (no event in SQL) and malformed nodes never hold.
+    return _always(prefix, False)
+
+
+class JSONComparison(Expression):
+    """A prepared comparison on a JSON column, as a boolean that is never NULL."""
+
+    output_field = BooleanField()
+
+    def __init__(self, column, comparison: Comparison):
+        super().__init__()
+        self.column = column
+        self.comparison = comparison
+
+    def get_source_expressions(self):
+        return [self.column]
+
+    def set_source_expressions(self, exprs):
+        (self.column,) = exprs
+
+    def as_sql(self, compiler, connection):
+        raise NotImplementedError("Rules compile for PostgreSQL and SQLite only, not %s." % connection.vendor)
+
+    # PostgreSQL ------------------------------------------------------------------------------------
+
+    def as_postgresql(self, compiler, connection):
+        column_sql, column_params = compiler.compile(self.column)
+        path = self.comparison.path
+        value_sql = "(%s%s)" % (column_sql, " -> %s" * len(path))
+        value_params = [*column_params, *path]
+
+        def value():
+            return value_sql, list(value_params)
+
+        typed_sql, typed_params = _postgres_typed(self.comparison.kind, value)
+        return _comparison_sql(self.comparison, typed_sql, typed_params, postgres=True)
+
+    # SQLite ----------------------------------------------------------------------------------------
+
+    def as_sqlite(self, compiler, connection):
+        column_sql, column_params = compiler.compile(self.column)
+        json_path = "$." + ".".join(self.comparison.path)
+
+        def call(function):
+            return "%s(%s, %%s)" % (function, column_sql), [*column_params, json_path]
+
+        typed_sql, typed_params = _sqlite_typed(self.comparison.kind, call)
+        return _comparison_sql(self.comparison, typed_sql, typed_params, postgres=False)
+
+
+def _postgres_typed(kind: str, value):
+    v, p = value()
+    if kind == NUMBER:
+        numeric = "(%s)::numeric" % v
+        sql = (
+            "CASE WHEN jsonb_typeof({v}) = 'number' THEN (CASE WHEN abs({n}) >= %s::numeric THEN NULL "
+            "WHEN abs({n}) <= %s::numeric THEN 0::float8 ELSE ({n})::float8 END) END"
+        ).format(v=v, n=numeric)
+        return sql, [*p, *p, _DOUBLE_OVERFLOW, *p, _DOUBLE_UNDERFLOW, *p]
+    if kind == BOOLEAN:
+        return "CASE WHEN jsonb_typeof({v}) = 'boolean' THEN ({v})::boolean END".format(v=v), [*p, *p]
+    if kind == DATE:
+        text = "(%s #>> '{}')" % v
+        sql = (
+            "CASE WHEN jsonb_typeof({v}) = 'string' AND {t} ~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}(T|$)' "
+            "THEN left({t}, 10) END"
+        ).format(v=v, t=text)
+        return sql, [*p, *p, *p]
+    return "CASE WHEN jsonb_typeof({v}) = 'string' THEN ({v} #>> '{{}}') END".format(v=v), [*p, *p]
+
+
+def _sqlite_typed(kind: str, call):
+    type_sql, p = call("json_type")
+    extract_sql, _p = call("json_extract")
+    if kind == NUMBER:
+        real = "CAST(%s AS REAL)" % extract_sql
+        # 9e999 is how SQLite writes infinity: huge JSON integers become it.
+        sql = "CASE WHEN %s IN ('integer', 'real') AND abs(%s) < 9e999 THEN %s END" % (type_sql, real, real)
+        return sql, [*p, *p, *p]
+    if kind == BOOLEAN:
+        return "CASE %s WHEN 'true' THEN 1 WHEN 'false' THEN 0 END" % type_sql, p
+    if kind == DATE:
+        sql = (
+            "CASE WHEN {ty} = 'text' AND substr({x}, 1, 10) GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]' "
+            "AND (length({x}) = 10 OR substr({x}, 11, 1) = 'T') THEN substr({x}, 1, 10) END"
+        ).format(ty=type_sql, x=extract_sql)
+        return sql, [*p, *p, *p, *p, *p]
+    return "CASE WHEN %s = 'text' THEN %s END" % (type_sql, extract_sql), [*p, *p]
+
+
+def _comparison_sql(comparison: Comparison, typed_sql: str, typed_params: list, *, postgres: bool):
+    op, operand = comparison.op, comparison.operand
+    t, tp = "(%s)" % typed_sql, list(typed_params)
+    if comparison.kind == DATE and postgres and op != "exists":
+        t = '%s COLLATE "C"' % t
+    if op == "exists":
+        sql, params = "%s IS NOT NULL" % t, tp
+    elif op == "equals":
+        sql, params = "%s = %%s" % t, [*tp, _param(operand)]
+    elif op == "not_equals":
+        sql, params = "%s <> %%s" % t, [*tp, _param(operand)]
+    elif op == "in":
+        sql, params = "%s IN (%s)" % (t, ", ".join(["%s"] * len(operand))), [*tp, *map(_param, operand)]
+    elif op == "contains":
+        function = "strpos" if postgres else "instr"
+        sql, params = "%s(%s, %%s) > 0" % (function, t), [*tp, operand]
+    elif op == "starts_with":
+        if postgres:
+            sql, params = "starts_with(%s, %%s)" % t, [*tp, operand]
+        else:
+            sql, params = "substr(%s, 1, %%s) = %%s" % t, [*tp, len(operand), operand]
+    elif op == "between":
+        sql, params = "%s BETWEEN %%s AND %%s" % t, [*tp, _param(operand[0]), _param(operand[1])]
+    else:
+        symbol = {"gt": ">", "after": ">", "gte": ">=", "lt": "<", "before": "<", "lte": "<="}[op]
+        sql, params = "%s %s %%s" % (t, symbol), [*tp, _param(operand)]
+    false = "FALSE" if postgres else "0"
+    return "COALESCE((%s), %s)" % (sql, false), params
+
+
+def _param(value):
+    # Floats go as floats (never Decimal): both databases then compare doubles, as the in-memory evaluator does.
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
