@@ -8,10 +8,10 @@ bounded number of queries (`projection.load_config`: 2, `projection.load_identit
 
 import base64
 import json
+import os
 import re
 import secrets
 import time
-import uuid
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -60,8 +60,14 @@ class LookupRequest:
 
 def new_request_id(given: str | None) -> str:
     """Return the caller's id (or a new UUID) with the 16-hex suffix the Edge Network always appends."""
-    base = given if given and _REQUEST_ID_PATTERN.match(given) else str(uuid.uuid4())
-    return "%s-%s" % (base, secrets.token_hex(8))
+    if given and _REQUEST_ID_PATTERN.match(given):
+        return "%s-%s" % (given, secrets.token_hex(8))
+    # A version-4 UUID and the suffix from one read of the system's randomness: cheaper than uuid4().
+    raw = bytearray(os.urandom(24))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    hexed = raw.hex()
+    return "%s-%s-%s-%s-%s-%s" % (hexed[:8], hexed[8:12], hexed[12:16], hexed[16:20], hexed[20:32], hexed[32:48])
 
 
 def parse_body(raw: bytes) -> dict:

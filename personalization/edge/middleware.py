@@ -16,12 +16,22 @@ class EdgeFastPathMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
         self.resolver = get_resolver("personalization.edge.urls")
+        # Exact paths skip the regex resolver: it is measurable on a path that answers in a fraction of a ms.
+        self.exact = {
+            "/" + str(pattern.pattern): pattern.callback
+            for pattern in self.resolver.url_patterns
+            if not pattern.pattern.regex.groups
+        }
 
     def __call__(self, request):
-        if request.path_info.startswith(EDGE_PREFIXES):
-            try:
-                match = self.resolver.resolve(request.path_info)
-            except Resolver404:
-                return self.get_response(request)
-            return match.func(request, *match.args, **match.kwargs)
-        return self.get_response(request)
+        path = request.path_info
+        if not path.startswith(EDGE_PREFIXES):
+            return self.get_response(request)
+        view = self.exact.get(path)
+        if view is not None:
+            return view(request)
+        try:
+            match = self.resolver.resolve(path)
+        except Resolver404:
+            return self.get_response(request)
+        return match.func(request, *match.args, **match.kwargs)

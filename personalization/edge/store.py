@@ -45,6 +45,7 @@ class EdgeStore:
     def __init__(self, alias: str = "default"):
         self.alias = alias
         self._redis = _UNSET
+        self._prefix = ""
         self._configs: dict[str, tuple[str, dict]] = {}
         self._fetch_script = None
 
@@ -64,12 +65,14 @@ class EdgeStore:
         if redis is _UNSET:
             client = getattr(self.cache, "client", None)
             redis = client.get_client(write=True) if client is not None and hasattr(client, "get_client") else None
+            # The cache's key function is fixed per process: compute its prefix once, not on every key.
+            self._prefix = self.cache.make_key("")
             # One assignment, so threads of a gthread worker never see a half-initialised store.
             self._redis = redis
         return redis
 
     def _full_key(self, key: str) -> str:
-        return self.cache.make_key(key)
+        return self._prefix + key
 
     # Reads -----------------------------------------------------------------------------------------
 

@@ -9,6 +9,8 @@ credential from the datastream's sandbox (see `lookup._authenticate`).
 
 import json
 import logging
+import re
+import uuid
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
@@ -30,6 +32,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["collect_view", "health_view", "interact_view", "sdk_interact_view", "token_view"]
 
 MAX_BODY_BYTES = 64 * 1024
+_UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _ACCEPTED_TYPES = {"application/json", "text/plain", "text/javascript", ""}
 _CORS_HEADERS = "Content-Type, Authorization, x-api-key, x-gw-ims-org-id, x-request-id, x-sandbox-name"
 
@@ -38,9 +41,9 @@ def _datastream_id(request) -> str:
     value = request.GET.get("datastreamId") or request.GET.get("dataStreamId") or request.GET.get("configId")
     if not value:
         raise EdgeError("EXEG-0002-400", "The datastreamId query parameter is required.")
+    if _UUID_PATTERN.match(value):
+        return value.lower()
     try:
-        import uuid
-
         return str(uuid.UUID(value))
     except ValueError:
         raise EdgeError(
