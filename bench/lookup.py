@@ -232,7 +232,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(port: int, workers: int, threads: int):
+def start_gunicorn(port: int, workers: int, threads: int, worker_class: str):
     command = [
         str(ROOT / ".venv" / "bin" / "gunicorn"),
         "personalization.wsgi",
@@ -241,7 +241,7 @@ def start_gunicorn(port: int, workers: int, threads: int):
         "--workers",
         str(workers),
         "--worker-class",
-        "gthread",
+        worker_class,
         "--threads",
         str(threads),
         "--log-level",
@@ -315,6 +315,8 @@ def main():
     parser.add_argument("--wrk-threads", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
+    parser.add_argument("--skip-cold", action="store_true", help="skip the cold-store run")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
@@ -333,16 +335,17 @@ def main():
     port = free_port()
     base = "http://127.0.0.1:%d" % port
     path = "/ee/v2/interact?datastreamId=%s" % datastream.pk
-    server = start_gunicorn(port, args.workers, args.threads)
+    server = start_gunicorn(port, args.workers, args.threads, args.worker_class)
     results = {}
     try:
         run = lambda url, script: run_wrk(url, script, args.duration, args.connections, args.wrk_threads)  # noqa: E731
         run_wrk(base + "/ee/health", None, 2, args.connections, args.wrk_threads)  # let workers settle
         results["baseline (constant JSON)"] = run(base + "/ee/health", None)
-        from django.core.cache import cache
+        if not args.skip_cold:
+            from django.core.cache import cache
 
-        cache.clear()
-        results["lookup, cold store, unauthenticated"] = run(base + path, lookup_script(path, args.profiles, {}, 1))
+            cache.clear()
+            results["lookup, cold store, unauthenticated"] = run(base + path, lookup_script(path, args.profiles, {}, 1))
         started = time.perf_counter()
         rebuilt = edge_rebuild(sandbox_id=seeded["sandbox"].pk)
         rebuild_seconds = time.perf_counter() - started
@@ -356,13 +359,14 @@ def main():
     baseline = results["baseline (constant JSON)"]["rps"]
     print()
     print(
-        "profiles %d, audiences %d, destinations %d on one datastream; gunicorn %d×%d gthread; wrk -t%d -c%d -d%ds"
+        "profiles %d, audiences %d, destinations %d on one datastream; gunicorn %d×%d %s; wrk -t%d -c%d -d%ds"
         % (
             args.profiles,
             args.audiences,
             args.destinations,
             args.workers,
             args.threads,
+            args.worker_class,
             args.wrk_threads,
             args.connections,
             args.duration,
