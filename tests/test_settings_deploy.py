@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.utils.services import missing_service
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -74,19 +76,12 @@ def test_env_example_documents_every_variable_the_settings_read():
     assert sorted(read - documented) == []
 
 
-def _service_missing(reason: str):
-    """Skip, or fail when REQUIRE_SERVICES=1 (CI), where a missing service is a broken environment."""
-    if os.environ.get("REQUIRE_SERVICES") == "1":
-        pytest.fail("%s, and REQUIRE_SERVICES=1" % reason)
-    pytest.skip(reason)
-
-
 @pytest.mark.services
 def test_the_suite_runs_on_postgresql_when_services_are_required():
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        _service_missing("DATABASE_URL does not point at PostgreSQL (vendor %s)" % connection.vendor)
+        missing_service("DATABASE_URL does not point at PostgreSQL (vendor %s)" % connection.vendor)
 
 
 @pytest.mark.services
@@ -103,6 +98,6 @@ def test_the_production_cache_settings_work_against_redis(tmp_path):
     result = manage("shell", "-c", script, env_overrides=env, tmp_path=tmp_path)
 
     if "ConnectionError" in result.stderr or "Connection refused" in result.stderr:
-        _service_missing("Redis is not reachable at %s" % redis_url)
+        missing_service("Redis is not reachable at %s" % redis_url)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "cache round trip ok" in result.stdout
