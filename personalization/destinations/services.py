@@ -1,20 +1,38 @@
 """Writes for destinations, their activations and attribute mappings."""
 
-from django.core.exceptions import ValidationError
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accounts.constants import ACTIVATE_DESTINATIONS, MANAGE_DESTINATIONS
+from accounts.constants import (
+    ACTIVATE_DESTINATIONS,
+    MANAGE_DESTINATIONS,
+    VIEW_ALERTS,
+    VIEW_DESTINATIONS,
+    VIEW_PROFILES,
+    VIEW_SEGMENTS,
+)
 from accounts.permissions import has_sandbox_permission, require_sandbox_permission
 from personalization.destinations.models import AttributeMapping, AudienceActivation, Destination
+from personalization.governance.models import Label, Policy
 from personalization.services import delete_checked, save_checked
 
 __all__ = [
+    "ActivationChanges",
+    "PolicyCheck",
+    "PolicyViolation",
     "activation_delete",
+    "activation_policy_check",
     "activation_save",
+    "alert_subscriptions_set",
     "attribute_mapping_create",
     "attribute_mapping_delete",
     "attribute_mapping_update",
+    "destination_activation_apply",
+    "destination_connect",
     "destination_create",
     "destination_delete",
     "destination_update",
@@ -103,3 +121,272 @@ def attribute_mapping_update(*, user, mapping: AttributeMapping, **fields) -> At
 
 def attribute_mapping_delete(*, user, mapping: AttributeMapping) -> None:
     delete_checked(instance=mapping, user=user, codename=ACTIVATE_DESTINATIONS)
+
+
+#
+# Connect wizard
+#
+
+
+@transaction.atomic
+def destination_connect(*, user, sandbox, kind: str, marketing_actions=(), alert_types=(), **fields) -> Destination:
+    """Connect a destination as the connect wizard does: the connection, its marketing actions, the user's alerts."""
+    require_sandbox_permission(user, VIEW_DESTINATIONS, sandbox)
+    destination = destination_create(
+        user=user, sandbox=sandbox, marketing_actions=marketing_actions, kind=kind, **fields
+    )
+    if alert_types:
+        alert_subscriptions_set(user=user, destination=destination, alert_types=alert_types)
+    return destination
+
+
+@transaction.atomic
+def alert_subscriptions_set(*, user, destination: Destination, alert_types) -> list:
+    """
+    Subscribe `user` to exactly `alert_types` on `destination`, ending the other subscriptions.
+
+    Subscriptions are the user's own; they need View Destinations and View Alerts (where the alerts show up).
+    """
+    # The alerts app sits downstream of destinations; this write is the one place the wizard reaches into it.
+    from personalization.alerts.models import AlertSubscription, AlertType
+
+    require_sandbox_permission(user, VIEW_DESTINATIONS, destination.sandbox_id)
+    require_sandbox_permission(user, VIEW_ALERTS, destination.sandbox_id)
+    wanted = list(dict.fromkeys(alert_types))
+    unknown = sorted(set(wanted) - set(AlertType.values))
+    if unknown:
+        raise ValidationError(
+            {
+                "alert_types": _("These are not alerts this destination offers: %(unknown)s.")
+                % {"unknown": ", ".join(unknown)}
+            },
+            code="invalid_alert_type",
+        )
+    current = AlertSubscription.objects.filter(user=user, destination=destination)
+    current.exclude(alert_type__in=wanted).delete()
+    subscribed = set(current.values_list("alert_type", flat=True))
+    for alert_type in wanted:
+        if alert_type not in subscribed:
+            subscription = AlertSubscription(user=user, destination=destination, alert_type=alert_type)
+            subscription.full_clean()
+            subscription.save()
+    return list(current.all())
+
+
+#
+# Data usage policies at activation
+#
+
+
+@dataclass(frozen=True)
+class PolicyViolation:
+    """An enabled policy whose labels meet in what an activation would send."""
+
+    policy: Policy
+    # The label codes that made the policy's deny expression true, and the fields carrying them.
+    labels: tuple[str, ...]
+    fields: tuple[str, ...]
+    # The audience whose rule brought the labels in; None when the mapped attributes alone do.
+    audience: object | None = None
+
+
+@dataclass(frozen=True)
+class PolicyCheck:
+    """The outcome of checking an activation against the sandbox's enabled data usage policies."""
+
+    enabled_policies: int
+    applicable_policies: int
+    violations: tuple[PolicyViolation, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return not self.violations
+
+
+def _rule_paths(rule) -> set[str]:
+    """Return every profile field path a rule's condition tree names (`{"field": "loyalty.status", ...}`)."""
+    paths, stack = set(), [rule]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("field"), str):
+                paths.add(node["field"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return paths
+
+
+def _matching_labels(expression: dict, labels: set[str]) -> set[str] | None:
+    """Return the labels that make a deny expression true against `labels`, or None when it stays false."""
+    if "label" in expression:
+        return {expression["label"]} if expression["label"] in labels else None
+    results = [_matching_labels(operand, labels) for operand in expression["operands"]]
+    hits = [result for result in results if result is not None]
+    if expression["operator"] == "AND" and len(hits) < len(results):
+        return None
+    return set().union(*hits) if hits else None
+
+
+def activation_policy_check(*, destination: Destination, audiences, mapped_fields) -> PolicyCheck:
+    """
+    Check an activation against the enabled policies on the destination's marketing actions.
+
+    Field labels count when the field is used in an audience's rule or mapped as an attribute; an AND policy
+    needs its labels within one audience (plus the mapped attributes), not spread across audiences.
+    """
+    enabled = Policy.objects.filter(sandbox_id=destination.sandbox_id, status=Policy.Status.ENABLED)
+    applicable = list(enabled.filter(marketing_action__destinations=destination).select_related("marketing_action"))
+    check = PolicyCheck(enabled_policies=enabled.count(), applicable_policies=len(applicable))
+    if not applicable:
+        return check
+    audiences = list(audiences)
+    mapped_paths = {field.path for field in mapped_fields}
+    rule_paths = {audience.pk: _rule_paths(audience.rule) for audience in audiences}
+    all_paths = mapped_paths.union(*rule_paths.values())
+    labels_by_path = defaultdict(set)
+    rows = Label.fields.through.objects.filter(
+        profilefield__sandbox_id=destination.sandbox_id, profilefield__path__in=all_paths
+    ).values_list("profilefield__path", "label__code")
+    for path, code in rows:
+        labels_by_path[path].add(code)
+
+    def evaluate(paths, audience, skip=()):
+        labels = set().union(*(labels_by_path[path] for path in paths))
+        found = []
+        for policy in applicable:
+            hits = None if policy.pk in skip else _matching_labels(policy.deny, labels)
+            if hits:
+                carriers = sorted(path for path in paths if labels_by_path[path] & hits)
+                found.append(PolicyViolation(policy, tuple(sorted(hits)), tuple(carriers), audience))
+        return found
+
+    violations = evaluate(mapped_paths, None)
+    already = {violation.policy.pk for violation in violations}
+    for audience in audiences:
+        violations += evaluate(mapped_paths | rule_paths[audience.pk], audience, skip=already)
+    return PolicyCheck(check.enabled_policies, check.applicable_policies, tuple(violations))
+
+
+#
+# Activation wizard
+#
+
+
+@dataclass(frozen=True)
+class ActivationChanges:
+    """What `destination_activation_apply` changed, for the confirmation message."""
+
+    added: int
+    rescheduled: int
+    removed: int
+    mappings_changed: int
+    total_audiences: int
+
+
+def _named(audience, error: ValidationError) -> ValidationError:
+    return ValidationError(
+        [_("%(audience)s: %(message)s") % {"audience": audience.name, "message": message} for message in error.messages]
+    )
+
+
+def _apply_mappings(*, user, destination: Destination, mappings) -> int:
+    """Make the destination map exactly `mappings`; removals go first so a swap never trips the 30 limit."""
+    wanted: dict[str, object] = {}
+    for source, target in mappings:
+        if target in wanted:
+            raise ValidationError(
+                _("The target field %(target)s is used twice; target names must be unique.") % {"target": target},
+                code="duplicate_target",
+            )
+        wanted[target] = source
+    current = {mapping.target: mapping for mapping in destination.mappings.all()}
+    changed = 0
+    for target, mapping in current.items():
+        if target not in wanted:
+            attribute_mapping_delete(user=user, mapping=mapping)
+            changed += 1
+    for target, source in wanted.items():
+        mapping = current.get(target)
+        if mapping is None:
+            attribute_mapping_create(user=user, destination=destination, source=source, target=target)
+            changed += 1
+        elif mapping.source_id != source.pk:
+            attribute_mapping_update(user=user, mapping=mapping, source=source)
+            changed += 1
+    return changed
+
+
+@transaction.atomic
+def destination_activation_apply(
+    *, user, destination: Destination, audiences, schedule: dict, mappings=None
+) -> ActivationChanges:
+    """
+    Make `destination` activate exactly `audiences`, each between the dates `schedule[audience.pk]` gives
+    (`(start_date, end_date)`, either None), and, when `mappings` (pairs of source field and target name) is
+    given, map exactly those attributes.
+
+    `mappings=None` leaves the mappings as they are; it is the only value a user with Activate Segments without
+    Mapping may pass. Everything is written or nothing is: a refused row or a data usage policy violation undoes
+    the whole activation.
+    """
+    destination = Destination.objects.select_for_update().select_related("sandbox").get(pk=destination.pk)
+    for codename in (VIEW_DESTINATIONS, VIEW_PROFILES, VIEW_SEGMENTS):
+        require_sandbox_permission(user, codename, destination.sandbox_id)
+    _require_activate(user, destination)
+    if mappings is not None and not has_sandbox_permission(user, ACTIVATE_DESTINATIONS, destination.sandbox_id):
+        raise PermissionDenied(_("Changing attribute mappings needs Activate Destinations."))
+    audiences = list(dict.fromkeys(audiences))
+    mapped_fields = (
+        [source for source, _target in mappings]
+        if mappings is not None
+        else [mapping.source for mapping in destination.mappings.select_related("source")]
+    )
+    check = activation_policy_check(destination=destination, audiences=audiences, mapped_fields=mapped_fields)
+    if not check.passed:
+        raise ValidationError(
+            [
+                _("The policy %(policy)s forbids this activation.") % {"policy": violation.policy.name}
+                for violation in check.violations
+            ],
+            code="policy_violation",
+        )
+
+    mappings_changed = 0
+    if mappings is not None:
+        mappings_changed = _apply_mappings(user=user, destination=destination, mappings=mappings)
+    current = {activation.audience_id: activation for activation in destination.activations.select_related("audience")}
+    wanted = {audience.pk for audience in audiences}
+    removed = [activation for audience_id, activation in current.items() if audience_id not in wanted]
+    for activation in removed:
+        activation_delete(user=user, activation=activation)
+    added = rescheduled = 0
+    errors = []
+    for audience in audiences:
+        start_date, end_date = schedule.get(audience.pk, (None, None))
+        activation = current.get(audience.pk)
+        if activation is not None and (activation.start_date, activation.end_date) == (start_date, end_date):
+            continue
+        try:
+            activation_save(
+                user=user,
+                activation=activation or AudienceActivation(destination=destination, audience=audience),
+                start_date=start_date,
+                end_date=end_date,
+            )
+        except ValidationError as error:
+            errors.append(_named(audience, error))
+            continue
+        if activation is None:
+            added += 1
+        else:
+            rescheduled += 1
+    if errors:
+        raise ValidationError(errors)
+    return ActivationChanges(
+        added=added,
+        rescheduled=rescheduled,
+        removed=len(removed),
+        mappings_changed=mappings_changed,
+        total_audiences=len(audiences),
+    )
