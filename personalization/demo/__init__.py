@@ -11,12 +11,12 @@ each profile comes from a random generator seeded with its sandbox and index, an
 of the same, so the same `--profiles N` gives the same people on every machine.
 
 - `catalog`: what the demo holds (users and roles, schema, governance vocabulary, audiences, destinations).
-- `people`: the generated profiles and the subset of the rule language the demo's audiences use.
+- `people`: the generated profiles and identities.
 - `seeding`: `seed()`, which creates what is missing, and the embedded mode's remembered logins.
 """
 
 from personalization.demo.catalog import DEMO_USERS, DEV, PROD
-from personalization.demo.people import demo_profile_id, person, rule_matches
+from personalization.demo.people import demo_profile_id, person
 from personalization.demo.seeding import DEFAULT_PROFILES, SeedResult, recall_logins, remember_logins, seed
 
 __all__ = [
@@ -29,6 +29,5 @@ __all__ = [
     "person",
     "recall_logins",
     "remember_logins",
-    "rule_matches",
     "seed",
 ]

@@ -1,4 +1,4 @@
-"""Demo people: deterministic, varied profile attributes and identities, and the rule subset the demo uses."""
+"""Demo people: deterministic, varied profile attributes and identities."""
 
 import datetime
 import random
@@ -109,41 +109,3 @@ def person(sandbox_name: str, index: int) -> tuple[dict, str, str | None]:
         attributes["consents"] = {"marketing": rng.random() < (0.6 if email else 0.3)}
     ecid = str(10**37 + demo_profile_id(sandbox_name, index).int % (9 * 10**37))  # 38 digits
     return attributes, ecid, email
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Rules. The demo uses a few operators of the audience rule language; this evaluates exactly those, so the
-# seeded memberships agree with the rules.
-
-_OPERATORS = {
-    "equals": lambda value, target: value == target,
-    "in": lambda value, target: value in target,
-    "gte": lambda value, target: value >= target,
-    "lte": lambda value, target: value <= target,
-}
-
-
-def _value_at(attributes: dict, path: str):
-    value = attributes
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
-def rule_matches(rule: dict, attributes: dict) -> bool:
-    """Evaluate a condition tree (`all` / `any` / `not` over field comparisons) against profile attributes."""
-    if "all" in rule:
-        return all(rule_matches(child, attributes) for child in rule["all"])
-    if "any" in rule:
-        return any(rule_matches(child, attributes) for child in rule["any"])
-    if "not" in rule:
-        return not rule_matches(rule["not"], attributes)
-    value = _value_at(attributes, rule["field"])
-    if value is None or isinstance(value, dict | list):
-        return False
-    try:
-        return bool(_OPERATORS[rule["op"]](value, rule["value"]))
-    except TypeError:  # comparing a string with a number, say: no match, as in SQL
-        return False

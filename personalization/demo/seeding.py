@@ -18,6 +18,7 @@ from accounts.permissions import forget_permissions
 from accounts.services import role_create, role_update
 from personalization import changes
 from personalization.audiences.models import Audience, AudienceMembership
+from personalization.audiences.rules import field_types_for, rule_matches
 from personalization.audiences.services import audience_create, audience_update
 from personalization.datastreams.models import Datastream
 from personalization.datastreams.services import datastream_create
@@ -36,7 +37,7 @@ from personalization.demo.catalog import (
     AudienceSpec,
     SandboxSpec,
 )
-from personalization.demo.people import DEMO_NAMESPACE, ascii_slug, demo_profile_id, person, rule_matches
+from personalization.demo.people import DEMO_NAMESPACE, ascii_slug, demo_profile_id, person
 from personalization.destinations.models import AudienceActivation, Destination
 from personalization.destinations.services import activation_save, attribute_mapping_create, destination_create
 from personalization.governance.models import Label, MarketingAction, Policy
@@ -219,7 +220,7 @@ def _bucket(profile_id: uuid.UUID, modulus: int) -> int:
     return profile_id.int % modulus
 
 
-def _desired_memberships(spec: AudienceSpec, profiles: list, now) -> dict:
+def _desired_memberships(spec: AudienceSpec, profiles: list, field_types: dict, now) -> dict:
     """Map profile → membership fields for an audience, derived from the profiles' attributes."""
     desired = {}
     for profile in profiles:
@@ -233,7 +234,7 @@ def _desired_memberships(spec: AudienceSpec, profiles: list, now) -> dict:
                 continue
             payload = {column: rng.choice(values) for column, values in spec.payload_columns.items()}
             desired[profile] = {"status": status, "qualified_at": qualified_at, "payload": payload}
-        elif rule_matches(spec.rule, attributes):
+        elif rule_matches(spec.rule, attributes=attributes, field_types=field_types, today=now.date()):
             desired[profile] = {"status": status, "qualified_at": qualified_at}
         elif _bucket(profile_id, 40) == 0:
             # A few people qualified once and left since: exited memberships, which no lookup returns.
@@ -249,11 +250,12 @@ def _ensure_audiences(sandbox: Sandbox, spec: SandboxSpec, actor, result: SeedRe
     now = timezone.now()
     audiences = {a.name: a for a in Audience.objects.filter(sandbox=sandbox)}
     profiles = list(Profile.objects.filter(sandbox=sandbox).order_by("id").only("id", "sandbox", "attributes"))
+    field_types = field_types_for(sandbox.pk)
     for audience_spec in spec.audiences:
         audience = audiences.get(audience_spec.name)
         desired = {}
         if audience_spec.status == Audience.Status.PUBLISHED:
-            desired = _desired_memberships(audience_spec, profiles, now)
+            desired = _desired_memberships(audience_spec, profiles, field_types, now)
         active = sum(1 for fields in desired.values() if fields["status"] != AudienceMembership.Status.EXITED)
         if audience is None:
             is_upload = audience_spec.origin == Audience.Origin.CUSTOM_UPLOAD
