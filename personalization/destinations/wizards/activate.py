@@ -199,6 +199,8 @@ class DestinationActivationWizard(DestinationWizardView):
         return {"plan": self.plan()}
 
     def get_form_initial(self, step):
+        if step == "destination":
+            return {}
         destination = self.chosen_destination()
         if destination is None:
             return [] if step == "mapping" else {}
