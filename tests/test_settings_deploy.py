@@ -12,11 +12,15 @@ import pytest
 from tests.utils.services import missing_service
 
 REPO = Path(__file__).resolve().parent.parent
+INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
 
 
-def manage(*args, env_overrides: dict, tmp_path: Path, unset=()) -> subprocess.CompletedProcess:
-    """Run manage.py with the real settings module, a throwaway SQLite file, and the given environment changes."""
-    env = {key: value for key, value in os.environ.items() if key not in {"DJANGO_SETTINGS_MODULE", *unset}}
+def manage(*args, env_overrides: dict, tmp_path: Path) -> subprocess.CompletedProcess:
+    """
+    Run manage.py like an operator in a fresh shell: the real settings module, a throwaway SQLite file and the
+    given variables, and nothing else from this test process (which may carry test-only variables).
+    """
+    env = {key: os.environ[key] for key in INHERITED if key in os.environ}
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "personalization.settings",
@@ -52,9 +56,7 @@ def test_deploy_check_refuses_the_embedded_fallback_key(tmp_path):
     if dotenv.exists() and re.search(r"^\s*SECRET_KEY=", dotenv.read_text(), re.MULTILINE):
         pytest.skip("a local .env sets SECRET_KEY")
     env = {key: value for key, value in PRODUCTION.items() if key != "SECRET_KEY"}
-    result = manage(
-        "check", "--deploy", "--fail-level", "WARNING", env_overrides=env, tmp_path=tmp_path, unset=["SECRET_KEY"]
-    )
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env_overrides=env, tmp_path=tmp_path)
 
     # The fallback key only exists so a fresh checkout runs; the deploy check must call it out.
     assert result.returncode != 0
