@@ -52,12 +52,12 @@ def browser():
         if os.environ.get("REQUIRE_SERVICES"):
             pytest.fail("Browser tests are required (REQUIRE_SERVICES) but %s." % reason)
         pytest.skip("Browser tests skipped: %s." % reason)
-    from playwright.sync_api import sync_playwright
+    # Playwright's sync API allows one instance per process, shared with the edge browser tests.
+    from tests.utils.browser import launch_chromium
 
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    chromium = launch_chromium()
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture
@@ -96,7 +96,8 @@ def screenshot():
 
     def _screenshot(page, name: str) -> Path:
         path = SCREENSHOTS / ("%s.png" % name)
-        page.screenshot(path=str(path), full_page=True)
+        # Finished transitions: a box ticked a moment ago must look ticked.
+        page.screenshot(path=str(path), full_page=True, animations="disabled")
         return path
 
     return _screenshot
@@ -105,7 +106,8 @@ def screenshot():
 _UNLABELLED_CONTROLS = """
 () => [...document.querySelectorAll("main input, main select, main textarea")]
   .filter((el) => el.type !== "hidden" && el.getClientRects().length > 0)
-  .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute("aria-label") && !el.getAttribute("aria-labelledby"))
+  .filter((el) => !(el.labels && el.labels.length))
+  .filter((el) => !el.getAttribute("aria-label") && !el.getAttribute("aria-labelledby"))
   .map((el) => el.name || el.id)
 """
 
