@@ -84,14 +84,14 @@ CARD_TEXT = {
             "Lets your website, CMS or ad server ask, per visitor, which audiences they belong to and personalize "
             "the page with it. Works with the Web SDK, the Mobile SDK and the Edge Network API."
         ),
-        _("Returns audience membership: the IDs of the activated audiences the visitor is in."),
+        _("Returns: the IDs of the activated audiences the visitor is in."),
     ),
     Destination.Kind.WITH_ATTRIBUTES: (
         _(
             "Everything Custom Personalization does, plus profile attributes you map (for example a loyalty tier) "
             "under names you choose. Attributes only go to server callers authenticated with an API credential."
         ),
-        _("Returns audience membership and mapped profile attributes; browsers and SDKs get audiences only."),
+        _("Returns: audience IDs, plus the mapped attributes for authenticated server calls."),
     ),
 }
 

@@ -27,7 +27,7 @@ from personalization.destinations.forms import (
     SelectDestinationForm,
 )
 from personalization.destinations.models import MAX_ATTRIBUTE_MAPPINGS, WARN_AUDIENCES_PER_DESTINATION, Destination
-from personalization.destinations.selectors import may_activate, may_map_attributes
+from personalization.destinations.selectors import destinations_to_activate, may_activate, may_map_attributes
 from personalization.destinations.services import PolicyCheck, activation_policy_check, destination_activation_apply
 from personalization.destinations.wizards.base import DestinationWizardView
 from personalization.destinations.wizards.connect import kind_or_404
@@ -200,7 +200,9 @@ class DestinationActivationWizard(DestinationWizardView):
 
     def get_form_initial(self, step):
         if step == "destination":
-            return {}
+            choices = destinations_to_activate(user=self.request.user, sandbox=self.sandbox, kind=self.kind)
+            only = list(choices.values_list("pk", flat=True)[:2])
+            return {"destination": only[0]} if len(only) == 1 else {}
         destination = self.chosen_destination()
         if destination is None:
             return [] if step == "mapping" else {}
