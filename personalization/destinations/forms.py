@@ -263,7 +263,12 @@ class AttributeMappingRowForm(forms.Form):
     source = ProfileFieldChoiceField(
         label=_("Source field"), queryset=ProfileField.objects.none(), required=False, empty_label=_("Choose a field")
     )
-    target = AttributeMapping._meta.get_field("target").formfield(required=False)
+    target = forms.CharField(
+        label=_("Target field"),
+        required=False,
+        max_length=64,
+        validators=AttributeMapping._meta.get_field("target").validators,
+    )
 
     def __init__(self, *args, source_fields, **kwargs):
         super().__init__(*args, **kwargs)

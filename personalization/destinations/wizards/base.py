@@ -90,6 +90,10 @@ class DestinationWizardView(SessionWizardView):
             self.storage.reset()
             self.storage.current_step = self.steps.first
             return self.render(self.get_form())
+        steps = list(self.get_form_list())
+        if self.request.POST.get("%s-current_step" % self.prefix) not in steps:
+            # A step this user's wizard does not have (e.g. Mapping without the permission): redraw the real one.
+            return self.render_goto_step(self.steps.current if self.steps.current in steps else self.steps.first)
         goto_step = self.request.POST.get("wizard_goto_step")
         if not goto_step:
             return super().post(*args, **kwargs)
@@ -97,7 +101,6 @@ class DestinationWizardView(SessionWizardView):
         form = self.get_form(data=self.request.POST, files=self.request.FILES)
         self.storage.set_step_data(self.steps.current, self.process_step(form))
         self._forget_cached_steps()
-        steps = list(self.get_form_list())
         current = self.steps.current
         if goto_step not in steps or steps.index(goto_step) > steps.index(current):
             goto_step = current  # never skip ahead past unchecked steps
