@@ -22,7 +22,7 @@ from personalization.db import JSONGroupArray
 from personalization.destinations.models import AttributeMapping, AudienceActivation, Destination
 from personalization.profiles.models import Identity, IdentityNamespace
 
-__all__ = ["build_projection", "date_epoch", "load_config", "load_identity", "segment_state"]
+__all__ = ["build_projection", "date_epoch", "load_config", "load_identity", "segment_state", "serving_plan"]
 
 _FAR_FUTURE = 10**11
 SEGMENT_NAMESPACE = "ups"
@@ -216,6 +216,31 @@ def segment_state(activation: dict, at: float) -> str | None:
     return None
 
 
+def serving_plan(config: dict, at: float) -> tuple[list, float]:
+    """
+    Return `[(destination, [audience ids served at `at`]) ...]` and the moment that list next changes.
+
+    Computed once per config and schedule window, not once per visitor: the per-visitor work is then a
+    set intersection, whatever the number of activations. Memoised on the (per-process) config dict.
+    """
+    memo = config.get("_plan")
+    if memo is not None and memo[0] <= at < memo[1]:
+        return memo[2], memo[1]
+    until = _FAR_FUTURE
+    plan = []
+    for destination in config["destinations"]:
+        served = []
+        for activation in destination["activations"]:
+            for boundary in (activation["from"], activation["until"], activation["expires"]):
+                if boundary is not None and boundary > at:
+                    until = min(until, boundary)
+            if segment_state(activation, at) is None:
+                served.append(activation["audience"])
+        plan.append((destination, served))
+    config["_plan"] = (at, until, plan)
+    return plan, until
+
+
 def build_projection(config: dict, identity: dict | None, at: float) -> dict:
     """
     Return the answer for one identity on one datastream.
@@ -223,20 +248,14 @@ def build_projection(config: dict, identity: dict | None, at: float) -> dict:
     `full` is the payload JSON for authenticated callers, `anon` the same without any `attributes`
     key; `until` is the next moment a schedule or expiry boundary could change the answer.
     """
-    until = _FAR_FUTURE
     if identity is None:
-        return {"gen": config["gen"], "until": until, "profile": None, "full": "[]", "anon": "[]"}
+        return {"gen": config["gen"], "until": _FAR_FUTURE, "profile": None, "full": "[]", "anon": "[]"}
+    plan, until = serving_plan(config, at)
     member_of = set(identity["audiences"])
     attributes = identity["attributes"]
     full, anon = [], []
-    for destination in config["destinations"]:
-        segments = []
-        for activation in destination["activations"]:
-            for boundary in (activation["from"], activation["until"], activation["expires"]):
-                if boundary is not None and boundary > at:
-                    until = min(until, boundary)
-            if activation["audience"] in member_of and segment_state(activation, at) is None:
-                segments.append({"id": activation["audience"], "namespace": SEGMENT_NAMESPACE})
+    for destination, served in plan:
+        segments = [{"id": audience, "namespace": SEGMENT_NAMESPACE} for audience in served if audience in member_of]
         entry = {"type": "profileLookup", "destinationId": destination["id"], "alias": destination["alias"]}
         anon.append({**entry, "segments": segments})
         if destination["attributes"]:

@@ -141,7 +141,9 @@ class EdgeStore:
     def put_config(self, datastream_id, config: dict, ttl: int) -> None:
         """Store a config under a fresh version token (the config dict gets it as `version`)."""
         config["version"] = secrets.token_hex(8)
-        self._set(_k("ds", datastream_id), json.dumps(config, separators=(",", ":")), ttl)
+        # Keys starting with "_" are per-process memos (e.g. the serving plan), never shared.
+        shared = {key: value for key, value in config.items() if not key.startswith("_")}
+        self._set(_k("ds", datastream_id), json.dumps(shared, separators=(",", ":")), ttl)
         self._set(_k("dsv", datastream_id), config["version"], ttl)
         self._configs[str(datastream_id)] = (config["version"], config)
 
