@@ -8,6 +8,9 @@ embedded mode: SQLite, local-memory cache, Celery tasks executed in-process.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
+
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -179,6 +182,28 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=600
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=900)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+# Periodic batch re-evaluation of published rule-based audiences: a crontab line, daily at 02:00 UTC by default.
+AUDIENCE_EVALUATION_CRONTAB = env.str("AUDIENCE_EVALUATION_CRONTAB", default="0 2 * * *")
+AUDIENCE_EVALUATION_CHUNK_SIZE = env.int("AUDIENCE_EVALUATION_CHUNK_SIZE", default=20000)
+try:
+    _minute, _hour, _day_of_month, _month_of_year, _day_of_week = AUDIENCE_EVALUATION_CRONTAB.split()
+except ValueError:
+    raise ImproperlyConfigured(
+        "AUDIENCE_EVALUATION_CRONTAB needs five fields (minute hour day-of-month month day-of-week), e.g. '0 2 * * *'; "
+        "got %r." % AUDIENCE_EVALUATION_CRONTAB
+    ) from None
+CELERY_BEAT_SCHEDULE = {
+    "evaluate-published-audiences": {
+        "task": "personalization.audiences.evaluate_published_audiences",
+        "schedule": crontab(
+            minute=_minute,
+            hour=_hour,
+            day_of_month=_day_of_month,
+            month_of_year=_month_of_year,
+            day_of_week=_day_of_week,
+        ),
+    },
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

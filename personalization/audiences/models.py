@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from personalization.validators import field_error
 
-__all__ = ["Audience", "AudienceMembership"]
+__all__ = ["Audience", "AudienceEvaluation", "AudienceMembership"]
 
 
 class Audience(models.Model):
@@ -152,3 +152,64 @@ class AudienceMembership(models.Model):
             raise field_error(
                 "profile", _("The profile belongs to another sandbox than the audience."), "cross_sandbox"
             )
+
+
+class AudienceEvaluation(models.Model):
+    """
+    One batch evaluation of an audience's rule over its sandbox: progress (`processed` of `total` profiles,
+    `cursor` = last profile id done, so a retried run resumes), what changed, and how it ended.
+
+    At most one evaluation per audience is queued or running; asking again returns that one.
+    """
+
+    SANDBOX_LOOKUP = "audience__sandbox"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    class Trigger(models.TextChoices):
+        PUBLISH = "publish", _("Published")
+        SCHEDULE = "schedule", _("Scheduled")
+        MANUAL = "manual", _("Requested")
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+
+    audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="evaluations")
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    trigger = models.CharField(_("trigger"), max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
+    total = models.PositiveIntegerField(_("profiles to evaluate"), default=0)
+    processed = models.PositiveIntegerField(_("profiles evaluated"), default=0)
+    cursor = models.UUIDField(_("last profile evaluated"), null=True, blank=True)
+    entered = models.PositiveIntegerField(_("profiles entered"), default=0)
+    exited = models.PositiveIntegerField(_("profiles exited"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("audience evaluation")
+        verbose_name_plural = _("audience evaluations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["audience"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="audience_evaluation_one_active",
+                violation_error_message=_("This audience already has an evaluation queued or running."),
+            )
+        ]
+
+    def __str__(self):
+        return "%s evaluation %s (%s)" % (self.audience, self.pk, self.status)
+
+    @property
+    def progress(self) -> float:
+        """Return the share of profiles evaluated, from 0 to 1."""
+        if self.status == self.Status.SUCCEEDED:
+            return 1.0
+        return min(1.0, self.processed / self.total) if self.total else 0.0

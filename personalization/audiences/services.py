@@ -1,11 +1,21 @@
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from accounts.constants import MANAGE_SEGMENTS
-from personalization.audiences.models import Audience
+from accounts.permissions import require_sandbox_permission
+from personalization.audiences.models import Audience, AudienceEvaluation
 from personalization.services import delete_checked, save_checked
 
-__all__ = ["audience_create", "audience_delete", "audience_update"]
+__all__ = [
+    "audience_create",
+    "audience_delete",
+    "audience_evaluation_claim",
+    "audience_evaluation_enqueue",
+    "audience_evaluations_schedule",
+    "audience_publish",
+    "audience_update",
+]
 
 
 def _refuse_if_activated(audience: Audience, action: str) -> None:
@@ -18,18 +28,124 @@ def _refuse_if_activated(audience: Audience, action: str) -> None:
         )
 
 
+def _evaluate_if_published(audience: Audience, was_published: bool) -> None:
+    from personalization.audiences.evaluation import is_batch_evaluable
+
+    if not was_published and is_batch_evaluable(audience):
+        audience_evaluation_enqueue(audience=audience, trigger=AudienceEvaluation.Trigger.PUBLISH)
+
+
 def audience_create(*, user, sandbox, **fields) -> Audience:
-    return save_checked(
-        instance=Audience(sandbox=sandbox, created_by=user, **fields), user=user, codename=MANAGE_SEGMENTS
-    )
+    """Create an audience; a published segmentation audience gets its first evaluation queued."""
+    with transaction.atomic():
+        audience = save_checked(
+            instance=Audience(sandbox=sandbox, created_by=user, **fields), user=user, codename=MANAGE_SEGMENTS
+        )
+        _evaluate_if_published(audience, was_published=False)
+    return audience
 
 
 def audience_update(*, user, audience: Audience, **fields) -> Audience:
+    """Update an audience; moving a segmentation audience to published queues its evaluation."""
     if fields.get("status") == Audience.Status.INACTIVE and audience.status != Audience.Status.INACTIVE:
         _refuse_if_activated(audience, _("inactivate"))
-    return save_checked(instance=audience, user=user, codename=MANAGE_SEGMENTS, update=fields)
+    was_published = audience.status == Audience.Status.PUBLISHED
+    with transaction.atomic():
+        audience = save_checked(instance=audience, user=user, codename=MANAGE_SEGMENTS, update=fields)
+        _evaluate_if_published(audience, was_published=was_published)
+    return audience
 
 
 def audience_delete(*, user, audience: Audience) -> None:
     _refuse_if_activated(audience, _("delete"))
     delete_checked(instance=audience, user=user, codename=MANAGE_SEGMENTS)
+
+
+def audience_publish(*, user, audience: Audience) -> Audience:
+    """Publish a draft (or inactive) audience; a segmentation audience needs a rule and gets evaluated."""
+    if audience.status == Audience.Status.PUBLISHED:
+        return audience
+    if audience.origin == Audience.Origin.SEGMENTATION and audience.rule is None:
+        raise ValidationError(
+            {"rule": _("Write the audience's rule before you publish it; a segmentation audience needs one.")},
+            code="rule_required",
+        )
+    return audience_update(user=user, audience=audience, status=Audience.Status.PUBLISHED)
+
+
+def audience_evaluation_claim(*, audience_id, trigger: str) -> AudienceEvaluation | None:
+    """
+    Return the audience's queued or running evaluation, or queue a new one; None when the audience is gone.
+
+    Idempotent: the database allows one active evaluation per audience, so concurrent calls share it.
+    """
+    audience = Audience.objects.filter(pk=audience_id).first()
+    if audience is None:
+        return None
+    active = AudienceEvaluation.objects.filter(audience=audience, status__in=AudienceEvaluation.ACTIVE_STATUSES)
+    existing = active.first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return AudienceEvaluation.objects.create(audience=audience, trigger=trigger)
+    except IntegrityError:
+        return active.first()
+
+
+@transaction.atomic
+def audience_evaluation_enqueue(*, audience: Audience, trigger: str, user=None) -> AudienceEvaluation | None:
+    """
+    Queue a batch evaluation of `audience` and start it on a Celery worker once this transaction commits.
+
+    With `user`, checks Manage Segments on the audience's sandbox (a request); without, the caller is the system.
+    """
+    from personalization.audiences.tasks import evaluate_audience as evaluate_audience_task
+
+    if user is not None:
+        require_sandbox_permission(user, MANAGE_SEGMENTS, audience.sandbox_id)
+    evaluation = audience_evaluation_claim(audience_id=audience.pk, trigger=trigger)
+    if evaluation is not None and evaluation.status == AudienceEvaluation.Status.QUEUED:
+        evaluation_id = evaluation.pk
+        transaction.on_commit(lambda: evaluate_audience_task.delay(evaluation_id))
+    return evaluation
+
+
+def audience_evaluations_schedule() -> int:
+    """
+    Queue the periodic batch evaluation of every published rule-based audience and return how many were queued.
+
+    Streaming and edge audiences without event conditions are included: rules such as `within_last_days` or
+    `in_audience` change with time and with other audiences, not only with profile updates. Evaluations that
+    stopped making progress (a worker died) are queued again first; they resume from their cursor.
+    """
+    import datetime
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from personalization.audiences.evaluation import is_batch_evaluable
+    from personalization.audiences.tasks import evaluate_audience as evaluate_audience_task
+
+    stale_after = datetime.timedelta(seconds=getattr(settings, "AUDIENCE_EVALUATION_STALE_AFTER", 3600))
+    stale = list(
+        AudienceEvaluation.objects.filter(
+            status=AudienceEvaluation.Status.RUNNING, updated_at__lt=timezone.now() - stale_after
+        ).values_list("pk", flat=True)
+    )
+    for evaluation_id in stale:
+        with transaction.atomic():
+            requeued = AudienceEvaluation.objects.filter(
+                pk=evaluation_id, status=AudienceEvaluation.Status.RUNNING
+            ).update(status=AudienceEvaluation.Status.QUEUED)
+            if requeued:
+                transaction.on_commit(lambda evaluation_id=evaluation_id: evaluate_audience_task.delay(evaluation_id))
+    queued = 0
+    published = Audience.objects.filter(
+        origin=Audience.Origin.SEGMENTATION, status=Audience.Status.PUBLISHED, rule__isnull=False
+    ).order_by("pk")
+    for audience in published.iterator():
+        if is_batch_evaluable(audience):
+            audience_evaluation_enqueue(audience=audience, trigger=AudienceEvaluation.Trigger.SCHEDULE)
+            queued += 1
+    return queued

@@ -1,0 +1,318 @@
+"""
+Audience evaluation: batch (a whole sandbox, set-based SQL in profile-id chunks), streaming (one profile on
+ingestion) and edge (one profile plus the request's event, on a lookup).
+
+Membership statuses: a profile that starts to qualify becomes `realized` (with `qualified_at`), one that still
+qualifies at the next batch run becomes `existing`, one that stops qualifying becomes `exited` (with
+`exited_at`); an exited profile that qualifies again is `realized` again. Memberships that came from an event
+(rules with event conditions) are only ever realized by the edge: without an event nothing can undo them.
+
+Bulk writes bypass model signals, so every function here announces the profiles whose memberships changed
+(`personalization.changes`), or, past `AUDIENCE_EVALUATION_ANNOUNCE_LIMIT` profiles, the whole sandbox.
+"""
+
+import datetime
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from personalization import changes
+from personalization.audiences.models import Audience, AudienceEvaluation, AudienceMembership
+from personalization.audiences.rules import audience_references, field_types_for, rule_matches, rule_to_q, uses_events
+from personalization.profiles.models import Profile
+
+logger = logging.getLogger("personalization.audiences.evaluation")
+
+__all__ = [
+    "Transition",
+    "audience_evaluate",
+    "audience_evaluation_run",
+    "is_batch_evaluable",
+    "profile_memberships_evaluate",
+]
+
+ACTIVE = AudienceMembership.ACTIVE_STATUSES
+Status = AudienceMembership.Status
+
+
+def is_batch_evaluable(audience: Audience) -> bool:
+    """Return whether batch evaluation applies: a published segmentation rule without event conditions."""
+    return (
+        audience.origin == Audience.Origin.SEGMENTATION
+        and audience.status == Audience.Status.PUBLISHED
+        and isinstance(audience.rule, dict)
+        and not uses_events(audience.rule)
+    )
+
+
+#
+# Batch
+#
+
+
+def _chunk_size() -> int:
+    return getattr(settings, "AUDIENCE_EVALUATION_CHUNK_SIZE", 20_000)
+
+
+def _announce_limit() -> int:
+    return getattr(settings, "AUDIENCE_EVALUATION_ANNOUNCE_LIMIT", 5_000)
+
+
+def _next_boundary(sandbox_id, after, size: int):
+    """Return the id of the `size`-th profile after `after` (None when fewer remain: the last chunk)."""
+    profiles = Profile.objects.filter(sandbox_id=sandbox_id)
+    if after is not None:
+        profiles = profiles.filter(pk__gt=after)
+    return profiles.order_by("pk").values_list("pk", flat=True)[size - 1 : size].first()
+
+
+def _in_range(queryset, field: str, low, high):
+    if low is not None:
+        queryset = queryset.filter(**{field + "__gt": low})
+    if high is not None:
+        queryset = queryset.filter(**{field + "__lte": high})
+    return queryset
+
+
+def _evaluate_range(audience: Audience, rule_q, low, high, now) -> tuple[list, list]:
+    """Update one chunk's memberships set-based; return `(entered_ids, exited_ids)`."""
+    qualifying = _in_range(Profile.objects.filter(sandbox_id=audience.sandbox_id), "pk", low, high).filter(rule_q)
+    members = _in_range(AudienceMembership.objects.filter(audience=audience), "profile_id", low, high)
+    active = members.filter(status__in=ACTIVE)
+
+    leaving = list(active.exclude(profile_id__in=qualifying.values("pk")).values_list("profile_id", flat=True))
+    if leaving:
+        active.filter(profile_id__in=leaving).update(status=Status.EXITED, exited_at=now)
+    members.filter(status=Status.REALIZED, profile_id__in=qualifying.values("pk")).update(status=Status.EXISTING)
+    entering = list(qualifying.exclude(pk__in=active.values("profile_id")).values_list("pk", flat=True))
+    if entering:
+        members.filter(status=Status.EXITED, profile_id__in=qualifying.values("pk")).update(
+            status=Status.REALIZED, qualified_at=now, exited_at=None
+        )
+        AudienceMembership.objects.bulk_create(
+            [
+                AudienceMembership(audience=audience, profile_id=pk, status=Status.REALIZED, qualified_at=now)
+                for pk in entering
+            ],
+            ignore_conflicts=True,
+            batch_size=2_000,
+        )
+    return entering, leaving
+
+
+def _claim(evaluation_id) -> AudienceEvaluation | None:
+    """Claim a queued evaluation (or resume a running one after a retry); None when there is nothing to do."""
+    now = timezone.now()
+    AudienceEvaluation.objects.filter(pk=evaluation_id, status=AudienceEvaluation.Status.QUEUED).update(
+        status=AudienceEvaluation.Status.RUNNING, started_at=now
+    )
+    evaluation = (
+        AudienceEvaluation.objects.select_related("audience")
+        .filter(pk=evaluation_id, status=AudienceEvaluation.Status.RUNNING)
+        .first()
+    )
+    if evaluation is not None and evaluation.cursor is None and evaluation.processed == 0:
+        evaluation.total = Profile.objects.filter(sandbox_id=evaluation.audience.sandbox_id).count()
+        evaluation.save(update_fields=["total", "updated_at"])
+    return evaluation
+
+
+def audience_evaluation_run(*, evaluation_id) -> AudienceEvaluation | None:
+    """
+    Run (or resume) a queued batch evaluation; safe to call twice with the same id.
+
+    Each chunk of profiles is one transaction that also advances the evaluation's cursor, guarded by the
+    cursor it started from, so a redelivered task never applies a chunk twice and a crashed run resumes.
+    """
+    evaluation = _claim(evaluation_id)
+    if evaluation is None:
+        return None
+    audience = evaluation.audience
+    if not is_batch_evaluable(audience):
+        return _finish(evaluation, audience, note="skipped: the audience is not a published rule without events")
+    rule_q = rule_to_q(audience.rule, field_types=field_types_for(audience.sandbox_id), today=timezone.now().date())
+    size, limit = _chunk_size(), _announce_limit()
+    announced, too_many = 0, False
+    cursor = evaluation.cursor
+    while True:
+        high = _next_boundary(audience.sandbox_id, cursor, size)
+        now = timezone.now()
+        with transaction.atomic():
+            advanced = AudienceEvaluation.objects.filter(
+                pk=evaluation.pk, status=AudienceEvaluation.Status.RUNNING, cursor=cursor
+            )
+            if cursor is None:
+                advanced = AudienceEvaluation.objects.filter(
+                    pk=evaluation.pk, status=AudienceEvaluation.Status.RUNNING, cursor__isnull=True
+                )
+            done = (
+                size
+                if high is not None
+                else _in_range(Profile.objects.filter(sandbox_id=audience.sandbox_id), "pk", cursor, None).count()
+            )
+            entered, exited = _evaluate_range(audience, rule_q, cursor, high, now)
+            claimed = advanced.update(
+                cursor=high,
+                processed=F("processed") + done,
+                entered=F("entered") + len(entered),
+                exited=F("exited") + len(exited),
+                updated_at=now,
+            )
+            if not claimed:
+                # Another worker advanced this evaluation meanwhile: drop this chunk's writes and stop.
+                transaction.set_rollback(True)
+                logger.info("audience.evaluation.superseded", extra={"evaluation_id": evaluation.pk})
+                return None
+            changed = [*entered, *exited]
+            if changed and not too_many:
+                if announced + len(changed) <= limit:
+                    changes.announce_profiles_changed(audience.sandbox_id, changed)
+                    announced += len(changed)
+                else:
+                    too_many = True
+        if high is None:
+            break
+        cursor = high
+    if too_many:
+        changes.announce_configuration_changed(audience.sandbox_id)
+    evaluation.refresh_from_db()
+    return _finish(evaluation, audience)
+
+
+def _finish(evaluation: AudienceEvaluation, audience: Audience, note: str = "") -> AudienceEvaluation:
+    now = timezone.now()
+    count = AudienceMembership.objects.filter(audience=audience, status__in=ACTIVE).count()
+    Audience.objects.filter(pk=audience.pk).update(profile_count=count, last_evaluated_at=now)
+    evaluation.status = AudienceEvaluation.Status.SUCCEEDED
+    evaluation.finished_at = now
+    evaluation.error = note
+    evaluation.save(update_fields=["status", "finished_at", "error", "updated_at"])
+    logger.info(
+        "audience.evaluation.finished",
+        extra={"evaluation_id": evaluation.pk, "entered": evaluation.entered, "exited": evaluation.exited},
+    )
+    return evaluation
+
+
+def audience_evaluate(*, audience_id, trigger: str = AudienceEvaluation.Trigger.MANUAL) -> AudienceEvaluation | None:
+    """
+    Evaluate an audience over its whole sandbox now, in this process, and return the finished evaluation.
+
+    Joins the audience's queued or running evaluation if it has one. Celery runs the same code through
+    `evaluate_audience` (see `services.audience_evaluation_enqueue`).
+    """
+    from personalization.audiences.services import audience_evaluation_claim
+
+    evaluation = audience_evaluation_claim(audience_id=audience_id, trigger=trigger)
+    if evaluation is None:
+        return None
+    return audience_evaluation_run(evaluation_id=evaluation.pk)
+
+
+#
+# Streaming and edge: one profile
+#
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A membership change of one profile: `before` is None for a first membership."""
+
+    audience_id: str
+    audience_name: str
+    before: str | None
+    after: str
+
+    def as_dict(self) -> dict:
+        return {"audience": self.audience_id, "name": self.audience_name, "from": self.before, "to": self.after}
+
+
+def _dependency_order(audiences: list[Audience]) -> list[Audience]:
+    """Order audiences so that those included by others (`in_audience`) are evaluated first."""
+    by_id = {str(audience.pk): audience for audience in audiences}
+    ordered, state = [], {}
+
+    def visit(audience):
+        key = str(audience.pk)
+        if state.get(key):
+            return
+        state[key] = "visiting"
+        for reference in sorted(audience_references(audience.rule)):
+            if reference in by_id and not state.get(reference):
+                visit(by_id[reference])
+        ordered.append(audience)
+        state[key] = "done"
+
+    for audience in sorted(audiences, key=lambda a: a.name):
+        visit(audience)
+    return ordered
+
+
+def profile_memberships_evaluate(
+    *,
+    profile: Profile,
+    audiences: list[Audience],
+    event: dict | None = None,
+    exits: bool = True,
+    field_types: dict | None = None,
+    memberships: list[AudienceMembership] | None = None,
+    today: datetime.date | None = None,
+) -> list[Transition]:
+    """
+    Evaluate `audiences` for one profile (and the request event's `xdm`, at the edge) and store the transitions.
+
+    Rules with event conditions are skipped without an event, and never exit a member (an event happened). With
+    `exits=False` only new memberships are written (same-page personalization). Call inside a transaction.
+    """
+    field_types = field_types if field_types is not None else field_types_for(profile.sandbox_id)
+    if memberships is None:
+        memberships = list(AudienceMembership.objects.filter(profile=profile))
+    current = {str(membership.audience_id): membership for membership in memberships}
+    active = {key for key, membership in current.items() if membership.status in ACTIVE}
+    now = timezone.now()
+    transitions, created, updated = [], [], []
+    for audience in _dependency_order(audiences):
+        key = str(audience.pk)
+        with_events = uses_events(audience.rule)
+        if with_events and event is None:
+            continue
+        qualifies = rule_matches(
+            audience.rule,
+            attributes=profile.attributes,
+            field_types=field_types,
+            audiences=active,
+            event=event,
+            today=today,
+        )
+        membership = current.get(key)
+        if qualifies and key not in active:
+            before = membership.status if membership else None
+            if membership is None:
+                membership = AudienceMembership(audience=audience, profile=profile, qualified_at=now)
+                created.append(membership)
+            else:
+                updated.append(membership)
+            membership.status, membership.qualified_at, membership.exited_at = Status.REALIZED, now, None
+            active.add(key)
+            transitions.append(Transition(key, audience.name, before, Status.REALIZED))
+        elif not qualifies and key in active and exits and not with_events:
+            before = membership.status
+            membership.status, membership.exited_at = Status.EXITED, now
+            updated.append(membership)
+            active.discard(key)
+            transitions.append(Transition(key, audience.name, before, Status.EXITED))
+    if created:
+        AudienceMembership.objects.bulk_create(created, ignore_conflicts=True)
+    if updated:
+        AudienceMembership.objects.bulk_update(updated, ["status", "qualified_at", "exited_at"])
+    for transition in transitions:
+        delta = 1 if transition.after == Status.REALIZED else -1
+        Audience.objects.filter(pk=transition.audience_id).update(profile_count=Greatest(F("profile_count") + delta, 0))
+    if transitions:
+        changes.announce_profiles_changed(profile.sandbox_id, [profile.pk])
+    return transitions

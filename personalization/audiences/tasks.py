@@ -1,0 +1,47 @@
+"""Celery tasks for audiences: thin wrappers that take ids and call the evaluation services."""
+
+import logging
+
+from celery import shared_task
+
+from django.db import DatabaseError
+from django.utils import timezone
+
+logger = logging.getLogger("personalization.audiences.tasks")
+
+__all__ = ["evaluate_audience", "evaluate_published_audiences"]
+
+MAX_RETRIES = 5
+
+
+@shared_task(name="personalization.audiences.evaluate_audience", bind=True, max_retries=MAX_RETRIES, acks_late=True)
+def evaluate_audience(self, evaluation_id: int) -> None:
+    """Run a queued audience evaluation; database errors are retried with backoff, then the run is failed."""
+    from personalization.audiences.evaluation import audience_evaluation_run
+    from personalization.audiences.models import AudienceEvaluation
+
+    try:
+        audience_evaluation_run(evaluation_id=evaluation_id)
+    except DatabaseError as exc:
+        if self.request.retries < MAX_RETRIES:
+            raise self.retry(exc=exc, countdown=30 * 2**self.request.retries) from exc
+        _fail(AudienceEvaluation, evaluation_id, exc)
+        raise
+    except Exception as exc:
+        _fail(AudienceEvaluation, evaluation_id, exc)
+        raise
+
+
+def _fail(model, evaluation_id, exc) -> None:
+    logger.exception("audience.evaluation.failed", extra={"evaluation_id": evaluation_id})
+    model.objects.filter(pk=evaluation_id, status__in=model.ACTIVE_STATUSES).update(
+        status=model.Status.FAILED, finished_at=timezone.now(), error=("%s: %s" % (type(exc).__name__, exc))[:2000]
+    )
+
+
+@shared_task(name="personalization.audiences.evaluate_published_audiences")
+def evaluate_published_audiences() -> int:
+    """Queue a batch evaluation of every published rule-based audience (the periodic run); return how many."""
+    from personalization.audiences.services import audience_evaluations_schedule
+
+    return audience_evaluations_schedule()
