@@ -34,6 +34,7 @@ __all__ = [
     "audience_evaluation_run",
     "is_batch_evaluable",
     "profile_memberships_evaluate",
+    "profile_streaming_evaluate",
 ]
 
 ACTIVE = AudienceMembership.ACTIVE_STATUSES
@@ -316,3 +317,19 @@ def profile_memberships_evaluate(
     if transitions:
         changes.announce_profiles_changed(profile.sandbox_id, [profile.pk])
     return transitions
+
+
+def profile_streaming_evaluate(*, profile: Profile) -> list[Transition]:
+    """Re-evaluate the sandbox's published streaming and edge audiences for `profile` (after an update)."""
+    audiences = list(
+        Audience.objects.filter(
+            sandbox_id=profile.sandbox_id,
+            origin=Audience.Origin.SEGMENTATION,
+            status=Audience.Status.PUBLISHED,
+            evaluation__in=[Audience.Evaluation.STREAMING, Audience.Evaluation.EDGE],
+            rule__isnull=False,
+        ).only("pk", "name", "rule", "sandbox_id")
+    )
+    if not audiences:
+        return []
+    return profile_memberships_evaluate(profile=profile, audiences=audiences)

@@ -1,3 +1,5 @@
+from dataclasses import dataclass
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
@@ -8,6 +10,7 @@ from personalization.audiences.models import Audience, AudienceEvaluation
 from personalization.services import delete_checked, save_checked
 
 __all__ = [
+    "ProfileIngest",
     "audience_create",
     "audience_delete",
     "audience_evaluation_claim",
@@ -15,6 +18,7 @@ __all__ = [
     "audience_evaluations_schedule",
     "audience_publish",
     "audience_update",
+    "profile_ingest",
 ]
 
 
@@ -149,3 +153,38 @@ def audience_evaluations_schedule() -> int:
             audience_evaluation_enqueue(audience=audience, trigger=AudienceEvaluation.Trigger.SCHEDULE)
             queued += 1
     return queued
+
+
+@dataclass
+class ProfileIngest:
+    """The outcome of one profile write through the ingestion API."""
+
+    profile: object
+    created: bool
+    transitions: list
+
+
+def profile_ingest(
+    *, user, sandbox, namespace: str, value: str, attributes=None, identities=(), merge: bool = False
+) -> ProfileIngest:
+    """
+    Upsert a profile by identity (`profiles.services.profile_upsert`) and, in the same transaction, re-evaluate
+    the sandbox's streaming and edge audiences for it, recording the membership transitions.
+
+    The edge store forgets the profile's answers when the transaction commits, so the next lookup reflects it.
+    """
+    from personalization.audiences.evaluation import profile_streaming_evaluate
+    from personalization.profiles.services import profile_upsert
+
+    with transaction.atomic():
+        upsert = profile_upsert(
+            user=user,
+            sandbox=sandbox,
+            namespace=namespace,
+            value=value,
+            attributes=attributes,
+            identities=identities,
+            merge=merge,
+        )
+        transitions = profile_streaming_evaluate(profile=upsert.profile)
+    return ProfileIngest(profile=upsert.profile, created=upsert.created, transitions=transitions)

@@ -1,12 +1,16 @@
 """Management API for the profile schema, identity namespaces and (read-only) profiles."""
 
-from rest_framework import serializers
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
 
 from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 
 from accounts.constants import MANAGE_PROFILES, VIEW_PROFILES
-from accounts.permissions import restrict
+from accounts.models import Sandbox
+from accounts.permissions import restrict, sandbox_ids_with
 from personalization.api_base import (
     SandboxedModelSerializer,
     SandboxedModelViewSet,
@@ -26,11 +30,13 @@ from personalization.profiles.services import (
 )
 
 __all__ = [
+    "IdentityInputSerializer",
     "IdentityNamespaceSerializer",
     "IdentityNamespaceViewSet",
     "ProfileFieldSerializer",
     "ProfileFieldViewSet",
     "ProfileSerializer",
+    "ProfileUpsertSerializer",
     "ProfileViewSet",
 ]
 
@@ -133,9 +139,28 @@ class ProfileSerializer(serializers.ModelSerializer):
         fields = ["id", "sandbox", "identities", "attributes", "memberships", "created_at", "updated_at"]
 
 
+class IdentityInputSerializer(serializers.Serializer):
+    namespace = serializers.CharField(help_text=_("Identity namespace code, e.g. Email (case-sensitive)."))
+    id = serializers.CharField(trim_whitespace=False, allow_blank=True, help_text=_("The identity value."))
+    primary = serializers.BooleanField(default=False)
+
+
+class ProfileUpsertSerializer(serializers.Serializer):
+    """The body of `PUT`/`PATCH /api/v1/profiles/{namespace}/{id}/`."""
+
+    sandbox = serializers.CharField(
+        required=False, help_text=_("Name of the sandbox, e.g. prod; or give it as the ?sandbox= query parameter.")
+    )
+    attributes = serializers.JSONField(
+        required=False,
+        help_text=_("PUT: the profile's new attributes. PATCH: a JSON Merge Patch (null removes a key)."),
+    )
+    identities = IdentityInputSerializer(many=True, required=False, help_text=_("Identities to add."))
+
+
 class ProfileViewSet(SandboxedReadOnlyModelViewSet):
     """
-    Profiles, read-only; find one by identity with `?identity=<value>&namespace=<code>`.
+    Profiles; find one by identity with `?identity=<value>&namespace=<code>`, write one through `upsert`.
 
     Identity values and namespace codes are matched exactly (case-sensitive), as the lookup does.
     """
@@ -175,3 +200,56 @@ class ProfileViewSet(SandboxedReadOnlyModelViewSet):
                 },
                 code="unknown_namespace",
             )
+
+    @action(
+        detail=False,
+        methods=["put", "patch"],
+        url_path=r"(?P<namespace>[A-Za-z][A-Za-z0-9_]{0,63})/(?P<identity>.+)",
+        permission_classes=[IsAuthenticated],
+        serializer_class=ProfileUpsertSerializer,
+    )
+    def upsert(self, request, namespace: str, identity: str):
+        """
+        `PUT|PATCH /api/v1/profiles/{namespace}/{id}/`: create or update the profile the identity points at.
+
+        PUT replaces the attributes, PATCH merges them (JSON Merge Patch); `identities` are added. Needs Manage
+        Profiles on the sandbox named in the body or `?sandbox=`. Streaming and edge audiences are re-evaluated
+        before the answer, which lists the membership `transitions`; the next lookup already reflects them.
+        """
+        from personalization.audiences.services import profile_ingest
+
+        body = ProfileUpsertSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        if request.method == "PUT" and "attributes" not in body.validated_data:
+            raise serializers.ValidationError(
+                {"attributes": [_("PUT replaces the attributes, so send them (use PATCH to change a few).")]}
+            )
+        result = profile_ingest(
+            user=request.user,
+            sandbox=self._ingestion_sandbox(body.validated_data.get("sandbox")),
+            namespace=namespace,
+            value=identity,
+            attributes=body.validated_data.get("attributes"),
+            identities=body.validated_data.get("identities", []),
+            merge=request.method == "PATCH",
+        )
+        profile = self.queryset.get(pk=result.profile.pk)
+        data = {**ProfileSerializer(profile, context=self.get_serializer_context()).data}
+        data["transitions"] = [transition.as_dict() for transition in result.transitions]
+        return Response(data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+    def _ingestion_sandbox(self, name: str | None) -> Sandbox:
+        """Return the sandbox named in the body or query, answering unseen ones like unknown ones (400)."""
+        name = name or self.request.query_params.get("sandbox")
+        if not name:
+            raise serializers.ValidationError(
+                {"sandbox": [_('Name the sandbox in the body ("sandbox": "prod") or as ?sandbox=prod.')]}
+            )
+        user = self.request.user
+        visible = sandbox_ids_with(user, VIEW_PROFILES) | sandbox_ids_with(user, MANAGE_PROFILES)
+        sandbox = Sandbox.objects.filter(name=name, pk__in=visible).first()
+        if sandbox is None:
+            raise serializers.ValidationError(
+                {"sandbox": [_("No sandbox named %(name)s is visible to you.") % {"name": name}]}
+            )
+        return sandbox
