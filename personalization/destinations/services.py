@@ -330,7 +330,8 @@ def destination_activation_apply(
     Mapping may pass. Everything is written or nothing is: a refused row or a data usage policy violation undoes
     the whole activation.
     """
-    destination = Destination.objects.select_for_update().select_related("sandbox").get(pk=destination.pk)
+    # Lock the destination row (not its sandbox) so two Finishes on one destination apply one after the other.
+    destination = Destination.objects.select_for_update(of=("self",)).select_related("sandbox").get(pk=destination.pk)
     for codename in (VIEW_DESTINATIONS, VIEW_PROFILES, VIEW_SEGMENTS):
         require_sandbox_permission(user, codename, destination.sandbox_id)
     _require_activate(user, destination)

@@ -335,6 +335,8 @@ def test_the_31st_mapping_is_refused_with_a_message_next_to_it(page, login, scre
     page.goto("/destinations/%s/activate/" % destination.pk)
     _next(page)
     _step_heading(page, "Mapping")
+    page.get_by_role("button", name="Add new field").click()  # a row appended in the page, numbered 34
+    expect(page.get_by_label("Source field, row 34")).to_be_focused()
     page.get_by_label("Source field, row 31").select_option(label="homeAddress.countryCode (string)")
     page.get_by_label("Target field, row 31").fill("countryCode")
     _next(page)
@@ -347,6 +349,35 @@ def test_the_31st_mapping_is_refused_with_a_message_next_to_it(page, login, scre
     expect(page.get_by_role("alert")).to_contain_text("31 attributes are mapped, the maximum is 30")
     screenshot(page, "12-activate-mapping-31st-refused")
     assert AttributeMapping.objects.filter(destination=destination).count() == MAX_ATTRIBUTE_MAPPINGS
+
+
+def test_a_manager_disables_subscribes_and_deletes_from_the_browse_table(page, login, screenshot, shop):
+    destination = DestinationFactory(datastream=shop.web, name="Homepage hero", alias="heroBanner")
+    ActivationFactory(destination=destination, audience=shop.gold)
+    login(page, shop.marketer)
+    page.goto("/destinations/")
+    screenshot(page, "13-browse")
+
+    switch = page.get_by_role("switch", name="Homepage hero enabled")
+    expect(switch).to_have_attribute("aria-checked", "true")
+    switch.click()
+    expect(page.get_by_text("Homepage hero is disabled")).to_be_visible()
+    expect(page.get_by_role("switch", name="Homepage hero enabled")).to_have_attribute("aria-checked", "false")
+
+    page.get_by_role("link", name="Subscribe to alerts · Homepage hero").click()
+    page.get_by_label("Destination Flow Run Failure").check()
+    screenshot(page, "14-subscribe-to-alerts")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Your alerts for Homepage hero are saved.")).to_be_visible()
+    assert page.url.endswith("/destinations/")
+
+    page.get_by_role("link", name="Delete · Homepage hero").click()
+    expect(page.get_by_text("activated audience stops being returned")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("heroBanner")
+    screenshot(page, "15-delete-confirmation")
+    page.get_by_role("button", name="Delete destination").click()
+    expect(page.get_by_text("Homepage hero was deleted.")).to_be_visible()
+    assert not Destination.objects.exists()
 
 
 def test_the_workspace_and_the_wizard_steps_fit_a_phone(page, login, screenshot, assert_no_horizontal_scroll, shop):

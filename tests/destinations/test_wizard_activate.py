@@ -14,7 +14,8 @@ from accounts.constants import (
     VIEW_SEGMENTS,
 )
 from personalization.audiences.models import Audience
-from personalization.destinations.models import AudienceActivation
+from personalization.destinations.models import WARN_AUDIENCES_PER_DESTINATION, AudienceActivation, Destination
+from personalization.destinations.wizards.activate import ActivationPlan
 from personalization.governance.models import Policy
 from tests.destinations.activation_wizard import (
     PLAIN,
@@ -28,6 +29,7 @@ from tests.destinations.activation_wizard import (
 )
 from tests.factories import (
     ActivationFactory,
+    AudienceFactory,
     DatastreamFactory,
     DestinationFactory,
     LabelFactory,
@@ -319,3 +321,10 @@ def test_an_activator_who_loses_the_role_before_finish_is_refused_and_nothing_is
 
     assert _wizard_post(wizard, "review").status_code in (403, 404)
     assert not AudienceActivation.objects.exists()
+
+
+def test_more_than_250_audiences_is_flagged_on_the_review_but_not_blocked():
+    audiences = AudienceFactory.build_batch(WARN_AUDIENCES_PER_DESTINATION + 1)
+
+    assert ActivationPlan(Destination(), audiences, {}, None).exceeds_audience_guardrail
+    assert not ActivationPlan(Destination(), audiences[:-1], {}, None).exceeds_audience_guardrail
