@@ -351,7 +351,7 @@ def test_the_31st_mapping_is_refused_with_a_message_next_to_it(page, login, scre
     assert AttributeMapping.objects.filter(destination=destination).count() == MAX_ATTRIBUTE_MAPPINGS
 
 
-def test_a_manager_disables_subscribes_and_deletes_from_the_browse_table(page, login, screenshot, shop):
+def test_a_manager_disables_subscribes_edits_and_deletes_from_the_browse_table(page, login, screenshot, shop):
     destination = DestinationFactory(datastream=shop.web, name="Homepage hero", alias="heroBanner")
     ActivationFactory(destination=destination, audience=shop.gold)
     login(page, shop.marketer)
@@ -370,6 +370,15 @@ def test_a_manager_disables_subscribes_and_deletes_from_the_browse_table(page, l
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Your alerts for Homepage hero are saved.")).to_be_visible()
     assert page.url.endswith("/destinations/")
+
+    page.get_by_role("link", name="Edit · Homepage hero").click()
+    page.get_by_label("Onsite Personalization").check()
+    page.get_by_label("Description").fill("Banner on the home page")
+    screenshot(page, "16-edit-connection")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Homepage hero was saved.")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("Onsite Personalization")
+    page.goto("/destinations/")
 
     page.get_by_role("link", name="Delete · Homepage hero").click()
     expect(page.get_by_text("activated audience stops being returned")).to_be_visible()
