@@ -32,6 +32,7 @@ __all__ = [
     "Transition",
     "audience_evaluate",
     "audience_evaluation_run",
+    "edge_qualify",
     "is_batch_evaluable",
     "profile_memberships_evaluate",
     "profile_streaming_evaluate",
@@ -254,29 +255,19 @@ def _dependency_order(audiences: list[Audience]) -> list[Audience]:
     return ordered
 
 
-def profile_memberships_evaluate(
-    *,
-    profile: Profile,
-    audiences: list[Audience],
-    event: dict | None = None,
-    exits: bool = True,
-    field_types: dict | None = None,
-    memberships: list[AudienceMembership] | None = None,
-    today: datetime.date | None = None,
-) -> list[Transition]:
-    """
-    Evaluate `audiences` for one profile (and the request event's `xdm`, at the edge) and store the transitions.
+@dataclass
+class _Plan:
+    transitions: list
+    created: list
+    updated: list
 
-    Rules with event conditions are skipped without an event, and never exit a member (an event happened). With
-    `exits=False` only new memberships are written (same-page personalization). Call inside a transaction.
-    """
-    field_types = field_types if field_types is not None else field_types_for(profile.sandbox_id)
-    if memberships is None:
-        memberships = list(AudienceMembership.objects.filter(profile=profile))
+
+def _plan(*, profile, audiences, event, exits, field_types, memberships, today) -> _Plan:
+    """Decide the membership transitions of one profile without writing anything."""
     current = {str(membership.audience_id): membership for membership in memberships}
     active = {key for key, membership in current.items() if membership.status in ACTIVE}
     now = timezone.now()
-    transitions, created, updated = [], [], []
+    plan = _Plan(transitions=[], created=[], updated=[])
     for audience in _dependency_order(audiences):
         key = str(audience.pk)
         with_events = uses_events(audience.rule)
@@ -295,28 +286,67 @@ def profile_memberships_evaluate(
             before = membership.status if membership else None
             if membership is None:
                 membership = AudienceMembership(audience=audience, profile=profile, qualified_at=now)
-                created.append(membership)
+                plan.created.append(membership)
             else:
-                updated.append(membership)
+                plan.updated.append(membership)
             membership.status, membership.qualified_at, membership.exited_at = Status.REALIZED, now, None
             active.add(key)
-            transitions.append(Transition(key, audience.name, before, Status.REALIZED))
+            plan.transitions.append(Transition(key, audience.name, before, Status.REALIZED))
         elif not qualifies and key in active and exits and not with_events:
             before = membership.status
             membership.status, membership.exited_at = Status.EXITED, now
-            updated.append(membership)
+            plan.updated.append(membership)
             active.discard(key)
-            transitions.append(Transition(key, audience.name, before, Status.EXITED))
-    if created:
-        AudienceMembership.objects.bulk_create(created, ignore_conflicts=True)
-    if updated:
-        AudienceMembership.objects.bulk_update(updated, ["status", "qualified_at", "exited_at"])
-    for transition in transitions:
+            plan.transitions.append(Transition(key, audience.name, before, Status.EXITED))
+    return plan
+
+
+def _apply(profile: Profile, plan: _Plan) -> None:
+    """Write a plan's memberships, adjust the audiences' counts and announce the profile to the edge store."""
+    if plan.created:
+        AudienceMembership.objects.bulk_create(plan.created, ignore_conflicts=True)
+    if plan.updated:
+        AudienceMembership.objects.bulk_update(plan.updated, ["status", "qualified_at", "exited_at"])
+    for transition in plan.transitions:
         delta = 1 if transition.after == Status.REALIZED else -1
         Audience.objects.filter(pk=transition.audience_id).update(profile_count=Greatest(F("profile_count") + delta, 0))
-    if transitions:
+    if plan.transitions:
         changes.announce_profiles_changed(profile.sandbox_id, [profile.pk])
-    return transitions
+
+
+def profile_memberships_evaluate(
+    *,
+    profile: Profile,
+    audiences: list[Audience],
+    event: dict | None = None,
+    exits: bool = True,
+    field_types: dict | None = None,
+    memberships: list[AudienceMembership] | None = None,
+    today: datetime.date | None = None,
+) -> list[Transition]:
+    """
+    Evaluate `audiences` for one profile (and the request event's `xdm`, at the edge) and store the transitions.
+
+    Rules with event conditions are skipped without an event, and never exit a member (an event happened). With
+    `exits=False` only new memberships are written (same-page personalization).
+    """
+    if field_types is None:
+        field_types = field_types_for(profile.sandbox_id)
+    if memberships is None:
+        memberships = list(AudienceMembership.objects.filter(profile=profile))
+    plan = _plan(
+        profile=profile,
+        audiences=audiences,
+        event=event,
+        exits=exits,
+        field_types=field_types,
+        memberships=memberships,
+        today=today,
+    )
+    if plan.transitions:
+        with transaction.atomic():
+            _apply(profile, plan)
+    return plan.transitions
 
 
 def profile_streaming_evaluate(*, profile: Profile) -> list[Transition]:
@@ -333,3 +363,49 @@ def profile_streaming_evaluate(*, profile: Profile) -> list[Transition]:
     if not audiences:
         return []
     return profile_memberships_evaluate(profile=profile, audiences=audiences)
+
+
+def edge_qualify(*, sandbox_id, profile_id, audience_ids, event: dict | None) -> dict | None:
+    """
+    Evaluate the published edge audiences among `audience_ids` for one profile and the request event's `xdm`,
+    storing new memberships (`realized`) before the lookup answers (same-page personalization).
+
+    Return the profile as `projection.load_identity` does (`profile`, `attributes`, active `audiences`) when a
+    membership was added, else None. Costs four reads (audiences, profile, memberships, schema), plus the writes
+    when someone qualifies. Exits are left to streaming and batch evaluation: a lookup only adds.
+    """
+    audiences = list(
+        Audience.objects.filter(
+            sandbox_id=sandbox_id,
+            pk__in=audience_ids,
+            origin=Audience.Origin.SEGMENTATION,
+            status=Audience.Status.PUBLISHED,
+            evaluation=Audience.Evaluation.EDGE,
+            rule__isnull=False,
+        ).only("pk", "name", "rule", "sandbox_id")
+    )
+    if not audiences:
+        return None
+    profile = (
+        Profile.objects.filter(pk=profile_id, sandbox_id=sandbox_id).only("pk", "sandbox_id", "attributes").first()
+    )
+    if profile is None:
+        return None
+    memberships = list(AudienceMembership.objects.filter(profile=profile))
+    transitions = profile_memberships_evaluate(
+        profile=profile,
+        audiences=audiences,
+        event=event if isinstance(event, dict) else {},
+        exits=False,
+        memberships=memberships,
+    )
+    if not transitions:
+        return None
+    return {
+        "profile": str(profile.pk),
+        "attributes": profile.attributes or {},
+        "audiences": sorted(
+            {str(m.audience_id) for m in memberships if m.status in ACTIVE}
+            | {t.audience_id for t in transitions if t.before is None}
+        ),
+    }

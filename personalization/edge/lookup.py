@@ -3,7 +3,8 @@ The profile lookup: from an Edge Network request to the `activation:pull` answer
 
 This is the hot path. A warm request costs one edge-store round trip and no SQL: datastream config,
 projection and bearer token come from the store together. Misses are filled from the database in a
-bounded number of queries (`projection.load_config`: 2, `projection.load_identity`: 1).
+bounded number of queries (`projection.load_config`: 2, `projection.load_identity`: 1). Datastreams with
+edge segmentation also evaluate their edge audiences on each request (`_segment_on_edge`: four queries).
 """
 
 import base64
@@ -274,4 +275,35 @@ def interact(request: LookupRequest, *, rate_limit: int) -> tuple[dict, dict, Vi
             % (visitor.namespace, ", ".join(config["namespaces"]) or "none"),
         )
     answer = _projection(config, visitor, cached_projection, key, now)
+    if config["edge_segmentation"] and answer["profile"] is not None:
+        answer = _segment_on_edge(config, request, key, answer, now)
     return config, answer, visitor, answer["full"] if authenticated else answer["anon"]
+
+
+def _segment_on_edge(config: dict, request: LookupRequest, key: str, answer: dict, now: float) -> dict:
+    """
+    Same-page personalization: evaluate the edge audiences activated here against the profile and this
+    request's event, store new memberships, and answer with them. Only datastreams with edge segmentation
+    pay for it (four queries, plus the writes when someone qualifies); the others keep their SQL-free path.
+    """
+    from personalization.audiences.evaluation import edge_qualify
+
+    audience_ids = sorted(
+        {
+            activation["audience"]
+            for destination in config["destinations"]
+            for activation in destination["activations"]
+            if projection.segment_state(activation, now) is None
+        }
+    )
+    if not audience_ids:
+        return answer
+    event = _first_event(request.body, request.sdk).get("xdm")
+    identity = edge_qualify(
+        sandbox_id=config["sandbox"], profile_id=answer["profile"], audience_ids=audience_ids, event=event
+    )
+    if identity is None:
+        return answer
+    fresh = projection.build_projection(config, identity, now)
+    store.put_projection(config["id"], key, fresh, max(1, min(PROJECTION_TTL, int(fresh["until"] - now))))
+    return fresh
