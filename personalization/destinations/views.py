@@ -6,6 +6,7 @@ them (edit, delete, enable/disable, alert subscriptions). Connecting and activat
 from dataclasses import dataclass
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -209,7 +210,12 @@ class DestinationEnabledView(SandboxPermissionRequiredMixin, SingleObjectMixin, 
     def post(self, request, *args, **kwargs):
         destination = self.get_object()
         enabled = request.POST.get("enabled") == "1"
-        destination_update(user=request.user, destination=destination, enabled=enabled)
+        try:
+            destination_update(user=request.user, destination=destination, enabled=enabled)
+        except ValidationError as error:
+            # E.g. its datastream no longer allows personalization destinations: say why, change nothing.
+            messages.error(request, " ".join(error.messages))
+            return redirect(_safe_next(request, destination.get_absolute_url()))
         if enabled:
             message = _("%(name)s is enabled: lookups on its datastream include it again.")
         else:

@@ -208,6 +208,18 @@ class TestDestinationViews(
         self.obj_a.refresh_from_db()
         assert self.obj_a.enabled
 
+    def test_a_toggle_the_model_refuses_says_why_and_changes_nothing(self):
+        self.obj_a.datastream.personalization_destinations = False
+        self.obj_a.datastream.save()
+        self.grant_change()
+        url = reverse("destinations:destination_enabled", args=[self.obj_a.pk])
+
+        response = self.client.post(url, {"enabled": "0"}, follow=True)
+
+        self.obj_a.refresh_from_db()
+        assert self.obj_a.enabled
+        assert "does not have personalization destinations enabled" in response.content.decode()
+
     def test_the_toggle_ignores_a_next_url_on_another_site(self):
         self.grant_change()
         url = reverse("destinations:destination_enabled", args=[self.obj_a.pk])
