@@ -3,7 +3,7 @@ The profile lookup: from an Edge Network request to the `activation:pull` answer
 
 This is the hot path. A warm request costs one edge-store round trip and no SQL: datastream config,
 projection and bearer token come from the store together. Misses are filled from the database in a
-bounded number of queries (`projection.load_config`: 2, `projection.load_identity`: 1). Datastreams with
+bounded number of queries (`projection.load_config`: 1, `projection.load_identity`: 1). Datastreams with
 edge segmentation also evaluate their edge audiences on each request (`_segment_on_edge`: four queries).
 """
 
