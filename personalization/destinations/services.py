@@ -16,6 +16,7 @@ from accounts.constants import (
     VIEW_SEGMENTS,
 )
 from accounts.permissions import has_sandbox_permission, require_sandbox_permission
+from personalization.audiences.rules.grammar import field_paths
 from personalization.destinations.models import AttributeMapping, AudienceActivation, Destination
 from personalization.governance.models import Label, Policy
 from personalization.services import delete_checked, save_checked
@@ -203,20 +204,6 @@ class PolicyCheck:
         return not self.violations
 
 
-def _rule_paths(rule) -> set[str]:
-    """Return every profile field path a rule's condition tree names (`{"field": "loyalty.status", ...}`)."""
-    paths, stack = set(), [rule]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if isinstance(node.get("field"), str):
-                paths.add(node["field"])
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return paths
-
-
 def _matching_labels(expression: dict, labels: set[str]) -> set[str] | None:
     """Return the labels that make a deny expression true against `labels`, or None when it stays false."""
     if "label" in expression:
@@ -242,7 +229,7 @@ def activation_policy_check(*, destination: Destination, audiences, mapped_field
         return check
     audiences = list(audiences)
     mapped_paths = {field.path for field in mapped_fields}
-    rule_paths = {audience.pk: _rule_paths(audience.rule) for audience in audiences}
+    rule_paths = {audience.pk: field_paths(audience.rule) for audience in audiences}
     all_paths = mapped_paths.union(*rule_paths.values())
     labels_by_path = defaultdict(set)
     rows = Label.fields.through.objects.filter(
