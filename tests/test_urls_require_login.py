@@ -29,10 +29,19 @@ def _walk(patterns, prefix=""):
             yield prefix + str(pattern.pattern)
 
 
+def _sample_for_group(match) -> str:
+    """Pick a made-up value the route's own regex group accepts (an id, a code, a word)."""
+    pattern = match.group(1)
+    for candidate in (SAMPLE_UUID, "Email", "x"):
+        if re.fullmatch(pattern, candidate):
+            return candidate
+    return SAMPLE_UUID
+
+
 def _sample_path(route: str) -> str:
     """Turn a route (path converters or regex) into a concrete URL with made-up arguments."""
     route = re.sub(r"\\\.\(\?P<format>[^)]*\)(/\?)?", ".json", route)  # DRF's format suffix
-    route = re.sub(r"\(\?P<\w+>[^)]*\)", SAMPLE_UUID, route)
+    route = re.sub(r"\(\?P<\w+>([^)]*)\)", _sample_for_group, route)
     route = re.sub(r"<drf_format_suffix:\w+>", ".json", route)
     route = re.sub(r"<uuid:\w+>", SAMPLE_UUID, route)
     route = re.sub(r"<int:\w+>", "1", route)
