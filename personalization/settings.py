@@ -184,7 +184,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 # Periodic batch re-evaluation of published rule-based audiences: a crontab line, daily at 02:00 UTC by default.
 AUDIENCE_EVALUATION_CRONTAB = env.str("AUDIENCE_EVALUATION_CRONTAB", default="0 2 * * *")
-AUDIENCE_EVALUATION_CHUNK_SIZE = env.int("AUDIENCE_EVALUATION_CHUNK_SIZE", default=20000)
+AUDIENCE_EVALUATION_CHUNK_SIZE = env.int("AUDIENCE_EVALUATION_CHUNK_SIZE", default=50000)
 try:
     _minute, _hour, _day_of_month, _month_of_year, _day_of_week = AUDIENCE_EVALUATION_CRONTAB.split()
 except ValueError:

@@ -13,10 +13,11 @@ Bulk writes bypass model signals, so every function here announces the profiles 
 
 import datetime
 import logging
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 ACTIVE = AudienceMembership.ACTIVE_STATUSES
+# The cursor of an evaluation whose last chunk is done.
+_LAST = uuid.UUID(int=(1 << 128) - 1)
 Status = AudienceMembership.Status
 
 
@@ -58,19 +61,22 @@ def is_batch_evaluable(audience: Audience) -> bool:
 
 
 def _chunk_size() -> int:
-    return getattr(settings, "AUDIENCE_EVALUATION_CHUNK_SIZE", 20_000)
+    return getattr(settings, "AUDIENCE_EVALUATION_CHUNK_SIZE", 50_000)
 
 
 def _announce_limit() -> int:
     return getattr(settings, "AUDIENCE_EVALUATION_ANNOUNCE_LIMIT", 5_000)
 
 
-def _next_boundary(sandbox_id, after, size: int):
-    """Return the id of the `size`-th profile after `after` (None when fewer remain: the last chunk)."""
-    profiles = Profile.objects.filter(sandbox_id=sandbox_id)
-    if after is not None:
-        profiles = profiles.filter(pk__gt=after)
-    return profiles.order_by("pk").values_list("pk", flat=True)[size - 1 : size].first()
+def _boundaries(total: int, after, size: int) -> list[uuid.UUID]:
+    """
+    Split the UUID space into equal id ranges holding about `size` of the sandbox's `total` profiles each
+    (profile ids are random UUIDs, so ranges of equal width hold about as many) and return the upper
+    boundaries after `after`. Costs no query; the last chunk is the one after the last boundary.
+    """
+    chunks = max(1, -(-total // size))
+    bounds = [uuid.UUID(int=(index * (1 << 128)) // chunks - 1) for index in range(1, chunks)]
+    return [bound for bound in bounds if after is None or bound > after]
 
 
 def _in_range(queryset, field: str, low, high):
@@ -81,9 +87,72 @@ def _in_range(queryset, field: str, low, high):
     return queryset
 
 
+_CHUNK_SQL = """
+WITH q AS MATERIALIZED ({qualifying}),
+m AS MATERIALIZED (
+    SELECT profile_id, status FROM {memberships}
+    WHERE audience_id = %(audience)s {member_range}
+),
+gone AS (
+    UPDATE {memberships} AS am SET status = 'exited', exited_at = %(now)s
+    FROM m
+    WHERE am.audience_id = %(audience)s AND am.profile_id = m.profile_id AND m.status IN ('realized', 'existing')
+      AND NOT EXISTS (SELECT 1 FROM q WHERE q.pk = m.profile_id)
+    RETURNING am.profile_id
+),
+kept AS (
+    UPDATE {memberships} AS am SET status = 'existing'
+    FROM q
+    WHERE am.audience_id = %(audience)s AND am.profile_id = q.pk AND am.status = 'realized'
+    RETURNING am.profile_id
+),
+back AS (
+    UPDATE {memberships} AS am SET status = 'realized', qualified_at = %(now)s, exited_at = NULL
+    FROM q
+    WHERE am.audience_id = %(audience)s AND am.profile_id = q.pk AND am.status = 'exited'
+    RETURNING am.profile_id
+),
+new AS (
+    INSERT INTO {memberships} (audience_id, profile_id, status, qualified_at, exited_at, payload)
+    SELECT %(audience)s, q.pk, 'realized', %(now)s, NULL, '{{}}'::jsonb
+    FROM q WHERE NOT EXISTS (SELECT 1 FROM m WHERE m.profile_id = q.pk)
+    ON CONFLICT (audience_id, profile_id) DO NOTHING
+    RETURNING profile_id
+)
+SELECT 'exited', profile_id FROM gone
+UNION ALL SELECT 'entered', profile_id FROM back
+UNION ALL SELECT 'entered', profile_id FROM new
+"""
+
+
+def _evaluate_range_postgres(audience: Audience, qualifying, low, high, now) -> tuple[list, list]:
+    """The same transitions as `_evaluate_range`, in one statement that evaluates the rule once per chunk."""
+    sql, params = qualifying.order_by().values("pk").query.sql_with_params()
+    named = {"q%d" % index: value for index, value in enumerate(params)}
+    qualifying_sql = sql % tuple("%%(q%d)s" % index for index in range(len(params)))
+    member_range = ""
+    if low is not None:
+        member_range += " AND profile_id > %(low)s"
+    if high is not None:
+        member_range += " AND profile_id <= %(high)s"
+    statement = _CHUNK_SQL.format(
+        qualifying=qualifying_sql,
+        memberships=connection.ops.quote_name(AudienceMembership._meta.db_table),
+        member_range=member_range,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, {**named, "audience": audience.pk, "now": now, "low": low, "high": high})
+        rows = cursor.fetchall()
+    entered = [profile_id for kind, profile_id in rows if kind == "entered"]
+    exited = [profile_id for kind, profile_id in rows if kind == "exited"]
+    return entered, exited
+
+
 def _evaluate_range(audience: Audience, rule_q, low, high, now) -> tuple[list, list]:
     """Update one chunk's memberships set-based; return `(entered_ids, exited_ids)`."""
     qualifying = _in_range(Profile.objects.filter(sandbox_id=audience.sandbox_id), "pk", low, high).filter(rule_q)
+    if connection.vendor == "postgresql":
+        return _evaluate_range_postgres(audience, qualifying, low, high, now)
     members = _in_range(AudienceMembership.objects.filter(audience=audience), "profile_id", low, high)
     active = members.filter(status__in=ACTIVE)
 
@@ -141,26 +210,25 @@ def audience_evaluation_run(*, evaluation_id) -> AudienceEvaluation | None:
     size, limit = _chunk_size(), _announce_limit()
     announced, too_many = 0, False
     cursor = evaluation.cursor
-    while True:
-        high = _next_boundary(audience.sandbox_id, cursor, size)
+    boundaries = iter(_boundaries(evaluation.total, cursor, size))
+    while cursor != _LAST:
+        high = next(boundaries, None)
         now = timezone.now()
         with transaction.atomic():
-            advanced = AudienceEvaluation.objects.filter(
-                pk=evaluation.pk, status=AudienceEvaluation.Status.RUNNING, cursor=cursor
-            )
             if cursor is None:
                 advanced = AudienceEvaluation.objects.filter(
                     pk=evaluation.pk, status=AudienceEvaluation.Status.RUNNING, cursor__isnull=True
                 )
-            done = (
-                size
-                if high is not None
-                else _in_range(Profile.objects.filter(sandbox_id=audience.sandbox_id), "pk", cursor, None).count()
-            )
+            else:
+                advanced = AudienceEvaluation.objects.filter(
+                    pk=evaluation.pk, status=AudienceEvaluation.Status.RUNNING, cursor=cursor
+                )
             entered, exited = _evaluate_range(audience, rule_q, cursor, high, now)
+            # Ranges of equal width hold about equal shares of random ids: progress is that share.
+            share = 1.0 if high is None else (high.int + 1) / (1 << 128)
             claimed = advanced.update(
-                cursor=high,
-                processed=F("processed") + done,
+                cursor=high or _LAST,
+                processed=min(evaluation.total, round(evaluation.total * share)),
                 entered=F("entered") + len(entered),
                 exited=F("exited") + len(exited),
                 updated_at=now,
@@ -177,9 +245,7 @@ def audience_evaluation_run(*, evaluation_id) -> AudienceEvaluation | None:
                     announced += len(changed)
                 else:
                     too_many = True
-        if high is None:
-            break
-        cursor = high
+        cursor = high or _LAST
     if too_many:
         changes.announce_configuration_changed(audience.sandbox_id)
     evaluation.refresh_from_db()

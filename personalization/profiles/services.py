@@ -154,15 +154,7 @@ def _type_problem(value, field_type: str) -> str | None:
     return None
 
 
-def validate_profile_attributes(*, sandbox, attributes) -> None:
-    """
-    Raise a `ValidationError` keyed `attributes.<path>` for every value that does not fit the sandbox's schema.
-
-    Values of schema fields must have the field's type (or be null); paths outside the schema are free. Numbers
-    must fit a double; the whole document at most `PROFILE_ATTRIBUTES_MAX_BYTES` of JSON.
-    """
-    if not isinstance(attributes, dict):
-        raise ValidationError({"attributes": _("Attributes must be a JSON object.")}, code="invalid")
+def _check_size(attributes) -> None:
     size = len(json.dumps(attributes, ensure_ascii=False).encode())
     if size > PROFILE_ATTRIBUTES_MAX_BYTES:
         raise ValidationError(
@@ -172,6 +164,18 @@ def validate_profile_attributes(*, sandbox, attributes) -> None:
             },
             code="too_large",
         )
+
+
+def validate_profile_attributes(*, sandbox, attributes) -> None:
+    """
+    Raise a `ValidationError` keyed `attributes.<path>` for every value that does not fit the sandbox's schema.
+
+    Values of schema fields must have the field's type (or be null); paths outside the schema are free. Numbers
+    must fit a double; the whole document at most `PROFILE_ATTRIBUTES_MAX_BYTES` of JSON.
+    """
+    if not isinstance(attributes, dict):
+        raise ValidationError({"attributes": _("Attributes must be a JSON object.")}, code="invalid")
+    _check_size(attributes)
     errors: dict[str, str] = {}
     _walk_numbers(attributes, "attributes", errors)
     for path, field_type in ProfileField.objects.filter(sandbox=sandbox).values_list("path", "field_type"):
@@ -269,7 +273,9 @@ def profile_upsert(
         new_attributes = profile.attributes
         if attributes is not None:
             new_attributes = merge_patch(profile.attributes, attributes) if merge else attributes
-        validate_profile_attributes(sandbox=sandbox, attributes=new_attributes)
+        # Check what the caller sends (all of it for PUT, the patch for PATCH): old data never blocks an update.
+        validate_profile_attributes(sandbox=sandbox, attributes=attributes if attributes is not None else {})
+        _check_size(new_attributes)
         profile.attributes = new_attributes
         owners = _identity_owners(sandbox, wanted)
         errors = {

@@ -295,3 +295,14 @@ def test_the_next_lookup_reflects_a_profile_update(shop, django_capture_on_commi
             {"sandbox": "shop", "attributes": {"loyalty": {"status": "gold"}}},
         )
     assert str(shop.gold.pk) in lookup_segments(shop)
+
+
+def test_a_patch_is_checked_on_what_it_sends_so_old_data_never_blocks_it(user_client, writer, schema):
+    email = IdentityNamespace.objects.get(sandbox=schema, code="Email")
+    old = ProfileFactory(sandbox=schema, attributes={"loyalty": {"points": "many"}})
+    IdentityFactory(profile=old, namespace=email, value="ada@example.com")
+
+    response = send(user_client, "patch", "Email/ada@example.com", {"sandbox": "alpha", "attributes": {"note": "hi"}})
+
+    assert response.status_code == 200, response.content
+    assert response.json()["attributes"] == {"loyalty": {"points": "many"}, "note": "hi"}

@@ -92,7 +92,8 @@ def typed_value(value, kind: str):
 def _scalar(value, kind: str):
     """Return a rule operand normalised to `kind`, or None when it is not a valid operand of that kind."""
     if kind == STRING:
-        return value if isinstance(value, str) else None
+        # NUL cannot be stored in PostgreSQL text, so a rule string holding it can never match anything.
+        return value if isinstance(value, str) and "\x00" not in value else None
     if kind == NUMBER:
         return float(value) if is_rule_number(value) else None
     if kind == BOOLEAN:

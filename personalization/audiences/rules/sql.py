@@ -8,12 +8,13 @@ constant truth values use `pk__in=[]` so Django folds them away.
 """
 
 import datetime
+import json
 from decimal import Decimal
 
 from django.db.models import BooleanField, Exists, Expression, F, OuterRef, Q
 from django.utils import timezone
 
-from personalization.audiences.rules.grammar import BOOLEAN, DATE, NUMBER, audience_uuid, node_kind
+from personalization.audiences.rules.grammar import BOOLEAN, DATE, NUMBER, STRING, audience_uuid, node_kind
 from personalization.audiences.rules.semantics import Comparison, prepare_comparison
 
 __all__ = ["rule_to_q"]
@@ -48,7 +49,10 @@ def _compile(node, field_types, today, prefix) -> Q:
             return _always(prefix, False)
         if not children:
             return _always(prefix, kind == "all")
-        compiled = [_compile(child, field_types, today, prefix) for child in children]
+        # AND/OR are commutative and every compiled condition is total (never NULL, never an error), so the
+        # cheap, selective checks go first and the database can skip the costly ones for most rows.
+        ordered = sorted(children, key=lambda child: _cost(child, field_types))
+        compiled = [_compile(child, field_types, today, prefix) for child in ordered]
         combined = compiled[0]
         for part in compiled[1:]:
             combined = (combined & part) if kind == "all" else (combined | part)
@@ -74,6 +78,26 @@ def _compile(node, field_types, today, prefix) -> Q:
         return Q(JSONComparison(F(prefix + "attributes"), comparison))
     # Event conditions (no event in SQL) and malformed nodes never hold.
     return _always(prefix, False)
+
+
+_KIND_COST = {STRING: 2, BOOLEAN: 1, DATE: 3, NUMBER: 4}
+
+
+def _cost(node, field_types) -> int:
+    """Estimate how costly a condition is per row, to order the conditions of a group."""
+    kind = node_kind(node)
+    if kind in ("all", "any"):
+        return sum(_cost(child, field_types) for child in node[kind]) if isinstance(node[kind], list) else 0
+    if kind == "not":
+        return _cost(node["not"], field_types)
+    if kind == "in_audience":
+        return 8
+    if kind == "field":
+        field_type = field_types.get(node.get("field"))
+        if field_type in (STRING, BOOLEAN) and node.get("op") in ("equals", "not_equals", "in", "exists"):
+            return 1
+        return _KIND_COST.get(field_type, 0)
+    return 0
 
 
 class JSONComparison(Expression):
@@ -102,6 +126,9 @@ class JSONComparison(Expression):
         path = self.comparison.path
         value_sql = "(%s%s)" % (column_sql, " -> %s" * len(path))
         value_params = [*column_params, *path]
+        fast = _postgres_jsonb_equality(self.comparison, value_sql, value_params)
+        if fast is not None:
+            return fast
 
         def value():
             return value_sql, list(value_params)
@@ -122,15 +149,36 @@ class JSONComparison(Expression):
         return _comparison_sql(self.comparison, typed_sql, typed_params, postgres=False)
 
 
+def _postgres_jsonb_equality(comparison: Comparison, v: str, p: list):
+    """
+    Compare strings and booleans as jsonb values: jsonb equality already implies the JSON type ("5" is not 5),
+    so no typed text has to be extracted. Numbers are left to the double comparison (jsonb compares exactly).
+    """
+    if comparison.kind not in (STRING, BOOLEAN) or comparison.op not in ("equals", "not_equals", "in"):
+        return None
+    if comparison.op == "in":
+        operands = [json.dumps(item, ensure_ascii=False) for item in comparison.operand]
+        sql = "%s IN (%s)" % (v, ", ".join(["%s::jsonb"] * len(operands)))
+        return "COALESCE((%s), FALSE)" % sql, [*p, *operands]
+    operand = json.dumps(comparison.operand, ensure_ascii=False)
+    if comparison.op == "equals":
+        return "COALESCE((%s = %%s::jsonb), FALSE)" % v, [*p, operand]
+    json_type = "string" if comparison.kind == STRING else "boolean"
+    sql = "jsonb_typeof(%s) = '%s' AND %s <> %%s::jsonb" % (v, json_type, v)
+    return "COALESCE((%s), FALSE)" % sql, [*p, *p, operand]
+
+
 def _postgres_typed(kind: str, value):
     v, p = value()
     if kind == NUMBER:
         numeric = "(%s)::numeric" % v
+        # The common magnitudes take the first branch; only extreme ones pay for the exact range checks.
         sql = (
-            "CASE WHEN jsonb_typeof({v}) = 'number' THEN (CASE WHEN abs({n}) >= %s::numeric THEN NULL "
+            "CASE WHEN jsonb_typeof({v}) = 'number' THEN (CASE WHEN abs({n}) BETWEEN 1e-300 AND 1e300 "
+            "THEN ({n})::float8 WHEN abs({n}) >= %s::numeric THEN NULL "
             "WHEN abs({n}) <= %s::numeric THEN 0::float8 ELSE ({n})::float8 END) END"
         ).format(v=v, n=numeric)
-        return sql, [*p, *p, _DOUBLE_OVERFLOW, *p, _DOUBLE_UNDERFLOW, *p]
+        return sql, [*p, *p, *p, *p, _DOUBLE_OVERFLOW, *p, _DOUBLE_UNDERFLOW, *p]
     if kind == BOOLEAN:
         return "CASE WHEN jsonb_typeof({v}) = 'boolean' THEN ({v})::boolean END".format(v=v), [*p, *p]
     if kind == DATE:

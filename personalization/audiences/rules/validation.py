@@ -309,6 +309,9 @@ class _Validator:
                 )
                 return False
             return True
+        if kind == STRING and isinstance(value, str) and "\x00" in value:
+            self.error(at, _("strings in rules cannot contain the NUL character (U+0000)."), "invalid_character")
+            return False
         valid = {
             STRING: isinstance(value, str),
             NUMBER: is_rule_number(value),

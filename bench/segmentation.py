@@ -1,0 +1,333 @@
+#!/usr/bin/env python
+"""
+Benchmark audience evaluation on PostgreSQL (+ Redis for the edge store).
+
+    .venv/bin/python bench/segmentation.py                      # 1,000,000 profiles
+    .venv/bin/python bench/segmentation.py --profiles 200000 --updates 300
+
+It seeds a `bench-seg` sandbox (once; re-used when the size matches) with set-based SQL, then prints:
+
+- batch: the time of `audience_evaluate` for a realistic rule (first run: everyone enters; second run: the
+  steady state, nobody changes) against a hand-written `SELECT COUNT(*)` with the same predicate, and the
+  ratio of each to it; plus the compiled rule's own COUNT(*) for reference;
+- streaming: p50/p99 latency from sending `PATCH /api/v1/profiles/ECID/{id}/` until a lookup through
+  `/ee/v2/interact` reflects the membership change, over `--updates` updates (in-process Django client, so no
+  HTTP server noise; the PATCH re-evaluates streaming audiences and the edge store forgets the answer).
+
+Each part is one function (`bench_batch`, `bench_streaming`); more parts (e.g. the CSV import) plug into
+`SECTIONS` with the same signature. Needs PostgreSQL and Redis (DATABASE_URL / REDIS_URL, defaults below).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULTS = {
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/cpc_bench",
+    "REDIS_URL": "redis://127.0.0.1:6379/3",
+    "DJANGO_SETTINGS_MODULE": "personalization.settings",
+    "DEBUG": "0",
+    "SECRET_KEY": "bench-only-" + "x" * 50,
+    "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+    "SECURE_SSL_REDIRECT": "0",
+    "SECURE_HSTS_SECONDS": "0",
+    "EDGE_RATE_LIMIT": "0",
+    "LOG_LEVEL": "WARNING",
+}
+SANDBOX = "bench-seg"
+FIELDS = (
+    ("loyalty.status", "string"),
+    ("loyalty.points", "number"),
+    ("homeAddress.countryCode", "string"),
+    ("consents.marketing", "boolean"),
+    ("person.birthDate", "date"),
+)
+# Marketing-consented gold or platinum members in the DACH region with at least 1,000 points.
+RULE = {
+    "all": [
+        {"field": "loyalty.status", "op": "in", "value": ["gold", "platinum"]},
+        {"field": "loyalty.points", "op": "gte", "value": 1000},
+        {"field": "homeAddress.countryCode", "op": "in", "value": ["DE", "AT", "CH"]},
+        {"field": "consents.marketing", "op": "equals", "value": True},
+    ]
+}
+RAW_PREDICATE = """
+    sandbox_id = %s
+    AND attributes -> 'loyalty' ->> 'status' IN ('gold', 'platinum')
+    AND CASE WHEN jsonb_typeof(attributes -> 'loyalty' -> 'points') = 'number'
+             THEN (attributes -> 'loyalty' ->> 'points')::numeric >= 1000 END
+    AND attributes -> 'homeAddress' ->> 'countryCode' IN ('DE', 'AT', 'CH')
+    AND attributes -> 'consents' -> 'marketing' = 'true'::jsonb
+"""
+STREAMING_RULE = {"field": "loyalty.status", "op": "equals", "value": "diamond"}
+
+
+def setup_django():
+    for key, value in DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    import django
+
+    django.setup()
+
+
+def ensure_database():
+    import psycopg
+
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        raise SystemExit("bench/segmentation.py needs PostgreSQL: set DATABASE_URL=postgres://...")
+    with psycopg.connect(
+        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], dbname="postgres", autocommit=True
+    ) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
+            conn.execute('CREATE DATABASE "%s"' % db["NAME"])
+
+
+def seed(profiles: int) -> dict:
+    """Create (or reuse) the sandbox, its schema, profiles with ECIDs, a datastream and a destination."""
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    from accounts.models import Sandbox
+    from personalization.audiences.models import Audience
+    from personalization.datastreams.models import Datastream
+    from personalization.destinations.models import Destination
+    from personalization.profiles.models import IdentityNamespace, Profile, ProfileField
+
+    call_command("migrate", verbosity=0)
+    sandbox, _ = Sandbox.objects.get_or_create(name=SANDBOX, defaults={"title": "Segmentation benchmark"})
+    if Profile.objects.filter(sandbox=sandbox).count() != profiles:
+        print("seeding %d profiles ..." % profiles, flush=True)
+        started = time.perf_counter()
+        with transaction.atomic():
+            Destination.objects.filter(sandbox=sandbox).delete()
+            Datastream.objects.filter(sandbox=sandbox).delete()
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "DELETE FROM audiences_audiencemembership WHERE audience_id IN "
+                    "(SELECT id FROM audiences_audience WHERE sandbox_id = %s)",
+                    [sandbox.pk],
+                )
+                cursor.execute(
+                    "DELETE FROM audiences_audienceevaluation WHERE audience_id IN "
+                    "(SELECT id FROM audiences_audience WHERE sandbox_id = %s)",
+                    [sandbox.pk],
+                )
+                cursor.execute("DELETE FROM profiles_identity WHERE sandbox_id = %s", [sandbox.pk])
+                cursor.execute("DELETE FROM profiles_profile WHERE sandbox_id = %s", [sandbox.pk])
+            Audience.objects.filter(sandbox=sandbox).delete()
+            ProfileField.objects.filter(sandbox=sandbox).delete()
+            for path, field_type in FIELDS:
+                ProfileField.objects.create(sandbox=sandbox, path=path, field_type=field_type)
+            ecid, _ = IdentityNamespace.objects.get_or_create(sandbox=sandbox, code="ECID", defaults={"name": "ECID"})
+            with connection.cursor() as cursor:
+                # Deterministic variety from hashes of n: tiers, points, countries, consent, birth dates; a few
+                # profiles miss fields or hold wrong types, as real data does.
+                cursor.execute(
+                    """
+                    INSERT INTO profiles_profile (id, sandbox_id, attributes, created_at, updated_at)
+                    SELECT md5('seg-profile-' || n)::uuid, %s,
+                           jsonb_strip_nulls(jsonb_build_object(
+                             'loyalty', CASE WHEN n %% 10 = 0 THEN NULL ELSE jsonb_build_object(
+                                 'status', (ARRAY['bronze','bronze','bronze','silver','silver','gold','platinum'])
+                                           [1 + (hashtext('s' || n) & 2147483647) %% 7],
+                                 'points', CASE WHEN n %% 97 = 0 THEN to_jsonb('many'::text)
+                                                ELSE to_jsonb((hashtext('p' || n) & 2147483647) %% 10000) END) END,
+                             'homeAddress', jsonb_build_object('countryCode',
+                                 (ARRAY['DE','DE','AT','CH','FR','US','ES','IT','NL','GB'])
+                                 [1 + (hashtext('c' || n) & 2147483647) %% 10]),
+                             'consents', jsonb_build_object('marketing', (hashtext('m' || n) & 3) <> 0),
+                             'person', jsonb_build_object('birthDate',
+                                 to_char(date '1950-01-01' + (hashtext('b' || n) & 2147483647) %% 20000,
+                                         'YYYY-MM-DD'))
+                           )),
+                           now(), now()
+                    FROM generate_series(1, %s) n
+                    """,
+                    [sandbox.pk, profiles],
+                )
+                cursor.execute(
+                    """
+                    INSERT INTO profiles_identity (sandbox_id, namespace_id, value, profile_id, "primary", created_at)
+                    SELECT %s, %s, lpad(n::text, 38, '0'), md5('seg-profile-' || n)::uuid, true, now()
+                    FROM generate_series(1, %s) n
+                    """,
+                    [sandbox.pk, ecid.pk, profiles],
+                )
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE profiles_profile")
+            cursor.execute("ANALYZE profiles_identity")
+        print("seeded in %.1f s" % (time.perf_counter() - started), flush=True)
+    owner = get_user_model().objects.filter(username="bench-seg").first() or get_user_model().objects.create_superuser(
+        "bench-seg", "bench-seg@example.com", None
+    )
+    datastream, _ = Datastream.objects.get_or_create(
+        sandbox=sandbox, name="Bench web", defaults={"platform_enabled": True, "personalization_destinations": True}
+    )
+    destination, _ = Destination.objects.get_or_create(
+        sandbox=sandbox, datastream=datastream, alias="benchSeg", defaults={"name": "Bench segmentation"}
+    )
+    return {"sandbox": sandbox, "owner": owner, "datastream": datastream, "destination": destination}
+
+
+def _audience(seeded, name: str, rule: dict, evaluation: str):
+    from personalization.audiences.models import Audience, AudienceMembership
+
+    audience, _ = Audience.objects.update_or_create(
+        sandbox=seeded["sandbox"],
+        name=name,
+        defaults={"rule": rule, "evaluation": evaluation, "status": Audience.Status.PUBLISHED},
+    )
+    AudienceMembership.objects.filter(audience=audience).delete()
+    audience.evaluations.all().delete()
+    return audience
+
+
+def _timed(function, repeat: int = 1) -> tuple[float, object]:
+    best, result = None, None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = function()
+        elapsed = time.perf_counter() - started
+        best = elapsed if best is None else min(best, elapsed)
+    return best, result
+
+
+def bench_batch(args, seeded) -> list[str]:
+    """Batch evaluation of `RULE` vs a raw COUNT(*) with the same predicate."""
+    from django.db import connection
+
+    from personalization.audiences.evaluation import audience_evaluate
+    from personalization.audiences.rules import field_types_for, rule_to_q
+    from personalization.profiles.models import Profile
+
+    sandbox = seeded["sandbox"]
+    audience = _audience(seeded, "Bench: DACH gold consented", RULE, "batch")
+
+    def raw_count():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM profiles_profile WHERE " + RAW_PREDICATE, [sandbox.pk])  # noqa: S608
+            return cursor.fetchone()[0]
+
+    q = rule_to_q(RULE, field_types=field_types_for(sandbox.pk))
+    raw_seconds, raw = _timed(raw_count, repeat=3)
+    compiled_seconds, compiled = _timed(lambda: Profile.objects.filter(sandbox=sandbox).filter(q).count(), repeat=3)
+    first_seconds, first = _timed(lambda: audience_evaluate(audience_id=audience.pk))
+    steady_seconds, steady = _timed(lambda: audience_evaluate(audience_id=audience.pk))
+    settle_seconds, settle = _timed(lambda: audience_evaluate(audience_id=audience.pk))
+    audience.refresh_from_db()
+    assert raw == compiled == audience.profile_count, (raw, compiled, audience.profile_count)
+    lines = [
+        "batch: %d profiles, rule: %s" % (args.profiles, audience.rule_text),
+        "  %-52s %9.3f s   %d profiles" % ("raw SQL COUNT(*), same predicate (best of 3)", raw_seconds, raw),
+        "  %-52s %9.3f s   %5.2fx raw"
+        % ("compiled rule COUNT(*) (best of 3)", compiled_seconds, compiled_seconds / raw_seconds),
+        "  %-52s %9.3f s   %5.2fx raw   entered %d"
+        % ("audience_evaluate, first run", first_seconds, first_seconds / raw_seconds, first.entered),
+        "  %-52s %9.3f s   %5.2fx raw   realized -> existing"
+        % ("audience_evaluate, second run", steady_seconds, steady_seconds / raw_seconds),
+        "  %-52s %9.3f s   %5.2fx raw   entered %d, exited %d"
+        % (
+            "audience_evaluate, steady state",
+            settle_seconds,
+            settle_seconds / raw_seconds,
+            settle.entered,
+            settle.exited,
+        ),
+        "  chunks of %d profiles: %d" % (_chunk_size(), -(-args.profiles // _chunk_size())),
+    ]
+    return lines
+
+
+def _chunk_size() -> int:
+    from django.conf import settings
+
+    return settings.AUDIENCE_EVALUATION_CHUNK_SIZE
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def bench_streaming(args, seeded) -> list[str]:
+    """PATCH a profile into/out of a streaming audience; time until a lookup reflects it."""
+    from django.core.cache import cache
+    from django.test import Client
+
+    from personalization.destinations.models import AudienceActivation
+
+    audience = _audience(seeded, "Bench: diamond (streaming)", STREAMING_RULE, "streaming")
+    AudienceActivation.objects.get_or_create(destination=seeded["destination"], audience=audience)
+    cache.clear()
+    client = Client()
+    client.force_login(seeded["owner"])
+    lookup_url = "/ee/v2/interact?datastreamId=%s" % seeded["datastream"].pk
+    audience_id = str(audience.pk)
+    stride = max(1, args.profiles // args.updates)
+    write_ms, visible_ms = [], []
+    for index in range(args.updates):
+        ecid = "%038d" % (1 + (index * stride) % args.profiles)
+        body = json.dumps({"event": {"xdm": {"identityMap": {"ECID": [{"id": ecid, "primary": True}]}}}})
+        client.post(lookup_url, body, content_type="application/json")  # the answer is cached before the change
+        status = "diamond"
+        started = time.perf_counter()
+        response = client.patch(
+            "/api/v1/profiles/ECID/%s/?sandbox=%s" % (ecid, SANDBOX),
+            json.dumps({"attributes": {"loyalty": {"status": status}}}),
+            content_type="application/json",
+        )
+        written = time.perf_counter()
+        assert response.status_code == 200, response.content
+        answer = client.post(lookup_url, body, content_type="application/json").json()
+        seen = time.perf_counter()
+        segments = {s["id"] for s in answer["handle"][0]["payload"][0]["segments"]}
+        assert audience_id in segments, answer
+        write_ms.append((written - started) * 1000)
+        visible_ms.append((seen - started) * 1000)
+        # put the profile back (not timed) so the run leaves the data as it found it
+        client.patch(
+            "/api/v1/profiles/ECID/%s/?sandbox=%s" % (ecid, SANDBOX),
+            json.dumps({"attributes": {"loyalty": {"status": "silver"}}}),
+            content_type="application/json",
+        )
+    return [
+        "streaming: %d updates (PATCH into a streaming audience, then a lookup shows it)" % args.updates,
+        "  %-52s p50 %7.2f ms   p99 %7.2f ms"
+        % ("PATCH returned", statistics.median(write_ms), _percentile(write_ms, 0.99)),
+        "  %-52s p50 %7.2f ms   p99 %7.2f ms"
+        % ("PATCH sent -> lookup reflects it", statistics.median(visible_ms), _percentile(visible_ms, 0.99)),
+    ]
+
+
+# Each section takes (args, seeded) and returns the lines it prints; add the CSV import here.
+SECTIONS = [bench_batch, bench_streaming]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profiles", type=int, default=1_000_000)
+    parser.add_argument("--updates", type=int, default=300, help="streaming updates to time")
+    args = parser.parse_args()
+    setup_django()
+    ensure_database()
+    seeded = seed(args.profiles)
+    output = []
+    for section in SECTIONS:
+        output += section(args, seeded)
+    print()
+    print("\n".join(output))
+
+
+if __name__ == "__main__":
+    main()
