@@ -367,7 +367,7 @@ def _plan(*, profile, audiences, event, exits, field_types, memberships, today) 
     return plan
 
 
-def _apply(profile: Profile, plan: _Plan) -> None:
+def _apply(profile: Profile, plan: _Plan, *, announce: bool = True) -> None:
     """Write a plan's memberships, adjust the audiences' counts and announce the profile to the edge store."""
     if plan.created:
         AudienceMembership.objects.bulk_create(plan.created, ignore_conflicts=True)
@@ -376,7 +376,7 @@ def _apply(profile: Profile, plan: _Plan) -> None:
     for transition in plan.transitions:
         delta = 1 if transition.after == Status.REALIZED else -1
         Audience.objects.filter(pk=transition.audience_id).update(profile_count=Greatest(F("profile_count") + delta, 0))
-    if plan.transitions:
+    if plan.transitions and announce:
         changes.announce_profiles_changed(profile.sandbox_id, [profile.pk])
 
 
@@ -389,6 +389,7 @@ def profile_memberships_evaluate(
     field_types: dict | None = None,
     memberships: list[AudienceMembership] | None = None,
     today: datetime.date | None = None,
+    announce: bool = True,
 ) -> list[Transition]:
     """
     Evaluate `audiences` for one profile (and the request event's `xdm`, at the edge) and store the transitions.
@@ -410,13 +411,19 @@ def profile_memberships_evaluate(
         today=today,
     )
     if plan.transitions:
-        with transaction.atomic():
-            _apply(profile, plan)
+        with transaction.atomic(savepoint=False):
+            _apply(profile, plan, announce=announce)
     return plan.transitions
 
 
-def profile_streaming_evaluate(*, profile: Profile) -> list[Transition]:
-    """Re-evaluate the sandbox's published streaming and edge audiences for `profile` (after an update)."""
+def profile_streaming_evaluate(
+    *, profile: Profile, field_types: dict | None = None, announce: bool = True
+) -> list[Transition]:
+    """
+    Re-evaluate the sandbox's published streaming and edge audiences for `profile` (after an update).
+
+    `announce=False` when the caller saved the profile in the same transaction (its save tells the edge store).
+    """
     audiences = list(
         Audience.objects.filter(
             sandbox_id=profile.sandbox_id,
@@ -428,7 +435,9 @@ def profile_streaming_evaluate(*, profile: Profile) -> list[Transition]:
     )
     if not audiences:
         return []
-    return profile_memberships_evaluate(profile=profile, audiences=audiences)
+    return profile_memberships_evaluate(
+        profile=profile, audiences=audiences, field_types=field_types, announce=announce
+    )
 
 
 def edge_qualify(*, sandbox_id, profile_id, audience_ids, event: dict | None) -> dict | None:

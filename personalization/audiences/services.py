@@ -174,8 +174,10 @@ def profile_ingest(
     The edge store forgets the profile's answers when the transaction commits, so the next lookup reflects it.
     """
     from personalization.audiences.evaluation import profile_streaming_evaluate
+    from personalization.profiles.models import ProfileField
     from personalization.profiles.services import profile_upsert
 
+    schema = dict(ProfileField.objects.filter(sandbox=sandbox).values_list("path", "field_type"))
     with transaction.atomic():
         upsert = profile_upsert(
             user=user,
@@ -185,6 +187,9 @@ def profile_ingest(
             attributes=attributes,
             identities=identities,
             merge=merge,
+            schema=schema,
         )
-        transitions = profile_streaming_evaluate(profile=upsert.profile)
+        field_types = {path: kind for path, kind in schema.items() if kind in ProfileField.SCALAR_TYPES}
+        # Saving the profile already told the edge store about it; the memberships need no second notice.
+        transitions = profile_streaming_evaluate(profile=upsert.profile, field_types=field_types, announce=False)
     return ProfileIngest(profile=upsert.profile, created=upsert.created, transitions=transitions)

@@ -166,7 +166,7 @@ def _check_size(attributes) -> None:
         )
 
 
-def validate_profile_attributes(*, sandbox, attributes) -> None:
+def validate_profile_attributes(*, sandbox, attributes, schema: dict | None = None) -> None:
     """
     Raise a `ValidationError` keyed `attributes.<path>` for every value that does not fit the sandbox's schema.
 
@@ -178,7 +178,9 @@ def validate_profile_attributes(*, sandbox, attributes) -> None:
     _check_size(attributes)
     errors: dict[str, str] = {}
     _walk_numbers(attributes, "attributes", errors)
-    for path, field_type in ProfileField.objects.filter(sandbox=sandbox).values_list("path", "field_type"):
+    if schema is None:
+        schema = dict(ProfileField.objects.filter(sandbox=sandbox).values_list("path", "field_type"))
+    for path, field_type in schema.items():
         value, parts = attributes, path.split(".")
         for depth, part in enumerate(parts):
             if value is None:  # missing (or null) on the way: nothing to check
@@ -244,7 +246,15 @@ def _clean_identities(sandbox, identities) -> list[dict]:
 
 
 def profile_upsert(
-    *, user, sandbox, namespace: str, value: str, attributes=None, identities=(), merge: bool = False
+    *,
+    user,
+    sandbox,
+    namespace: str,
+    value: str,
+    attributes=None,
+    identities=(),
+    merge: bool = False,
+    schema: dict | None = None,
 ) -> ProfileUpsert:
     """
     Create or update the profile that the identity `namespace`:`value` points at.
@@ -252,32 +262,41 @@ def profile_upsert(
     `attributes` replace the profile's (`merge=False`, PUT) or are merged into them as a JSON Merge Patch
     (`merge=True`, PATCH; null removes a key). `identities` (`{"namespace", "id", "primary"}`) are added to the
     profile; identities are never removed here, and one that belongs to another profile is refused (profiles
-    are not merged). Needs Manage Profiles on the sandbox. All or nothing.
+    are not merged). `schema` (`{path: type}` of all profile fields) saves reading it when the caller has it.
+    Needs Manage Profiles on the sandbox. All or nothing.
     """
     require_sandbox_permission(user, MANAGE_PROFILES, sandbox)
-    with transaction.atomic():
-        path_namespace = _namespaces(sandbox, [namespace]).get(namespace)
-        if path_namespace is None:
-            raise ValidationError(
-                {"namespace": ValidationError(_unknown_namespace(sandbox, namespace), code="unknown")}
-            )
+    # Part of the caller's transaction when there is one (no savepoint round trips on the ingestion path).
+    with transaction.atomic(savepoint=False):
         if not value.strip():
             raise ValidationError({"id": ValidationError(_("The identity value cannot be blank."), code="blank")})
-        wanted = _clean_identities(sandbox, list(identities))
-        found = Identity.objects.filter(sandbox=sandbox, namespace=path_namespace, value=value).first()
-        created = found is None
+        wanted = _clean_identities(sandbox, list(identities)) if identities else []
+        # The common case, an update, costs one query: the profile, locked, found through its identity.
+        profile = (
+            Profile.objects.select_for_update(of=("self",))
+            .filter(sandbox=sandbox, identities__namespace__code=namespace, identities__value=value)
+            .first()
+        )
+        created = profile is None
+        path_namespace = None
+        if created or wanted:
+            path_namespace = _namespaces(sandbox, [namespace]).get(namespace)
+            if path_namespace is None:
+                raise ValidationError(
+                    {"namespace": ValidationError(_unknown_namespace(sandbox, namespace), code="unknown")}
+                )
         if created:
             profile = Profile(sandbox=sandbox, attributes={})
-        else:
-            profile = Profile.objects.select_for_update().get(pk=found.profile_id)
         new_attributes = profile.attributes
         if attributes is not None:
             new_attributes = merge_patch(profile.attributes, attributes) if merge else attributes
         # Check what the caller sends (all of it for PUT, the patch for PATCH): old data never blocks an update.
-        validate_profile_attributes(sandbox=sandbox, attributes=attributes if attributes is not None else {})
+        validate_profile_attributes(
+            sandbox=sandbox, attributes=attributes if attributes is not None else {}, schema=schema
+        )
         _check_size(new_attributes)
         profile.attributes = new_attributes
-        owners = _identity_owners(sandbox, wanted)
+        owners = _identity_owners(sandbox, wanted) if wanted else {}
         errors = {
             "identities[%d]" % index: ValidationError(
                 _("%(ns)s:%(value)s belongs to another profile; profiles are not merged.")
@@ -289,9 +308,9 @@ def profile_upsert(
         }
         if errors:
             raise ValidationError(errors)
-        profile.full_clean()
-        profile.save()
-        added = _attach_identities(profile, path_namespace, value, wanted, created)
+        # The attributes were validated above and the sandbox is the caller's: no full_clean() round trips.
+        profile.save(force_insert=created)
+        added = _attach_identities(profile, path_namespace, value, wanted, created) if created or wanted else []
     return ProfileUpsert(profile=profile, created=created, identities_added=added)
 
 
