@@ -32,11 +32,29 @@ def _refuse_if_activated(audience: Audience, action: str) -> None:
         )
 
 
-def _evaluate_if_published(audience: Audience, was_published: bool) -> None:
+def _evaluate_if_published(audience: Audience, was_published: bool, rule_changed: bool = False) -> None:
+    """Queue an evaluation when an audience becomes published, or when a published audience's rule changes."""
     from personalization.audiences.evaluation import is_batch_evaluable
 
-    if not was_published and is_batch_evaluable(audience):
-        audience_evaluation_enqueue(audience=audience, trigger=AudienceEvaluation.Trigger.PUBLISH)
+    if (not was_published or rule_changed) and is_batch_evaluable(audience):
+        trigger = AudienceEvaluation.Trigger.MANUAL if was_published else AudienceEvaluation.Trigger.PUBLISH
+        audience_evaluation_enqueue(audience=audience, trigger=trigger)
+
+
+def _refuse_if_included(audience: Audience) -> None:
+    """Refuse to delete an audience that other audiences' rules include (`in_audience`)."""
+    from personalization.audiences.rules import audience_references
+
+    rules = Audience.objects.filter(sandbox_id=audience.sandbox_id, rule__isnull=False).exclude(pk=audience.pk)
+    names = sorted(
+        name for name, rule in rules.values_list("name", "rule") if str(audience.pk) in audience_references(rule)
+    )
+    if names:
+        raise ValidationError(
+            _("%(name)s is included by the rules of %(audiences)s; remove it from those rules before you delete it.")
+            % {"name": audience.name, "audiences": ", ".join(names)},
+            code="audience_included",
+        )
 
 
 def audience_create(*, user, sandbox, **fields) -> Audience:
@@ -50,18 +68,20 @@ def audience_create(*, user, sandbox, **fields) -> Audience:
 
 
 def audience_update(*, user, audience: Audience, **fields) -> Audience:
-    """Update an audience; moving a segmentation audience to published queues its evaluation."""
+    """Update an audience; publishing a segmentation audience, or changing a published one's rule, evaluates it."""
     if fields.get("status") == Audience.Status.INACTIVE and audience.status != Audience.Status.INACTIVE:
         _refuse_if_activated(audience, _("inactivate"))
     was_published = audience.status == Audience.Status.PUBLISHED
+    rule_changed = "rule" in fields and fields["rule"] != audience.rule
     with transaction.atomic():
         audience = save_checked(instance=audience, user=user, codename=MANAGE_SEGMENTS, update=fields)
-        _evaluate_if_published(audience, was_published=was_published)
+        _evaluate_if_published(audience, was_published=was_published, rule_changed=rule_changed)
     return audience
 
 
 def audience_delete(*, user, audience: Audience) -> None:
     _refuse_if_activated(audience, _("delete"))
+    _refuse_if_included(audience)
     delete_checked(instance=audience, user=user, codename=MANAGE_SEGMENTS)
 
 

@@ -308,3 +308,36 @@ def test_the_beat_schedule_runs_the_periodic_evaluation_daily(settings):
 
     assert entry["task"] == "personalization.audiences.evaluate_published_audiences"
     assert entry["schedule"].hour == {2} and entry["schedule"].minute == {0}
+
+
+def test_changing_a_published_audiences_rule_re_evaluates_it(manager, schema, django_capture_on_commit_callbacks):
+    from personalization.audiences.services import audience_update
+
+    silver = person(schema, "silver")
+    gold_member = person(schema, "gold")
+    with django_capture_on_commit_callbacks(execute=True):
+        audience = audience_create(user=manager, sandbox=schema, name="Tier", rule=GOLD, status="published")
+    assert set(statuses(audience)) == {gold_member.pk}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        audience_update(
+            user=manager, audience=audience, rule={"field": "loyalty.status", "op": "equals", "value": "silver"}
+        )
+
+    assert statuses(audience) == {gold_member.pk: "exited", silver.pk: "realized"}
+
+
+def test_an_audience_included_by_another_rule_cannot_be_deleted(manager, schema):
+    from django.core.exceptions import ValidationError
+
+    from personalization.audiences.services import audience_delete
+
+    vip = AudienceFactory(sandbox=schema, name="VIP")
+    AudienceFactory(sandbox=schema, name="VIP fans", rule={"in_audience": str(vip.pk)})
+
+    with pytest.raises(ValidationError) as excinfo:
+        audience_delete(user=manager, audience=vip)
+
+    assert excinfo.value.messages == [
+        "VIP is included by the rules of VIP fans; remove it from those rules before you delete it."
+    ]
