@@ -42,7 +42,8 @@ Semantics (both evaluators implement exactly this; tests/audiences/test_rules_pr
 - Numbers compare as IEEE-754 doubles, like JSON in JavaScript: the profile's number and the rule's are each
   rounded to the nearest double first, so 5 equals 5.0, -0.0 equals 0, and 2**53 + 1 equals 2**53. A profile
   number beyond the double range (|x| >= 2**1024 - 2**970, e.g. 1e400) is no value. The string "5" is not
-  a number.
+  a number. (SQLite parses integers of more than 19 significant digits itself and may round them differently
+  in the last place; PostgreSQL, the production database, rounds exactly like Python.)
 - Strings compare exactly and case-sensitively by Unicode code point (no normalisation); `contains` and
   `starts_with` too. Dates compare by their `YYYY-MM-DD` text, which orders them chronologically.
 - `within_last_days: n` holds for dates from `today - n` to `today` inclusive; `today` is a parameter of
@@ -74,6 +75,11 @@ Evaluation (pure given the schema; `field_types` is `{path: type}`, see `field_t
 
 Helpers: `audience_references(rule)`, `uses_events(rule)`, `field_paths(rule)`, `OPERATORS`,
 `EVENT_OPERATORS`, `MAX_DEPTH`, `MAX_NODES`.
+
+`Audience.clean()` calls `check_rule`, so forms, the API and services reject a rule with the same messages;
+`Audience.rule_text` is `describe_rule` for the audience. Evaluation runs live in
+`personalization.audiences.evaluation` (batch `audience_evaluate`, streaming `profile_streaming_evaluate`,
+edge `edge_qualify`); queueing one goes through `services.audience_evaluation_enqueue`.
 """
 
 from personalization.audiences.rules.eligibility import Eligibility, edge_eligibility
