@@ -1,4 +1,5 @@
 from accounts import constants as perms
+from accounts.middleware import SANDBOX_ORDER
 from accounts.permissions import has_sandbox_permission, sandboxes_visible_to
 
 # (label, url name, codename that makes the section visible in the current sandbox), in menu order.
@@ -29,7 +30,7 @@ def navigation(request):
         granted = set(permission_map(user).get(sandbox.pk, ()))
     return {
         "nav_sections": sections,
-        "nav_sandboxes": sandboxes_visible_to(user).order_by("kind", "name"),
+        "nav_sandboxes": sandboxes_visible_to(user).order_by(*SANDBOX_ORDER),
         "current_sandbox": sandbox,
         "sandbox_perms": granted,
     }

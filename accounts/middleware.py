@@ -1,4 +1,6 @@
 SESSION_KEY = "current_sandbox_id"
+# Production first ("production" sorts after "development"), then by name.
+SANDBOX_ORDER = ("-kind", "name")
 
 
 def current_sandbox(request):
@@ -10,7 +12,7 @@ def current_sandbox(request):
     visible = sandboxes_visible_to(request.user)
     chosen = request.session.get(SESSION_KEY)
     sandbox = visible.filter(pk=chosen).first() if chosen else None
-    return sandbox or visible.order_by("kind", "name").first()
+    return sandbox or visible.order_by(*SANDBOX_ORDER).first()
 
 
 class CurrentSandboxMiddleware:

@@ -94,3 +94,16 @@ def test_the_switcher_lists_only_sandboxes_where_the_user_holds_a_permission(use
 def test_unknown_codenames_are_a_programming_error(user):
     with pytest.raises(ValueError, match="Unknown sandbox permission"):
         restrict(Datastream.objects.all(), user, "view_everything")
+
+
+def test_a_user_starts_in_a_production_sandbox_when_they_have_one(client, grant):
+    from accounts.models import Sandbox
+    from tests.factories import SandboxFactory
+
+    dev = SandboxFactory(name="aaa-dev", kind=Sandbox.Kind.DEVELOPMENT)
+    prod = SandboxFactory(name="zzz-prod", kind=Sandbox.Kind.PRODUCTION)
+    user = UserFactory(username="both")
+    grant(user, [dev, prod], perms.VIEW_DATASTREAMS)
+    client.force_login(user)
+
+    assert client.get("/").context["current_sandbox"] == prod
