@@ -2,13 +2,14 @@ from accounts import constants as perms
 from accounts.middleware import SANDBOX_ORDER
 from accounts.permissions import has_sandbox_permission, sandboxes_visible_to
 
-# (label, url name, codename that makes the section visible in the current sandbox), in menu order.
+# (label, url name, codenames that make the section visible in the current sandbox), in menu order.
 NAVIGATION = (
-    ("Datastreams", "datastreams:datastream_list", perms.VIEW_DATASTREAMS),
-    ("Profile fields", "profiles:profilefield_list", perms.VIEW_PROFILES),
-    ("Profiles", "profiles:profile_list", perms.VIEW_PROFILES),
-    ("Audiences", "audiences:audience_list", perms.VIEW_SEGMENTS),
-    ("Destinations", "destinations:destination_list", perms.VIEW_DESTINATIONS),
+    ("Datastreams", "datastreams:datastream_list", (perms.VIEW_DATASTREAMS,)),
+    ("Profile fields", "profiles:profilefield_list", (perms.VIEW_PROFILES,)),
+    ("Profiles", "profiles:profile_list", (perms.VIEW_PROFILES,)),
+    ("Audiences", "audiences:audience_list", (perms.VIEW_SEGMENTS,)),
+    ("Destinations", "destinations:destination_list", (perms.VIEW_DESTINATIONS,)),
+    ("Lookup preview", "edge:lookup_preview", (perms.VIEW_PROFILES, perms.VIEW_DESTINATIONS)),
 )
 
 
@@ -20,8 +21,8 @@ def navigation(request):
     sandbox = getattr(request, "sandbox", None)
     sections = [
         {"label": label, "url_name": url_name}
-        for label, url_name, codename in NAVIGATION
-        if sandbox is not None and has_sandbox_permission(user, codename, sandbox)
+        for label, url_name, codenames in NAVIGATION
+        if sandbox is not None and all(has_sandbox_permission(user, code, sandbox) for code in codenames)
     ]
     granted = set()
     if sandbox is not None:

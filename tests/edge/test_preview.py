@@ -120,3 +120,15 @@ def test_datastreams_of_other_sandboxes_cannot_be_previewed(scenario, client, vi
 
     assert "datastream" in response.context["form"].errors
     assert "preview" not in response.context
+
+
+def test_the_menu_offers_the_preview_only_to_users_who_may_open_it(scenario, client, grant):
+    able = UserFactory(username="able")
+    grant(able, scenario.sandbox, perms.VIEW_PROFILES, perms.VIEW_DESTINATIONS)
+    unable = UserFactory(username="unable")
+    grant(unable, scenario.sandbox, perms.VIEW_DESTINATIONS)
+
+    client.force_login(able)
+    assert "Lookup preview" in client.get("/").content.decode()
+    client.force_login(unable)
+    assert "Lookup preview" not in client.get("/").content.decode()
