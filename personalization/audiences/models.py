@@ -213,3 +213,9 @@ class AudienceEvaluation(models.Model):
         if self.status == self.Status.SUCCEEDED:
             return 1.0
         return min(1.0, self.processed / self.total) if self.total else 0.0
+
+
+# The CSV upload history lives in its own module; importing it here registers the model with the app.
+from personalization.audiences.import_models import AudienceImport  # noqa: E402
+
+__all__ += ["AudienceImport"]
