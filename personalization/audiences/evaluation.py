@@ -88,7 +88,7 @@ def _in_range(queryset, field: str, low, high):
 
 
 _CHUNK_SQL = """
-WITH q AS MATERIALIZED ({qualifying}),
+WITH q AS MATERIALIZED (SELECT pk FROM {qualifying} WHERE TRUE {qualifying_range}),
 m AS MATERIALIZED (
     SELECT profile_id, status FROM {memberships}
     WHERE audience_id = %(audience)s {member_range}
@@ -103,13 +103,13 @@ gone AS (
 kept AS (
     UPDATE {memberships} AS am SET status = 'existing'
     FROM q
-    WHERE am.audience_id = %(audience)s AND am.profile_id = q.pk AND am.status = 'realized'
+    WHERE am.audience_id = %(audience)s AND am.profile_id = q.pk AND am.status = 'realized' {updated_range}
     RETURNING am.profile_id
 ),
 back AS (
     UPDATE {memberships} AS am SET status = 'realized', qualified_at = %(now)s, exited_at = NULL
     FROM q
-    WHERE am.audience_id = %(audience)s AND am.profile_id = q.pk AND am.status = 'exited'
+    WHERE am.audience_id = %(audience)s AND am.profile_id = q.pk AND am.status = 'exited' {updated_range}
     RETURNING am.profile_id
 ),
 new AS (
@@ -125,34 +125,60 @@ UNION ALL SELECT 'entered', profile_id FROM new
 """
 
 
-def _evaluate_range_postgres(audience: Audience, qualifying, low, high, now) -> tuple[list, list]:
-    """The same transitions as `_evaluate_range`, in one statement that evaluates the rule once per chunk."""
-    sql, params = qualifying.order_by().values("pk").query.sql_with_params()
-    named = {"q%d" % index: value for index, value in enumerate(params)}
-    qualifying_sql = sql % tuple("%%(q%d)s" % index for index in range(len(params)))
-    member_range = ""
+def _snapshot_postgres(audience: Audience, rule_q, evaluation_id) -> str:
+    """
+    Evaluate the rule over the whole sandbox once, into a temporary table of qualifying profile ids, and return
+    its name. Reading profiles chunk by chunk would read most of the table once per chunk: random ids spread
+    every id range over all its pages. The table lives as long as this database session.
+    """
+    table = connection.ops.quote_name("cpc_evaluation_%d" % evaluation_id)
+    sql, params = (
+        Profile.objects.filter(sandbox_id=audience.sandbox_id).filter(rule_q).order_by().values("pk").query
+    ).sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS %s" % table)
+        cursor.execute("CREATE TEMPORARY TABLE %s AS %s" % (table, sql), params)
+        cursor.execute("CREATE UNIQUE INDEX ON %s (pk)" % table)
+        cursor.execute("ANALYZE %s" % table)
+    return table
+
+
+def _drop_snapshot(table: str | None) -> None:
+    if table is not None:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS %s" % table)
+
+
+def _evaluate_range_postgres(audience: Audience, snapshot: str, low, high, now) -> tuple[list, list]:
+    """The same transitions as the generic path, in one statement per chunk, against the rule's snapshot."""
+    qualifying_range, member_range = "", ""
     if low is not None:
+        qualifying_range += " AND pk > %(low)s"
         member_range += " AND profile_id > %(low)s"
     if high is not None:
+        qualifying_range += " AND pk <= %(high)s"
         member_range += " AND profile_id <= %(high)s"
     statement = _CHUNK_SQL.format(
-        qualifying=qualifying_sql,
+        qualifying=snapshot,
+        qualifying_range=qualifying_range,
         memberships=connection.ops.quote_name(AudienceMembership._meta.db_table),
         member_range=member_range,
+        # The same range again, so each UPDATE reads the (audience, profile) index range, not the whole audience.
+        updated_range=member_range.replace("profile_id", "am.profile_id"),
     )
     with connection.cursor() as cursor:
-        cursor.execute(statement, {**named, "audience": audience.pk, "now": now, "low": low, "high": high})
+        cursor.execute(statement, {"audience": audience.pk, "now": now, "low": low, "high": high})
         rows = cursor.fetchall()
     entered = [profile_id for kind, profile_id in rows if kind == "entered"]
     exited = [profile_id for kind, profile_id in rows if kind == "exited"]
     return entered, exited
 
 
-def _evaluate_range(audience: Audience, rule_q, low, high, now) -> tuple[list, list]:
+def _evaluate_range(audience: Audience, rule_q, low, high, now, snapshot: str | None = None) -> tuple[list, list]:
     """Update one chunk's memberships set-based; return `(entered_ids, exited_ids)`."""
+    if snapshot is not None:
+        return _evaluate_range_postgres(audience, snapshot, low, high, now)
     qualifying = _in_range(Profile.objects.filter(sandbox_id=audience.sandbox_id), "pk", low, high).filter(rule_q)
-    if connection.vendor == "postgresql":
-        return _evaluate_range_postgres(audience, qualifying, low, high, now)
     members = _in_range(AudienceMembership.objects.filter(audience=audience), "profile_id", low, high)
     active = members.filter(status__in=ACTIVE)
 
@@ -207,10 +233,19 @@ def audience_evaluation_run(*, evaluation_id) -> AudienceEvaluation | None:
     if not is_batch_evaluable(audience):
         return _finish(evaluation, audience, note="skipped: the audience is not a published rule without events")
     rule_q = rule_to_q(audience.rule, field_types=field_types_for(audience.sandbox_id), today=timezone.now().date())
-    size, limit = _chunk_size(), _announce_limit()
-    announced, too_many = 0, False
+    size = _chunk_size()
     cursor = evaluation.cursor
     boundaries = iter(_boundaries(evaluation.total, cursor, size))
+    snapshot = _snapshot_postgres(audience, rule_q, evaluation.pk) if connection.vendor == "postgresql" else None
+    try:
+        return _run_chunks(evaluation, audience, rule_q, cursor, boundaries, snapshot)
+    finally:
+        _drop_snapshot(snapshot)
+
+
+def _run_chunks(evaluation, audience, rule_q, cursor, boundaries, snapshot) -> AudienceEvaluation | None:
+    limit = _announce_limit()
+    announced, too_many = 0, False
     while cursor != _LAST:
         high = next(boundaries, None)
         now = timezone.now()
@@ -223,7 +258,7 @@ def audience_evaluation_run(*, evaluation_id) -> AudienceEvaluation | None:
                 advanced = AudienceEvaluation.objects.filter(
                     pk=evaluation.pk, status=AudienceEvaluation.Status.RUNNING, cursor=cursor
                 )
-            entered, exited = _evaluate_range(audience, rule_q, cursor, high, now)
+            entered, exited = _evaluate_range(audience, rule_q, cursor, high, now, snapshot)
             # Ranges of equal width hold about equal shares of random ids: progress is that share.
             share = 1.0 if high is None else (high.int + 1) / (1 << 128)
             claimed = advanced.update(

@@ -272,11 +272,13 @@ def profile_upsert(
             raise ValidationError({"id": ValidationError(_("The identity value cannot be blank."), code="blank")})
         wanted = _clean_identities(sandbox, list(identities)) if identities else []
         # The common case, an update, costs one query: the profile, locked, found through its identity.
-        profile = (
+        # No ORDER BY: `first()` would sort by a column and let the planner walk that index over every profile.
+        found = (
             Profile.objects.select_for_update(of=("self",))
             .filter(sandbox=sandbox, identities__namespace__code=namespace, identities__value=value)
-            .first()
+            .order_by()[:1]
         )
+        profile = next(iter(found), None)
         created = profile is None
         path_namespace = None
         if created or wanted:
