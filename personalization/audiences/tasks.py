@@ -9,7 +9,7 @@ from django.utils import timezone
 
 logger = logging.getLogger("personalization.audiences.tasks")
 
-__all__ = ["evaluate_audience", "evaluate_published_audiences"]
+__all__ = ["evaluate_audience", "evaluate_published_audiences", "import_csv"]
 
 MAX_RETRIES = 5
 
@@ -45,3 +45,40 @@ def evaluate_published_audiences() -> int:
     from personalization.audiences.services import audience_evaluations_schedule
 
     return audience_evaluations_schedule()
+
+
+#
+# CSV custom upload
+#
+
+IMPORT_MAX_RETRIES = 3
+
+
+@shared_task(
+    name="personalization.audiences.import_csv",
+    bind=True,
+    max_retries=IMPORT_MAX_RETRIES,
+    acks_late=True,
+    # A 1 GB file takes longer than the default limits allow.
+    soft_time_limit=3 * 3600,
+    time_limit=3 * 3600 + 300,
+)
+def import_csv(self, import_id: int) -> None:
+    """Run a pending CSV import; database errors release it and retry with backoff, then the import fails."""
+    from personalization.audiences.csv_import import (
+        audience_import_fail,
+        audience_import_release,
+        audience_import_run,
+    )
+
+    try:
+        audience_import_run(import_id=import_id)
+    except DatabaseError as exc:
+        logger.exception("audience.import.database_error", extra={"import_id": import_id})
+        if self.request.retries < IMPORT_MAX_RETRIES:
+            audience_import_release(import_id=import_id)
+            raise self.retry(exc=exc, countdown=30 * 2**self.request.retries) from exc
+        audience_import_fail(
+            import_id=import_id, message="The database refused the import (%s); nothing was written." % exc
+        )
+        raise

@@ -1,0 +1,610 @@
+"""CSV custom upload: what lands, what is reported (row, column, value, message), and that failures write nothing."""
+
+import csv
+import datetime
+import io
+from pathlib import Path
+
+import pytest
+
+from django.core.files.base import ContentFile
+from django.utils import timezone
+
+from accounts.constants import IMPORT_AUDIENCE, MANAGE_SEGMENTS, VIEW_SEGMENTS
+from personalization.audiences.import_services import audience_import_create, audience_import_start
+from personalization.audiences.models import Audience, AudienceImport, AudienceMembership
+from personalization.profiles.models import Identity, Profile
+from tests.factories import IdentityFactory, IdentityNamespaceFactory, ProfileFactory
+
+pytestmark = pytest.mark.django_db
+
+ECID_1 = "1" * 38
+ECID_2 = "2" * 38
+ECID_3 = "3" * 38
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture
+def importer(user, sandbox, grant):
+    grant(user, sandbox, IMPORT_AUDIENCE, VIEW_SEGMENTS, MANAGE_SEGMENTS)
+    return user
+
+
+@pytest.fixture
+def run(importer, sandbox, django_capture_on_commit_callbacks):
+    """Import `content` (bytes or str) into a new audience, or into `audience`; return the finished import."""
+
+    def _run(content, *, code="ECID", column="ecid", audience=None, days=30, name="Upload"):
+        namespace = IdentityNamespaceFactory(sandbox=sandbox, code=code)
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        upload = ContentFile(data, name="members.csv")
+        with django_capture_on_commit_callbacks(execute=True):
+            if audience is None:
+                started = audience_import_create(
+                    user=importer,
+                    sandbox=sandbox,
+                    name=name,
+                    upload=upload,
+                    namespace=namespace,
+                    identity_column=column,
+                    expiration_days=days,
+                )
+            else:
+                started = audience_import_start(
+                    user=importer,
+                    audience=audience,
+                    upload=upload,
+                    namespace=namespace,
+                    identity_column=column,
+                    expiration_days=days,
+                )
+        return AudienceImport.objects.select_related("audience").get(pk=started.pk)
+
+    return _run
+
+
+def report(audience_import) -> list[dict]:
+    """Return the error report's rows."""
+    from django.conf import settings
+
+    assert audience_import.error_report_path, "no error report"
+    path = Path(settings.MEDIA_ROOT) / audience_import.error_report_path
+    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+
+
+def nothing_written():
+    return not Profile.objects.exists() and not Identity.objects.exists() and not AudienceMembership.objects.exists()
+
+
+#
+# What lands
+#
+
+
+def test_valid_rows_become_members_with_the_other_columns_as_payload(run):
+    done = run("ecid,tier,city\n%s,gold,Berlin\n%s,silver,Paris\n" % (ECID_1, ECID_2))
+
+    assert done.status == AudienceImport.Status.SUCCEEDED
+    assert (done.rows_total, done.rows_valid, done.rows_invalid, done.profiles_created) == (2, 2, 0, 2)
+    member = AudienceMembership.objects.get(profile__identities__value=ECID_1)
+    assert member.payload == {"tier": "gold", "city": "Berlin"}
+    assert member.status == AudienceMembership.Status.REALIZED
+    assert done.error_report_path == ""
+
+
+def test_unknown_identities_create_profiles_with_that_identity_as_primary(run):
+    run("ecid\n%s\n" % ECID_1)
+
+    identity = Identity.objects.get(value=ECID_1)
+    assert identity.primary and identity.namespace.code == "ECID"
+
+
+def test_known_identities_keep_their_profile(run, sandbox):
+    namespace = IdentityNamespaceFactory(sandbox=sandbox, code="ECID")
+    profile = ProfileFactory(sandbox=sandbox)
+    IdentityFactory(profile=profile, namespace=namespace, value=ECID_1, primary=True)
+
+    done = run("ecid\n%s\n" % ECID_1)
+
+    assert done.profiles_created == 0
+    assert AudienceMembership.objects.get().profile == profile
+
+
+def test_the_first_import_publishes_the_audience_and_sets_its_expiry(run):
+    before = timezone.now()
+    done = run("ecid\n%s\n" % ECID_1, days=10)
+
+    audience = done.audience
+    assert audience.status == Audience.Status.PUBLISHED and audience.origin == Audience.Origin.CUSTOM_UPLOAD
+    assert before + datetime.timedelta(days=10) <= audience.expires_at <= timezone.now() + datetime.timedelta(days=10)
+    assert audience.profile_count == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "delimiter"),
+    [
+        ("ecid;tier\n%s;gold\n" % ECID_1, ";"),
+        ("ecid\ttier\n%s\tgold\n" % ECID_1, "\t"),
+        ("ecid,tier\r\n%s,gold\r\n" % ECID_1, ","),
+    ],
+    ids=["semicolon", "tab", "crlf"],
+)
+def test_the_delimiter_is_detected(run, content, delimiter):
+    done = run(content)
+
+    assert done.rows_valid == 1
+    assert AudienceMembership.objects.get().payload == {"tier": "gold"}
+
+
+def test_a_byte_order_mark_is_accepted(run):
+    done = run(b"\xef\xbb\xbfecid,tier\n" + ECID_1.encode() + b",gold\n")
+
+    assert done.status == AudienceImport.Status.SUCCEEDED and done.rows_valid == 1
+
+
+def test_quoted_values_may_hold_the_delimiter_and_newlines(run):
+    done = run('ecid,note\n%s,"a, b\nc"\n%s,plain\n' % (ECID_1, ECID_2))
+
+    assert done.rows_valid == 2
+    assert AudienceMembership.objects.get(profile__identities__value=ECID_1).payload == {"note": "a, b\nc"}
+
+
+def test_blank_lines_are_skipped_but_counted_in_row_numbers(run):
+    done = run("ecid\n%s\n\nbad\n" % ECID_1)
+
+    assert done.rows_valid == 1
+    assert [row["row"] for row in report(done)] == ["4"]
+
+
+def test_rerunning_the_same_file_changes_nothing(run):
+    content = "ecid,tier\n%s,gold\n%s,silver\n" % (ECID_1, ECID_2)
+    first = run(content)
+    snapshot = list(
+        AudienceMembership.objects.order_by("profile_id").values_list(
+            "profile_id", "status", "qualified_at", "exited_at", "payload"
+        )
+    )
+    expires_at = Audience.objects.get().expires_at
+
+    second = run(content, audience=first.audience)
+
+    assert second.status == AudienceImport.Status.SUCCEEDED and second.profiles_created == 0
+    after = list(
+        AudienceMembership.objects.order_by("profile_id").values_list(
+            "profile_id", "status", "qualified_at", "exited_at", "payload"
+        )
+    )
+    assert after == snapshot
+    assert Profile.objects.count() == 2 and Identity.objects.count() == 2
+    assert Audience.objects.get().expires_at == expires_at
+
+
+def test_a_new_file_replaces_the_member_list(run):
+    first = run("ecid,tier\n%s,gold\n%s,silver\n" % (ECID_1, ECID_2))
+
+    run("ecid,tier\n%s,platinum\n%s,bronze\n" % (ECID_1, ECID_3), audience=first.audience)
+
+    by_value = {m.profile.identities.get().value: m for m in AudienceMembership.objects.select_related("profile")}
+    assert by_value[ECID_1].payload == {"tier": "platinum"} and by_value[ECID_1].status == "realized"
+    assert by_value[ECID_2].status == "exited" and by_value[ECID_2].exited_at is not None
+    assert by_value[ECID_3].status == "realized"
+    assert Audience.objects.get().profile_count == 2
+
+
+def test_an_exited_member_named_again_qualifies_again(run):
+    first = run("ecid\n%s\n%s\n" % (ECID_1, ECID_2))
+    run("ecid\n%s\n" % ECID_1, audience=first.audience)
+
+    run("ecid\n%s\n%s\n" % (ECID_1, ECID_2), audience=first.audience)
+
+    assert set(AudienceMembership.objects.values_list("status", flat=True)) == {"realized"}
+    assert not AudienceMembership.objects.filter(exited_at__isnull=False).exists()
+
+
+def test_a_file_with_only_a_header_clears_the_audience(run):
+    first = run("ecid\n%s\n" % ECID_1)
+
+    run("ecid\n", audience=first.audience)
+
+    assert AudienceMembership.objects.get().status == "exited"
+    assert Audience.objects.get().profile_count == 0
+
+
+def test_reimporting_refreshes_the_expiry_only_when_fewer_than_7_days_remain(run):
+    first = run("ecid\n%s\n" % ECID_1, days=30)
+    audience = first.audience
+    far = timezone.now() + datetime.timedelta(days=8)
+    Audience.objects.filter(pk=audience.pk).update(expires_at=far)
+
+    run("ecid\n%s\n" % ECID_1, audience=audience, days=30)
+    assert Audience.objects.get().expires_at == far
+
+    near = timezone.now() + datetime.timedelta(days=6)
+    Audience.objects.filter(pk=audience.pk).update(expires_at=near)
+    run("ecid\n%s\n" % ECID_1, audience=audience, days=30)
+    assert Audience.objects.get().expires_at > timezone.now() + datetime.timedelta(days=29)
+
+
+def test_the_edge_store_is_told_which_profiles_changed(run, monkeypatch):
+    from personalization import changes
+
+    announced = []
+    monkeypatch.setattr(
+        changes, "announce_profiles_changed", lambda sandbox_id, ids: announced.append((sandbox_id, set(ids)))
+    )
+
+    done = run("ecid\n%s\n" % ECID_1)
+
+    profile_id = Identity.objects.get(value=ECID_1).profile_id
+    assert announced == [(done.audience.sandbox_id, {profile_id})]
+
+
+def test_too_many_changed_profiles_refresh_the_whole_sandbox(run, monkeypatch, settings):
+    from personalization import changes
+
+    settings.AUDIENCE_IMPORT_ANNOUNCE_LIMIT = 1
+    configured, profiles = [], []
+    monkeypatch.setattr(changes, "announce_configuration_changed", configured.append)
+    monkeypatch.setattr(changes, "announce_profiles_changed", lambda *args: profiles.append(args))
+
+    done = run("ecid\n%s\n%s\n" % (ECID_1, ECID_2))
+
+    # Saves announce the configuration too; what matters is that no profile list was sent.
+    assert done.audience.sandbox_id in configured and profiles == []
+
+
+#
+# Bad input: file-level problems fail the import and write nothing
+#
+
+FILE_PROBLEMS = {
+    "empty file": (b"", "The file is empty: the first line must be a header naming the columns."),
+    "blank first line": (b"\n\n", "The file is empty: the first line must be a header naming the columns."),
+    "not utf-8 in the header": (
+        b"ecid,st\xe4dt\n",
+        'The file is not UTF-8: the byte at offset 7 cannot be decoded. Save the file as "CSV UTF-8" '
+        "(with or without BOM) and upload it again.",
+    ),
+    "not utf-8 after valid rows": (
+        ("ecid,city\n%s,Berlin\n%s,M" % (ECID_1, ECID_2)).encode() + b"\xfcnchen\n",
+        'The file is not UTF-8: the byte at offset 96 cannot be decoded. Save the file as "CSV UTF-8" '
+        "(with or without BOM) and upload it again.",
+    ),
+    "utf-16": (
+        "ecid\n1\n".encode("utf-16"),
+        'The file is not UTF-8: the byte at offset 0 cannot be decoded. Save the file as "CSV UTF-8" '
+        "(with or without BOM) and upload it again.",
+    ),
+    "space in a header": (
+        b"ecid,First Name\n",
+        'Column 2, "First Name": header names cannot contain spaces or dashes; use e.g. "First_Name".',
+    ),
+    "dash in a header": (
+        b"ecid,first-name\n",
+        'Column 2, "first-name": header names cannot contain spaces or dashes; use e.g. "first_name".',
+    ),
+    "duplicate header": (b"ecid,tier,tier\n", 'Column 3, "tier": the header names this column twice; rename one.'),
+    "unnamed column": (b"ecid,,tier\n", "Column 2 has no name; give every column a header."),
+    "too many columns": (
+        ("ecid," + ",".join("c%d" % n for n in range(25)) + "\n").encode(),
+        "The file has 26 columns; at most 25 are allowed. Remove 1 columns.",
+    ),
+    "identity column missing": (
+        b"email,tier\n",
+        'The identity column "ecid" is not in the header; pick one of: email, tier.',
+    ),
+    "a line longer than 1 MB": (
+        b"ecid,note\n" + ECID_1.encode() + b"," + b"x" * (1024 * 1024 + 10) + b"\n",
+        "The line starting at byte offset 10 is longer than 1048576 bytes; is this a CSV file?",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(FILE_PROBLEMS))
+def test_file_level_problems_fail_the_import_with_a_message_and_write_nothing(run, kind):
+    content, message = FILE_PROBLEMS[kind]
+
+    done = run(content)
+
+    assert done.status == AudienceImport.Status.FAILED
+    assert done.error == message
+    assert report(done)[-1]["message"] == message
+    assert nothing_written()
+    assert Audience.objects.get().status == Audience.Status.DRAFT and Audience.objects.get().expires_at is None
+
+
+def test_an_expired_upload_cannot_be_refreshed(run):
+    first = run("ecid\n%s\n" % ECID_1)
+    Audience.objects.filter(pk=first.audience_id).update(expires_at=datetime.datetime(2020, 5, 1, tzinfo=datetime.UTC))
+
+    done = run("ecid\n%s\n" % ECID_2, audience=Audience.objects.get())
+
+    assert done.status == AudienceImport.Status.FAILED
+    assert done.error == (
+        "Upload expired on 2020-05-01; an expired upload cannot be refreshed. Import the file into a new audience "
+        "instead."
+    )
+    assert not Identity.objects.filter(value=ECID_2).exists()
+
+
+#
+# Bad input: row-level problems are reported, the other rows land
+#
+
+ROW_PROBLEMS = {
+    "empty identity": (
+        "ECID",
+        "ecid,tier\n,gold\n",
+        "ecid",
+        "",
+        "The identity is empty; fill it in or remove the row.",
+    ),
+    "short ECID": (
+        "ECID",
+        "ecid\n12345\n",
+        "ecid",
+        "12345",
+        "This is not a valid ECID identity: an ECID is exactly 38 digits.",
+    ),
+    "ECID with letters": (
+        "ECID",
+        "ecid\n%s\n" % ("a" * 38),
+        "ecid",
+        "a" * 38,
+        "This is not a valid ECID identity: an ECID is exactly 38 digits.",
+    ),
+    "malformed email": (
+        "Email",
+        "email\nnot-an-email\n",
+        "email",
+        "not-an-email",
+        "This is not a valid Email identity: an email address looks like name@example.com.",
+    ),
+    "email with a space": (
+        "Email",
+        "email\nann @example.com\n",
+        "email",
+        "ann @example.com",
+        "This is not a valid Email identity: an email address looks like name@example.com.",
+    ),
+    "uppercase hashed email": (
+        "Email_LC_SHA256",
+        "hash\n%s\n" % ("A" * 64),
+        "hash",
+        "A" * 64,
+        "This is not a valid Email_LC_SHA256 identity: a SHA-256 hash of a lowercased email is 64 lowercase "
+        "hexadecimal characters.",
+    ),
+    "phone with letters": (
+        "Phone",
+        "phone\n+49 30 CALLME\n",
+        "phone",
+        "+49 30 CALLME",
+        "This is not a valid Phone identity: a phone number is 7 to 15 digits, optionally after a +.",
+    ),
+    "custom identity with whitespace": (
+        "CRMID",
+        "crm\nabc def\n",
+        "crm",
+        "abc def",
+        "The identity contains whitespace; CRMID identities cannot.",
+    ),
+    "identity over 512 characters": (
+        "CRMID",
+        "crm\n%s\n" % ("x" * 513),
+        "crm",
+        "x" * 513,
+        "The identity has 513 characters; at most 512 are allowed.",
+    ),
+    "payload value over 1024 characters": (
+        "ECID",
+        "ecid,note\n%s,%s\n" % (ECID_1, "y" * 1025),
+        "note",
+        "y" * 100 + "…",
+        "The value has 1025 characters; at most 1024 are allowed. Shorten it.",
+    ),
+    "too many values": (
+        "ECID",
+        "ecid,tier\n%s,gold,extra\n" % ECID_1,
+        "",
+        "%s,gold,extra" % ECID_1,
+        "The row has 3 values but the header has 2 columns; quote values that contain the delimiter, or add the "
+        "missing ones.",
+    ),
+    "too few values": (
+        "ECID",
+        "ecid,tier,city\n%s,gold\n" % ECID_1,
+        "",
+        "%s,gold" % ECID_1,
+        "The row has 2 values but the header has 3 columns; quote values that contain the delimiter, or add the "
+        "missing ones.",
+    ),
+    "stray quote": (
+        "ECID",
+        'ecid,tier\n%s,"gold"x\n' % ECID_1,
+        "",
+        "",
+        "The row cannot be read as CSV (',' expected after '\"'); check its quotes.",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(ROW_PROBLEMS))
+def test_row_level_problems_are_reported_and_the_other_rows_land(run, kind):
+    code, body, column, value, message = ROW_PROBLEMS[kind]
+    good = {"ECID": ECID_2, "Email": "ann@example.com", "Email_LC_SHA256": "a" * 64, "Phone": "+4930123456"}.get(
+        code, "crm-42"
+    )
+    header, rest = body.split("\n", 1)
+    extra = "," * header.count(",")
+    content = "%s\n%s%s%s\n" % (header, rest, good, extra)
+
+    done = run(content, code=code, column=header.split(",")[0])
+
+    assert done.status == AudienceImport.Status.SUCCEEDED
+    assert (done.rows_total, done.rows_valid, done.rows_invalid) == (2, 1, 1)
+    assert report(done) == [{"row": "2", "column": column, "value": value, "message": message}]
+    assert AudienceMembership.objects.get().profile.identities.get().value == good
+    assert Identity.objects.count() == 1
+
+
+def test_a_duplicate_identity_is_reported_with_the_first_rows_number(run):
+    done = run("ecid,tier\n%s,gold\n%s,silver\n%s,bronze\n" % (ECID_1, ECID_2, ECID_1))
+
+    assert report(done) == [
+        {
+            "row": "4",
+            "column": "ecid",
+            "value": ECID_1,
+            "message": "This identity already appears in row 2; each identity may appear once.",
+        }
+    ]
+    assert AudienceMembership.objects.get(profile__identities__value=ECID_1).payload == {"tier": "gold"}
+
+
+def test_a_row_can_have_several_problems(run):
+    done = run("ecid,note\n12,%s\n" % ("z" * 2000))
+
+    assert [(row["column"], row["message"][:30]) for row in report(done)] == [
+        ("note", "The value has 2000 characters;"),
+        ("ecid", "This is not a valid ECID ident"),
+    ]
+    assert done.rows_invalid == 1 and nothing_written()
+
+
+#
+# All or nothing
+#
+
+
+def test_a_crash_in_a_later_batch_leaves_nothing_written(run, settings, monkeypatch):
+    from personalization.audiences import csv_import
+
+    settings.AUDIENCE_IMPORT_BATCH_SIZE = 2
+    real_write = csv_import._Writer.write
+    calls = []
+
+    def failing_write(self, rows):
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise RuntimeError("disk on fire")
+        return real_write(self, rows)
+
+    monkeypatch.setattr(csv_import._Writer, "write", failing_write)
+
+    done = run("ecid\n%s\n%s\n%s\n" % (ECID_1, ECID_2, ECID_3))
+
+    assert calls == [2, 1]
+    assert done.status == AudienceImport.Status.FAILED
+    assert done.error == "The import stopped on an unexpected error and wrote nothing; try again or contact an admin."
+    assert nothing_written()
+
+
+def test_a_database_error_releases_the_import_for_a_retry_and_the_last_retry_fails_it(importer, sandbox, monkeypatch):
+    from celery.exceptions import Retry
+
+    from django.db import DatabaseError
+
+    from personalization.audiences import csv_import
+    from personalization.audiences.tasks import IMPORT_MAX_RETRIES, import_csv
+
+    def broken_write(self, rows):
+        raise DatabaseError("connection lost")
+
+    monkeypatch.setattr(csv_import._Writer, "write", broken_write)
+    started = audience_import_create(  # the task is not run: no on_commit callbacks execute here
+        user=importer,
+        sandbox=sandbox,
+        name="Retry",
+        upload=ContentFile(("ecid\n%s\n" % ECID_1).encode(), name="a.csv"),
+        namespace=IdentityNamespaceFactory(sandbox=sandbox),
+        identity_column="ecid",
+    )
+
+    with pytest.raises(Retry):
+        import_csv.apply(args=(started.pk,), throw=True)
+    assert AudienceImport.objects.get().status == AudienceImport.Status.PENDING
+
+    with pytest.raises(DatabaseError):
+        import_csv.apply(args=(started.pk,), retries=IMPORT_MAX_RETRIES, throw=True)
+    done = AudienceImport.objects.get()
+    assert done.status == AudienceImport.Status.FAILED
+    assert done.error == "The database refused the import (connection lost); nothing was written."
+    assert nothing_written()
+
+
+def test_a_claimed_import_is_not_run_twice(run):
+    from personalization.audiences.csv_import import audience_import_run
+
+    done = run("ecid\n%s\n" % ECID_1)
+
+    assert audience_import_run(import_id=done.pk) is None
+    assert AudienceMembership.objects.count() == 1
+
+
+def test_the_import_task_has_a_stable_name():
+    from personalization.audiences.tasks import import_csv
+
+    assert import_csv.name == "personalization.audiences.import_csv"
+
+
+#
+# Services refuse what they must
+#
+
+
+def test_starting_an_import_needs_import_audience(user, sandbox, grant):
+    from django.core.exceptions import PermissionDenied
+
+    grant(user, sandbox, VIEW_SEGMENTS, MANAGE_SEGMENTS)
+    namespace = IdentityNamespaceFactory(sandbox=sandbox)
+
+    with pytest.raises(PermissionDenied):
+        audience_import_create(
+            user=user,
+            sandbox=sandbox,
+            name="Nope",
+            upload=ContentFile(b"ecid\n", name="a.csv"),
+            namespace=namespace,
+            identity_column="ecid",
+        )
+    assert not Audience.objects.exists()
+
+
+def test_a_namespace_of_another_sandbox_is_refused(importer, sandbox, other_sandbox):
+    from django.core.exceptions import ValidationError
+
+    foreign = IdentityNamespaceFactory(sandbox=other_sandbox)
+
+    with pytest.raises(ValidationError) as excinfo:
+        audience_import_create(
+            user=importer,
+            sandbox=sandbox,
+            name="Cross",
+            upload=ContentFile(b"ecid\n", name="a.csv"),
+            namespace=foreign,
+            identity_column="ecid",
+        )
+    assert excinfo.value.message_dict == {"namespace": ["Pick an identity namespace of this sandbox."]}
+    assert not Audience.objects.exists()
+
+
+@pytest.mark.parametrize("external_id", ["1abc", "a-b", "has space", "é"])
+def test_a_malformed_external_id_is_refused(importer, sandbox, external_id):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as excinfo:
+        audience_import_create(
+            user=importer,
+            sandbox=sandbox,
+            name="Ext",
+            external_id=external_id,
+            upload=ContentFile(b"ecid\n", name="a.csv"),
+            namespace=IdentityNamespaceFactory(sandbox=sandbox),
+            identity_column="ecid",
+        )
+    assert "external_id" in excinfo.value.message_dict
