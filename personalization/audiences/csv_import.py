@@ -18,6 +18,7 @@ their payload; members missing from the file exit. Re-running the same file chan
 """
 
 import codecs
+import contextlib
 import csv
 import datetime
 import logging
@@ -144,9 +145,20 @@ def _encoding_problem(offset: int) -> FileProblem:
     )
 
 
-def read_layout(path) -> CsvLayout:
-    """Read the header of the file at `path`, detect its delimiter; raise `FileProblem` for an unreadable start."""
-    with open(path, "rb") as handle:
+@contextlib.contextmanager
+def _binary(source):
+    """Open `source` (a path, or a file object opened in binary mode) for reading from its start."""
+    if hasattr(source, "read"):
+        source.seek(0)
+        yield source
+        return
+    with open(source, "rb") as handle:
+        yield handle
+
+
+def read_layout(source) -> CsvLayout:
+    """Read the header of `source` (path or binary file), detect its delimiter; `FileProblem` for a bad start."""
+    with _binary(source) as handle:
         sample = handle.read(SAMPLE_BYTES)
     bom = sample.startswith(BOM)
     start = len(BOM) if bom else 0
@@ -222,14 +234,14 @@ def _lines(handle, start: int, on_progress):
         yield text
 
 
-def iter_rows(path, layout: CsvLayout, on_progress=None):
+def iter_rows(source, layout: CsvLayout, on_progress=None):
     """
     Yield `(row_number, values, problem)` for each data row of the file; the header is row 1.
 
     `problem` is a message for a row the csv module cannot parse (then `values` is empty). Blank lines are skipped
     but counted, so row numbers match a spreadsheet's.
     """
-    with open(path, "rb") as handle:
+    with _binary(source) as handle:
         reader = csv.reader(
             _lines(handle, len(BOM) if layout.bom else 0, on_progress), delimiter=layout.delimiter, strict=True
         )
@@ -252,10 +264,10 @@ def iter_rows(path, layout: CsvLayout, on_progress=None):
             yield row_number, values, None
 
 
-def read_preview(path, layout: CsvLayout, limit: int = 10) -> list[list[str]]:
+def read_preview(source, layout: CsvLayout, limit: int = 10) -> list[list[str]]:
     """Return the first `limit` data rows (values cut to 200 characters) for the sample data step."""
     rows = []
-    for _row, values, problem in iter_rows(path, layout):
+    for _row, values, problem in iter_rows(source, layout):
         if problem is None:
             rows.append([value[:200] for value in values])
         if len(rows) >= limit:

@@ -1,0 +1,118 @@
+"""The CSV custom upload wizard: Upload → Sample data → Audience details → Review → Finish."""
+
+import os
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.storage import FileSystemStorage
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from accounts.constants import IMPORT_AUDIENCE, MANAGE_SEGMENTS, VIEW_SEGMENTS
+from accounts.permissions import has_sandbox_permission
+from personalization.audiences import csv_import
+from personalization.audiences.forms_import import AudienceDetailsForm, ConfirmForm, CsvUploadForm
+from personalization.audiences.import_services import audience_import_create
+from personalization.destinations.wizards.base import DestinationWizardView
+
+__all__ = ["AudienceCsvImportWizard", "may_import"]
+
+IMPORT_PERMISSIONS = (IMPORT_AUDIENCE, VIEW_SEGMENTS, MANAGE_SEGMENTS)
+
+
+def may_import(user, sandbox) -> bool:
+    """Return whether `user` holds Import Audience, View and Manage Segments on `sandbox`."""
+    return sandbox is not None and all(has_sandbox_permission(user, code, sandbox) for code in IMPORT_PERMISSIONS)
+
+
+class AudienceCsvImportWizard(DestinationWizardView):
+    """Import an audience from a CSV file into the current sandbox (the wizard base is the destinations' one)."""
+
+    wizard_name = "import"
+    title = _("Import audience")
+    form_list = [
+        ("upload", CsvUploadForm),
+        ("preview", ConfirmForm),
+        ("details", AudienceDetailsForm),
+        ("review", ConfirmForm),
+    ]
+    step_titles = {
+        "upload": _("Upload"),
+        "preview": _("Sample data"),
+        "details": _("Audience details"),
+        "review": _("Review"),
+    }
+
+    @property
+    def file_storage(self):
+        # Uploads wait here between steps; the import copies the file to its own place on Finish.
+        return FileSystemStorage(location=os.path.join(settings.MEDIA_ROOT, "audience_imports", "incoming"))
+
+    def check_access(self, request, *args, **kwargs) -> None:
+        self.sandbox = request.sandbox
+        if not may_import(request.user, self.sandbox):
+            raise PermissionDenied
+
+    def get_template_names(self):
+        return ["audiences/import_wizard/%s.html" % self.steps.current, "audiences/import_wizard/base.html"]
+
+    def _upload(self):
+        """Return the stored upload form's cleaned data (`file`) and layout, or (None, None)."""
+        if not hasattr(self, "_upload_cache"):
+            form = self.get_form(
+                step="upload",
+                data=self.storage.get_step_data("upload"),
+                files=self.storage.get_step_files("upload"),
+            )
+            self._upload_cache = (form.cleaned_data["file"], form.layout) if form.is_valid() else (None, None)
+        return self._upload_cache
+
+    def get_form_kwargs(self, step=None):
+        if step == "details":
+            _file, layout = self._upload()
+            return {"sandbox": self.sandbox, "columns": layout.header if layout else []}
+        return {}
+
+    def get_context_data(self, form, **kwargs):
+        context = super().get_context_data(form=form, **kwargs)
+        context.update(sandbox=self.sandbox, cancel_url=reverse("audiences:audience_list"))
+        if self.steps.current in ("preview", "details", "review"):
+            upload, layout = self._upload()
+            if layout is not None:
+                context.update(upload=upload, layout=layout, delimiter_name=csv_import.DELIMITERS[layout.delimiter])
+                if self.steps.current == "preview":
+                    try:
+                        context["preview_rows"] = csv_import.read_preview(upload, layout)
+                    except csv_import.FileProblem as problem:
+                        context["preview_problem"] = problem.message
+        if self.steps.current == "review":
+            context["details"] = self.get_cleaned_data_for_step("details")
+        return context
+
+    def done(self, form_list, form_dict=None, **kwargs):
+        upload_form = form_dict["upload"]
+        upload = upload_form.cleaned_data["file"]
+        details = form_dict["details"].cleaned_data
+        try:
+            audience_import = audience_import_create(
+                user=self.request.user,
+                sandbox=self.sandbox,
+                upload=upload,
+                delimiter=upload_form.layout.delimiter,
+                **details,
+            )
+        except ValidationError as error:
+            return self.render_done_refusal("details", error)
+        self._forget_upload()
+        messages.success(
+            self.request, _("%(name)s was created; its file is being imported.") % {"name": audience_import.audience}
+        )
+        return redirect(audience_import.get_absolute_url())
+
+    def _forget_upload(self) -> None:
+        """Delete the waiting copy of the upload; the import has its own."""
+        stored = self.storage.data.get(self.storage.step_files_key, {}).get("upload", {})
+        for field in stored.values():
+            self.file_storage.delete(field["tmp_name"])

@@ -1,0 +1,98 @@
+"""Forms of the CSV custom upload wizard: upload, sample data, audience details, review."""
+
+from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils.translation import gettext_lazy as _
+
+from personalization.audiences import csv_import
+from personalization.audiences.import_services import (
+    EXPIRATION_DAYS_DEFAULT,
+    EXPIRATION_DAYS_MAX,
+    EXPIRATION_DAYS_MIN,
+    EXTERNAL_ID_PATTERN,
+)
+from personalization.audiences.models import Audience
+from personalization.profiles.models import IdentityNamespace
+
+__all__ = ["AudienceDetailsForm", "ConfirmForm", "CsvUploadForm"]
+
+
+class CsvUploadForm(forms.Form):
+    """Take the CSV file and check what can be checked before the import: size, encoding start and header."""
+
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_(
+            "UTF-8 text, comma, semicolon or tab separated, at most 1 GB and 25 columns; the first line names "
+            "the columns (no spaces or dashes)."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if not upload.name.lower().endswith(".csv"):
+            raise forms.ValidationError(
+                _('Only CSV files can be imported; "%(name)s" does not end in .csv.'), params={"name": upload.name}
+            )
+        if upload.size > csv_import.MAX_FILE_BYTES:
+            raise forms.ValidationError(
+                _("The file has %(size)d bytes; at most 1 GB (%(limit)d bytes) can be imported. Split it."),
+                params={"size": upload.size, "limit": csv_import.MAX_FILE_BYTES},
+            )
+        try:
+            self.layout = csv_import.read_layout(upload)
+        except csv_import.FileProblem as problem:
+            raise forms.ValidationError(problem.message) from None
+        problems = csv_import.check_header(self.layout.header)
+        if problems:
+            raise forms.ValidationError(problems)
+        return upload
+
+
+class ConfirmForm(forms.Form):
+    """A step that only shows what was gathered (sample data, review)."""
+
+
+class AudienceDetailsForm(forms.Form):
+    """Name the audience and say which column holds the identity, in which namespace, for how long."""
+
+    name = forms.CharField(label=_("Name"), max_length=200)
+    description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    identity_column = forms.ChoiceField(
+        label=_("Primary identity column"), help_text=_("The column whose values identify profiles.")
+    )
+    namespace = forms.ModelChoiceField(
+        label=_("Identity namespace"),
+        queryset=IdentityNamespace.objects.none(),
+        help_text=_("The kind of identity in that column; other columns become payload attributes."),
+    )
+    expiration_days = forms.IntegerField(
+        label=_("Data expiration (days)"),
+        initial=EXPIRATION_DAYS_DEFAULT,
+        validators=[MinValueValidator(EXPIRATION_DAYS_MIN), MaxValueValidator(EXPIRATION_DAYS_MAX)],
+        help_text=_("1 to 90 days. After that the audience is no longer served to destinations."),
+    )
+    external_id = forms.RegexField(
+        label=_("External audience ID"),
+        required=False,
+        max_length=128,
+        regex=r"^%s$" % EXTERNAL_ID_PATTERN.pattern,
+        error_messages={
+            "invalid": _("Start with a letter, _ or $, then use only letters, digits, _ or $ (e.g. crm_gold_2024).")
+        },
+        help_text=_("Optional: how another system names this audience."),
+    )
+
+    def __init__(self, *args, sandbox, columns: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sandbox = sandbox
+        self.fields["identity_column"].choices = [(name, name) for name in columns]
+        self.fields["namespace"].queryset = IdentityNamespace.objects.filter(sandbox=sandbox).order_by("code")
+        self.fields["namespace"].empty_label = _("Choose a namespace")
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if Audience.objects.filter(sandbox=self.sandbox, name=name).exists():
+            raise forms.ValidationError(_("An audience with this name already exists in this sandbox."))
+        return name
