@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 DEFAULTS = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/cpc_bench",
-    "REDIS_URL": "redis://127.0.0.1:6379/3",
+    "REDIS_URL": "redis://127.0.0.1:6379/4",
     "DJANGO_SETTINGS_MODULE": "personalization.settings",
     "DEBUG": "0",
     "SECRET_KEY": "bench-only-" + "x" * 50,
