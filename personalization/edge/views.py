@@ -144,7 +144,7 @@ def _interact(request, *, sdk: bool):
             sdk=sdk,
             bearer=_bearer(request),
             api_key=request.META.get("HTTP_X_API_KEY"),
-            cookies=request.COOKIES,
+            cookies=request.COOKIES if sdk else {},  # only the Web SDK keeps its identity in a cookie
         )
         config, _answer, visitor, payload = interact(lookup, rate_limit=settings.EDGE_RATE_LIMIT)
     except EdgeError as error:
