@@ -275,7 +275,13 @@ def profile_upsert(
         # No ORDER BY: `first()` would sort by a column and let the planner walk that index over every profile.
         found = (
             Profile.objects.select_for_update(of=("self",))
-            .filter(sandbox=sandbox, identities__namespace__code=namespace, identities__value=value)
+            .filter(
+                sandbox=sandbox,
+                # The identity's own sandbox too, so the lookup uses the (sandbox, namespace, value) unique index.
+                identities__sandbox=sandbox,
+                identities__namespace__code=namespace,
+                identities__value=value,
+            )
             .order_by()[:1]
         )
         profile = next(iter(found), None)
