@@ -1,0 +1,214 @@
+#!/usr/bin/env python
+"""
+Benchmark the CSV custom upload on PostgreSQL against `COPY` of the same file.
+
+    .venv/bin/python bench/csv_import.py                 # 1,000,000 rows
+    .venv/bin/python bench/csv_import.py --rows 200000 --rerun
+
+It writes a CSV (an `ecid` identity column and 3 payload columns: tier, city, score) under MEDIA_ROOT, then prints:
+
+- copy: `COPY` of the file into a plain 4-column table (the floor: no checks, no profiles, no upserts);
+- import: `audience_import_run` on the same file into a fresh custom upload audience of the `bench-csv` sandbox
+  (every identity unknown: a profile, an identity and a membership per row), run in a child process whose peak
+  resident memory (`getrusage` maxrss) is reported; with `--rerun`, the same file again (nothing changes);
+- the ratio import / copy; targets: within 5× COPY, peak memory under 300 MB.
+
+The sandbox's previous bench data is deleted first, so each run measures a first import. Needs PostgreSQL
+(DATABASE_URL, default below); the batch size comes from AUDIENCE_IMPORT_BATCH_SIZE (flag `--batch-size`).
+"""
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULTS = {
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/cpc_bench",
+    "DJANGO_SETTINGS_MODULE": "personalization.settings",
+    "DEBUG": "0",
+    "SECRET_KEY": "bench-only-" + "x" * 50,
+    "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+    "SECURE_SSL_REDIRECT": "0",
+    "SECURE_HSTS_SECONDS": "0",
+    "LOG_LEVEL": "WARNING",
+}
+SANDBOX = "bench-csv"
+TIERS = ("bronze", "silver", "gold", "platinum")
+CITIES = ("Berlin", "Paris", "Madrid", "Rome", "Vienna", "Zurich", "Oslo", "Lisbon")
+
+
+def setup_django():
+    for key, value in DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    import django
+
+    django.setup()
+
+
+def ensure_database():
+    import psycopg
+
+    from django.conf import settings
+    from django.core.management import call_command
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        raise SystemExit("bench/csv_import.py needs PostgreSQL: set DATABASE_URL=postgres://...")
+    with psycopg.connect(
+        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], dbname="postgres", autocommit=True
+    ) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
+            conn.execute('CREATE DATABASE "%s"' % db["NAME"])
+    call_command("migrate", verbosity=0)
+
+
+def write_csv(path: Path, rows: int) -> int:
+    """Write `rows` data rows with unique 38-digit ECIDs; return the file size."""
+    rng = random.Random(42)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        out.write("ecid,tier,city,score\n")
+        base = 10**37
+        for number in range(rows):
+            out.write(
+                "%d,%s,%s,%d\n" % (base + number * 7919, rng.choice(TIERS), rng.choice(CITIES), rng.randint(0, 1000))
+            )
+    return path.stat().st_size
+
+
+def time_copy(path: Path) -> float:
+    """Return the seconds `COPY` takes to load the file into a plain table (committed)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_csv_copy")
+        cursor.execute("CREATE TABLE bench_csv_copy (ecid text, tier text, city text, score text)")
+    started = time.perf_counter()
+    with connection.cursor() as cursor, open(path, "rb") as handle:
+        with cursor.copy("COPY bench_csv_copy FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
+            while chunk := handle.read(1024 * 1024):
+                copy.write(chunk)
+    elapsed = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE bench_csv_copy")
+    return elapsed
+
+
+def reset_sandbox():
+    """Delete the bench sandbox's profiles, identities and audiences from earlier runs; return the sandbox."""
+    from django.db import connection, transaction
+
+    from accounts.models import Sandbox
+    from personalization.profiles.models import IdentityNamespace
+
+    sandbox, _created = Sandbox.objects.get_or_create(name=SANDBOX, defaults={"title": "Bench CSV"})
+    with transaction.atomic(), connection.cursor() as cursor:
+        for sql in (
+            "DELETE FROM audiences_audiencemembership WHERE audience_id IN "
+            "(SELECT id FROM audiences_audience WHERE sandbox_id = %s)",
+            "DELETE FROM audiences_audienceimport WHERE audience_id IN "
+            "(SELECT id FROM audiences_audience WHERE sandbox_id = %s)",
+            "DELETE FROM audiences_audience WHERE sandbox_id = %s",
+            "DELETE FROM profiles_identity WHERE sandbox_id = %s",
+            "DELETE FROM profiles_profile WHERE sandbox_id = %s",
+        ):
+            cursor.execute(sql, [sandbox.pk])
+    IdentityNamespace.objects.get_or_create(sandbox=sandbox, code="ECID", defaults={"name": "ECID"})
+    return sandbox
+
+
+def child(relative: str, rerun: bool) -> None:
+    """Import the file in this process and print the timings as JSON (the parent reads maxrss)."""
+    setup_django()
+    from django.conf import settings
+
+    from personalization.audiences.csv_import import audience_import_run
+    from personalization.audiences.models import Audience, AudienceImport
+    from personalization.profiles.models import IdentityNamespace
+
+    if os.environ.get("AUDIENCE_IMPORT_BATCH_SIZE"):
+        settings.AUDIENCE_IMPORT_BATCH_SIZE = int(os.environ["AUDIENCE_IMPORT_BATCH_SIZE"])
+    sandbox = reset_sandbox()
+    audience = Audience.objects.create(
+        sandbox=sandbox, name="Bench upload", origin=Audience.Origin.CUSTOM_UPLOAD, status=Audience.Status.DRAFT
+    )
+    namespace = IdentityNamespace.objects.get(sandbox=sandbox, code="ECID")
+    size = (Path(settings.MEDIA_ROOT) / relative).stat().st_size
+    timings = {}
+    for label in ("import", "rerun") if rerun else ("import",):
+        audience_import = AudienceImport.objects.create(
+            audience=audience,
+            namespace=namespace,
+            identity_column="ecid",
+            file_name="bench.csv",
+            file_path=relative,
+            file_size=size,
+        )
+        started = time.perf_counter()
+        done = audience_import_run(import_id=audience_import.pk)
+        timings[label] = time.perf_counter() - started
+        timings[label + "_status"] = done.status
+        timings[label + "_rows_valid"] = done.rows_valid
+        timings[label + "_error"] = done.error
+    print(json.dumps(timings))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--rerun", action="store_true", help="import the same file a second time")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.batch_size:
+        os.environ["AUDIENCE_IMPORT_BATCH_SIZE"] = str(args.batch_size)
+    if args.child:
+        child(args.child, args.rerun)
+        return
+
+    setup_django()
+    from django.conf import settings
+
+    ensure_database()
+    relative = "bench/bench-%d.csv" % args.rows
+    path = Path(settings.MEDIA_ROOT) / relative
+    started = time.perf_counter()
+    size = write_csv(path, args.rows)
+    print("file: %s rows, %.1f MB, written in %.1f s" % (f"{args.rows:,}", size / 1e6, time.perf_counter() - started))
+    copy_seconds = time_copy(path)
+    print("copy:   %.2f s (%.0f rows/s)" % (copy_seconds, args.rows / copy_seconds))
+
+    command = [sys.executable, __file__, "--child", relative] + (["--rerun"] if args.rerun else [])
+    result = subprocess.run(command, check=True, capture_output=True, text=True, env=os.environ.copy())
+    timings = json.loads(result.stdout.strip().splitlines()[-1])
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # Linux reports KiB
+    if timings["import_status"] != "succeeded":
+        raise SystemExit("import failed: %s" % timings["import_error"])
+    print(
+        "import: %.2f s (%.0f rows/s), %s rows landed, %.1f× COPY (target ≤ 5×)"
+        % (
+            timings["import"],
+            args.rows / timings["import"],
+            f"{timings['import_rows_valid']:,}",
+            timings["import"] / copy_seconds,
+        )
+    )
+    if args.rerun:
+        print(
+            "rerun:  %.2f s (same file, nothing changes), %.1f× COPY"
+            % (timings["rerun"], timings["rerun"] / copy_seconds)
+        )
+    print("peak memory of the import process: %.0f MB (target < 300 MB)" % peak_mb)
+    path.unlink()
+
+
+if __name__ == "__main__":
+    main()
