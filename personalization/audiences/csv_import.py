@@ -328,7 +328,7 @@ def _row_errors(row_number, values, header, identity_index, namespace_code, seen
     if problem is not None:
         errors.append(RowError(row_number, header[identity_index], identity[:MAX_VALUE_LENGTH], problem))
     elif not errors:
-        first = seen.get(identity)
+        first = seen.get(hash(identity))
         if first is not None:
             errors.append(
                 RowError(
@@ -540,7 +540,7 @@ def _import(audience_import: AudienceImport, report: _Report) -> ImportOutcome:
     now = timezone.now()
     writer = _Writer(audience, audience_import.namespace_id, now)
     outcome = ImportOutcome()
-    seen: dict[str, int] = {}
+    seen: dict[int, int] = {}
     batch: list[tuple[str, dict]] = []
     position = {"offset": 0}
 
@@ -559,7 +559,9 @@ def _import(audience_import: AudienceImport, report: _Report) -> ImportOutcome:
                 report.add(error)
             continue
         identity = values[identity_index]
-        seen[identity] = row_number
+        # Keyed by the value's 64-bit hash, not the value: a third of the memory on large files. Two different
+        # identities share a hash with a chance of about 1 in 10^7 per million-row file.
+        seen[hash(identity)] = row_number
         payload = dict(zip(header, values, strict=True))
         del payload[header[identity_index]]
         batch.append((identity, payload))
