@@ -126,7 +126,8 @@ class JSONComparison(Expression):
         path = self.comparison.path
         value_sql = "(%s%s)" % (column_sql, " -> %s" * len(path))
         value_params = [*column_params, *path]
-        fast = _postgres_jsonb_equality(self.comparison, value_sql, value_params)
+        text_sql = "(%s%s ->> %%s)" % (column_sql, " -> %s" * (len(path) - 1))
+        fast = _postgres_equality(self.comparison, value_sql, value_params, text_sql, value_params)
         if fast is not None:
             return fast
 
@@ -149,23 +150,28 @@ class JSONComparison(Expression):
         return _comparison_sql(self.comparison, typed_sql, typed_params, postgres=False)
 
 
-def _postgres_jsonb_equality(comparison: Comparison, v: str, p: list):
+def _postgres_equality(comparison: Comparison, v: str, p: list, text: str, tp: list):
     """
-    Compare strings and booleans as jsonb values: jsonb equality already implies the JSON type ("5" is not 5),
-    so no typed text has to be extracted. Numbers are left to the double comparison (jsonb compares exactly).
+    Equality on strings and booleans without extracting a typed value first. Strings compare as text (`->>`,
+    byte-wise under the deterministic collation) with a type check after it, so "5" never equals 5 and the cheap
+    text test rejects most rows first; booleans compare as jsonb. Numbers are left to the double comparison.
     """
     if comparison.kind not in (STRING, BOOLEAN) or comparison.op not in ("equals", "not_equals", "in"):
         return None
+    if comparison.kind == BOOLEAN:
+        operand = json.dumps(comparison.operand)
+        symbol = "=" if comparison.op == "equals" else "<>"
+        return "COALESCE((%s %s %%s::jsonb AND jsonb_typeof(%s) = 'boolean'), FALSE)" % (v, symbol, v), [
+            *p,
+            operand,
+            *p,
+        ]
+    is_string = "jsonb_typeof(%s) = 'string'" % v
     if comparison.op == "in":
-        operands = [json.dumps(item, ensure_ascii=False) for item in comparison.operand]
-        sql = "%s IN (%s)" % (v, ", ".join(["%s::jsonb"] * len(operands)))
-        return "COALESCE((%s), FALSE)" % sql, [*p, *operands]
-    operand = json.dumps(comparison.operand, ensure_ascii=False)
-    if comparison.op == "equals":
-        return "COALESCE((%s = %%s::jsonb), FALSE)" % v, [*p, operand]
-    json_type = "string" if comparison.kind == STRING else "boolean"
-    sql = "jsonb_typeof(%s) = '%s' AND %s <> %%s::jsonb" % (v, json_type, v)
-    return "COALESCE((%s), FALSE)" % sql, [*p, *p, operand]
+        sql = "%s IN (%s) AND %s" % (text, ", ".join(["%s"] * len(comparison.operand)), is_string)
+        return "COALESCE((%s), FALSE)" % sql, [*tp, *comparison.operand, *p]
+    symbol = "=" if comparison.op == "equals" else "<>"
+    return "COALESCE((%s %s %%s AND %s), FALSE)" % (text, symbol, is_string), [*tp, comparison.operand, *p]
 
 
 def _postgres_typed(kind: str, value):
