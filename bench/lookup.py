@@ -8,7 +8,9 @@ Benchmark the profile lookup on the production path: gunicorn + PostgreSQL + Red
 It seeds a `bench` sandbox (once; re-used when the size matches), starts gunicorn on loopback, and
 prints throughput and p50/p99 latency for a constant-JSON view through the same stack (the baseline),
 unauthenticated and authenticated lookups (10 mapped attributes), warm and cold, with the ratio of
-each to the baseline measured in the same run; then SQL queries per lookup, warm and cold.
+each to the baseline measured in the same run, and the CPU each request cost gunicorn and Redis (read
+from /proc, so busy neighbours on the machine move it far less than throughput); then SQL queries per
+lookup, warm and cold.
 
 Needs PostgreSQL and Redis (DATABASE_URL / REDIS_URL, defaults below) and `wrk` (Debian package).
 """
@@ -277,6 +279,32 @@ def _ms(text: str) -> float:
     return float(number) * _UNITS[unit]
 
 
+def _cpu_seconds(pids) -> float:
+    """Return the user+system CPU seconds the processes have used so far (from /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _server_pids(server) -> list[int]:
+    children = Path("/proc/%d/task/%d/children" % (server.pid, server.pid)).read_text().split()
+    return [server.pid, *map(int, children)]
+
+
+def _redis_pid() -> int | None:
+    import redis
+
+    try:
+        return int(redis.Redis.from_url(os.environ["REDIS_URL"]).info("server")["process_id"])
+    except Exception:  # noqa: BLE001 - a remote Redis simply has no local CPU figure
+        return None
+
+
 def run_wrk(url: str, script: str | None, duration: int, connections: int, threads: int) -> dict:
     command = ["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % duration, "--latency", url]
     script_file = None
@@ -338,7 +366,18 @@ def main():
     server = start_gunicorn(port, args.workers, args.threads, args.worker_class)
     results = {}
     try:
-        run = lambda url, script: run_wrk(url, script, args.duration, args.connections, args.wrk_threads)  # noqa: E731
+        app_pids = _server_pids(server)
+        redis_pid = _redis_pid()
+
+        def run(url, script):
+            """Run wrk and add the CPU the app (and Redis) spent per request: a figure load elsewhere barely moves."""
+            before_app, before_redis = _cpu_seconds(app_pids), _cpu_seconds([redis_pid] if redis_pid else [])
+            result = run_wrk(url, script, args.duration, args.connections, args.wrk_threads)
+            requests = result["rps"] * args.duration
+            result["app_us"] = (_cpu_seconds(app_pids) - before_app) / requests * 1e6
+            result["redis_us"] = (_cpu_seconds([redis_pid] if redis_pid else []) - before_redis) / requests * 1e6
+            return result
+
         run_wrk(base + "/ee/health", None, 2, args.connections, args.wrk_threads)  # let workers settle
         results["baseline (constant JSON)"] = run(base + "/ee/health", None)
         if not args.skip_cold:
@@ -372,15 +411,34 @@ def main():
             args.duration,
         )
     )
-    print("%-46s %10s %9s %9s %10s %8s" % ("run", "req/s", "p50 ms", "p99 ms", "vs base", "non-2xx"))
+    base_cpu = results["baseline (constant JSON)"]["app_us"]
+    print(
+        "%-46s %8s %8s %8s %8s %8s %9s %8s"
+        % ("run", "req/s", "p50 ms", "p99 ms", "vs base", "app µs", "+redis µs", "non-2xx")
+    )
     for label, result in results.items():
         print(
-            "%-46s %10.0f %9.2f %9.2f %9.2fx %8d"
-            % (label, result["rps"], result["p50"], result["p99"], result["rps"] / baseline, result["non_2xx"])
+            "%-46s %8.0f %8.2f %8.2f %7.2fx %8.0f %9.0f %8d"
+            % (
+                label,
+                result["rps"],
+                result["p50"],
+                result["p99"],
+                result["rps"] / baseline,
+                result["app_us"],
+                result["redis_us"],
+                result["non_2xx"],
+            )
         )
         if result["errors"]:
             print("    socket errors: %s" % result["errors"])
     print()
+    warm = results["lookup, warm, unauthenticated"]
+    print(
+        "CPU per request: the baseline costs the app %.0f µs, a warm lookup %.0f µs app + %.0f µs Redis; "
+        "capacity ratio by CPU %.2fx (the figure that load from other processes on the machine moves least)"
+        % (base_cpu, warm["app_us"], warm["redis_us"], base_cpu / (warm["app_us"] + warm["redis_us"]))
+    )
     print("edge_rebuild: %(answers)d answers in " % rebuilt + "%.1f s" % rebuild_seconds)
     for label, (cold, warm) in queries.items():
         print("SQL queries per %s lookup: cold %d, warm %d" % (label, cold, warm))
