@@ -30,6 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common import ensure_postgres_database, setup_django  # noqa: E402  (bench/ is the script's folder)
+
 DEFAULTS = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/cpc_bench",
     "DJANGO_SETTINGS_MODULE": "personalization.settings",
@@ -43,31 +45,6 @@ DEFAULTS = {
 SANDBOX = "bench-csv"
 TIERS = ("bronze", "silver", "gold", "platinum")
 CITIES = ("Berlin", "Paris", "Madrid", "Rome", "Vienna", "Zurich", "Oslo", "Lisbon")
-
-
-def setup_django():
-    for key, value in DEFAULTS.items():
-        os.environ.setdefault(key, value)
-    import django
-
-    django.setup()
-
-
-def ensure_database():
-    import psycopg
-
-    from django.conf import settings
-    from django.core.management import call_command
-
-    db = settings.DATABASES["default"]
-    if db["ENGINE"] != "django.db.backends.postgresql":
-        raise SystemExit("bench/csv_import.py needs PostgreSQL: set DATABASE_URL=postgres://...")
-    with psycopg.connect(
-        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], dbname="postgres", autocommit=True
-    ) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
-            conn.execute('CREATE DATABASE "%s"' % db["NAME"])
-    call_command("migrate", verbosity=0)
 
 
 def write_csv(path: Path, rows: int) -> int:
@@ -127,7 +104,7 @@ def reset_sandbox():
 
 def child(relative: str, rerun: bool) -> None:
     """Import the file in this process and print the timings as JSON (the parent reads maxrss)."""
-    setup_django()
+    setup_django(DEFAULTS)
     from django.conf import settings
 
     from personalization.audiences.csv_import import audience_import_run
@@ -174,10 +151,10 @@ def main() -> None:
         child(args.child, args.rerun)
         return
 
-    setup_django()
+    setup_django(DEFAULTS)
     from django.conf import settings
 
-    ensure_database()
+    ensure_postgres_database("bench/csv_import.py")
     relative = "bench/bench-%d.csv" % args.rows
     path = Path(settings.MEDIA_ROOT) / relative
     started = time.perf_counter()

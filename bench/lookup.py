@@ -31,6 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common import ensure_postgres_database, setup_django  # noqa: E402  (bench/ is the script's folder)
+
 DEFAULTS = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/cpc_bench",
     "REDIS_URL": "redis://127.0.0.1:6379/4",
@@ -57,27 +59,6 @@ request = function()
   return wrk.format("POST", path, headers, body)
 end
 """
-
-
-def setup_django():
-    for key, value in DEFAULTS.items():
-        os.environ.setdefault(key, value)
-    import django
-
-    django.setup()
-
-
-def ensure_database():
-    import psycopg
-
-    from django.conf import settings
-
-    db = settings.DATABASES["default"]
-    with psycopg.connect(
-        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], dbname="postgres", autocommit=True
-    ) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
-            conn.execute('CREATE DATABASE "%s"' % db["NAME"])
 
 
 def seed(profiles: int, audiences: int, destinations: int) -> dict:
@@ -351,8 +332,8 @@ def main():
 
     for key, value in DEFAULTS.items():
         os.environ.setdefault(key, value)
-    setup_django()
-    ensure_database()
+    setup_django(DEFAULTS)
+    ensure_postgres_database("bench/lookup.py")
     seeded = seed(args.profiles, args.audiences, args.destinations)
     datastream = seeded["datastream"]
     headers = credential_headers(seeded["sandbox"])

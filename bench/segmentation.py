@@ -20,7 +20,6 @@ Each part is one function (`bench_batch`, `bench_streaming`); more parts (e.g. t
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
@@ -28,6 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from common import ensure_postgres_database, setup_django  # noqa: E402  (bench/ is the script's folder)
 
 DEFAULTS = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/cpc_bench",
@@ -67,29 +68,6 @@ RAW_PREDICATE = """
     AND attributes -> 'consents' -> 'marketing' = 'true'::jsonb
 """
 STREAMING_RULE = {"field": "loyalty.status", "op": "equals", "value": "diamond"}
-
-
-def setup_django():
-    for key, value in DEFAULTS.items():
-        os.environ.setdefault(key, value)
-    import django
-
-    django.setup()
-
-
-def ensure_database():
-    import psycopg
-
-    from django.conf import settings
-
-    db = settings.DATABASES["default"]
-    if db["ENGINE"] != "django.db.backends.postgresql":
-        raise SystemExit("bench/segmentation.py needs PostgreSQL: set DATABASE_URL=postgres://...")
-    with psycopg.connect(
-        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], dbname="postgres", autocommit=True
-    ) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
-            conn.execute('CREATE DATABASE "%s"' % db["NAME"])
 
 
 def seed(profiles: int) -> dict:
@@ -325,8 +303,8 @@ def main():
     parser.add_argument("--profiles", type=int, default=1_000_000)
     parser.add_argument("--updates", type=int, default=300, help="streaming updates to time")
     args = parser.parse_args()
-    setup_django()
-    ensure_database()
+    setup_django(DEFAULTS)
+    ensure_postgres_database("bench/segmentation.py")
     seeded = seed(args.profiles)
     output = []
     for section in SECTIONS:
