@@ -58,7 +58,7 @@ request = function()
     .. '","primary":true}]},"eventType":"web.webpagedetails.pageViews"}}}'
   return wrk.format("POST", path, headers, body)
 end
-"""
+%(pacing)s"""
 
 
 def seed(profiles: int, audiences: int, destinations: int) -> dict:
@@ -309,9 +309,11 @@ def run_wrk(url: str, script: str | None, duration: int, connections: int, threa
     }
 
 
-def lookup_script(path: str, profiles: int, headers: dict, seed: int) -> str:
+def lookup_script(path: str, profiles: int, headers: dict, seed: int, pause_ms: float = 0) -> str:
+    """Return wrk's Lua script; `pause_ms` makes each connection wait between requests to hold a lower rate."""
     auth = "".join(', ["%s"] = "%s"' % item for item in headers.items())
-    return WRK_SCRIPT % {"path": path, "profiles": profiles, "auth": auth, "seed": seed}
+    pacing = "delay = function() return %d end\n" % pause_ms if pause_ms else ""
+    return WRK_SCRIPT % {"path": path, "profiles": profiles, "auth": auth, "seed": seed, "pacing": pacing}
 
 
 def main():
@@ -326,6 +328,9 @@ def main():
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument("--skip-cold", action="store_true", help="skip the cold-store run")
+    parser.add_argument(
+        "--rate", type=int, default=1500, help="also measure latency with lookups paced near this rate (0: skip)"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
@@ -373,6 +378,13 @@ def main():
         results["lookup, warm, authenticated (10 attributes)"] = run(
             base + path, lookup_script(path, args.profiles, headers, 3)
         )
+        if args.rate:
+            # Each connection pauses so that together they offer about `rate` lookups per second.
+            pause = max(1.0, args.connections * 1000.0 / args.rate - 1.0)
+            for label, auth, random_seed in (("unauthenticated", {}, 4), ("authenticated", headers, 5)):
+                results["lookup, warm, %s, paced ~%d/s" % (label, args.rate)] = run(
+                    base + path, lookup_script(path, args.profiles, auth, random_seed, pause)
+                )
     finally:
         stop(server)
 
