@@ -72,6 +72,6 @@ beat: install
 	$(VENV)/bin/celery -A personalization beat --loglevel=INFO --schedule=var/celerybeat-schedule
 
 bench: install
-	@set -e; scripts="$$(ls bench/*.py 2>/dev/null || true)"; \
+	@set -e; scripts="$$(ls bench/[!_]*.py 2>/dev/null || true)"; \
 	if [ -z "$$scripts" ]; then echo "bench/ holds no benchmark scripts yet."; exit 0; fi; \
 	for script in $$scripts; do echo "== $$script"; $(PY) $$script; done

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import ensure_postgres_database, setup_django  # noqa: E402  (bench/ is the script's folder)
+from _common import ensure_postgres_database, setup_django  # noqa: E402  (bench/ is the script's folder)
 
 DEFAULTS = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/cpc_bench",
