@@ -128,18 +128,22 @@ class TokensCannotCreateTokens(permissions.BasePermission):
         return view.action != "create" or not isinstance(request.auth, PersonalToken)
 
 
-class PersonalTokenSerializer(serializers.ModelSerializer):
+class ExpiresInFutureMixin:
+    """Refuse an `expires_at` in the past: a secret that is dead on arrival is always a mistake."""
+
+    def validate_expires_at(self, value):
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError(_("The expiry must be in the future."), code="expired")
+        return value
+
+
+class PersonalTokenSerializer(ExpiresInFutureMixin, serializers.ModelSerializer):
     active = serializers.BooleanField(source="is_active", read_only=True)
 
     class Meta:
         model = PersonalToken
         fields = ["id", "name", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at", "active"]
         read_only_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
-
-    def validate_expires_at(self, value):
-        if value is not None and value <= timezone.now():
-            raise serializers.ValidationError(_("The expiry must be in the future."), code="expired")
-        return value
 
 
 class PersonalTokenCreatedSerializer(PersonalTokenSerializer):
@@ -193,7 +197,7 @@ class PersonalTokenViewSet(
 #
 
 
-class ApiCredentialSerializer(serializers.ModelSerializer):
+class ApiCredentialSerializer(ExpiresInFutureMixin, serializers.ModelSerializer):
     sandbox = SandboxField()
     active = serializers.BooleanField(source="is_active", read_only=True)
 
@@ -211,11 +215,6 @@ class ApiCredentialSerializer(serializers.ModelSerializer):
             "active",
         ]
         read_only_fields = ["client_id", "created_at", "last_used_at", "revoked_at"]
-
-    def validate_expires_at(self, value):
-        if value is not None and value <= timezone.now():
-            raise serializers.ValidationError(_("The expiry must be in the future."), code="expired")
-        return value
 
 
 class ApiCredentialCreatedSerializer(ApiCredentialSerializer):
