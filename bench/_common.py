@@ -2,7 +2,7 @@
 
 import os
 
-__all__ = ["ensure_postgres_database", "setup_django"]
+__all__ = ["ensure_postgres_database", "insert_ecid_identities", "setup_django"]
 
 
 def setup_django(defaults: dict) -> None:
@@ -28,3 +28,15 @@ def ensure_postgres_database(script: str) -> None:
     ) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
             conn.execute('CREATE DATABASE "%s"' % db["NAME"])
+
+
+def insert_ecid_identities(cursor, *, sandbox_id, namespace_id, profiles: int, profile_seed: str) -> None:
+    """Give profile n (id `md5(profile_seed || n)`) the primary ECID n, zero-padded to 38 digits, set-based."""
+    cursor.execute(
+        """
+        INSERT INTO profiles_identity (sandbox_id, namespace_id, value, profile_id, "primary", created_at)
+        SELECT %s, %s, lpad(n::text, 38, '0'), md5(%s || n)::uuid, true, now()
+        FROM generate_series(1, %s) n
+        """,
+        [sandbox_id, namespace_id, profile_seed, profiles],
+    )

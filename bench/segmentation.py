@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _common import ensure_postgres_database, setup_django  # noqa: E402  (bench/ is the script's folder)
+from _common import ensure_postgres_database, insert_ecid_identities, setup_django  # noqa: E402  (bench/ is the script's folder)
 
 DEFAULTS = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/cpc_bench",
@@ -134,13 +134,8 @@ def seed(profiles: int) -> dict:
                     """,
                     [sandbox.pk, profiles],
                 )
-                cursor.execute(
-                    """
-                    INSERT INTO profiles_identity (sandbox_id, namespace_id, value, profile_id, "primary", created_at)
-                    SELECT %s, %s, lpad(n::text, 38, '0'), md5('seg-profile-' || n)::uuid, true, now()
-                    FROM generate_series(1, %s) n
-                    """,
-                    [sandbox.pk, ecid.pk, profiles],
+                insert_ecid_identities(
+                    cursor, sandbox_id=sandbox.pk, namespace_id=ecid.pk, profiles=profiles, profile_seed="seg-profile-"
                 )
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE profiles_profile")
