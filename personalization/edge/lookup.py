@@ -24,6 +24,7 @@ from personalization.edge.store import identity_key, store
 __all__ = [
     "LookupRequest",
     "Visitor",
+    "datastream_config",
     "identity_cookie_name",
     "identity_cookie_value",
     "interact",
@@ -188,6 +189,14 @@ def resolve_visitor(body: dict, *, sdk: bool, cookies: dict) -> Visitor:
         "EXEG-0306-400",
         'Event #0 is missing a primary identity: mark one identityMap item with "primary": true, or send an ECID.',
     )
+
+
+def datastream_config(datastream_id: str) -> dict:
+    """Return a datastream's config from the edge store, loading it on a miss; EXEG-0003 when it does not exist."""
+    cached, _projection, _token, _count = store.fetch(
+        datastream_id=datastream_id, identity=None, token=None, rate_second=None
+    )
+    return _config(datastream_id, cached)
 
 
 def _config(datastream_id: str, cached: dict | None) -> dict:

@@ -20,6 +20,7 @@ from personalization.edge.errors import EdgeError, problem_response
 from personalization.edge.lookup import (
     IDENTITY_COOKIE_MAX_AGE,
     LookupRequest,
+    datastream_config,
     identity_cookie_name,
     identity_cookie_value,
     interact,
@@ -89,11 +90,9 @@ def _allow_origin(response, request, origins) -> None:
 
 
 def _preflight(request, datastream_id: str) -> HttpResponse:
-    from personalization.edge.lookup import _config
-
     response = HttpResponse(status=204)
     try:
-        config = _config(datastream_id, None)
+        config = datastream_config(datastream_id)
     except EdgeError:
         return response
     _allow_origin(response, request, config["origins"])

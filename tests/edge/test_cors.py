@@ -37,3 +37,12 @@ def test_a_lookup_from_another_origin_is_not_readable_by_the_page(scenario):
     response = scenario.lookup(headers={"Origin": "https://evil.test"})
 
     assert not response.has_header("Access-Control-Allow-Origin")
+
+
+def test_a_repeated_preflight_is_answered_from_the_edge_store(scenario, django_assert_num_queries):
+    preflight(scenario, "https://www.shop.test")
+
+    with django_assert_num_queries(0):
+        response = preflight(scenario, "https://www.shop.test")
+
+    assert response["Access-Control-Allow-Origin"] == "https://www.shop.test"
