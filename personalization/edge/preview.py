@@ -97,15 +97,14 @@ def preview_lookup(datastream, namespace: str, value: str) -> LookupPreview:
     )
     for activation in activations.order_by("destination__created_at", "audience__name"):
         audience = activation.audience
-        state = projection.segment_state(
-            {
-                "published": audience.status == Audience.Status.PUBLISHED,
-                "expires": audience.expires_at.timestamp() if audience.expires_at else None,
-                "from": projection.date_epoch(activation.start_date, end=False),
-                "until": projection.date_epoch(activation.end_date, end=True),
-            },
-            now,
+        window = projection.activation_window(
+            audience=audience.pk,
+            start=activation.start_date,
+            end=activation.end_date,
+            status=audience.status,
+            expires=audience.expires_at,
         )
+        state = projection.segment_state(window, now)
         membership = memberships.get(audience.pk)
         verdicts.append(
             ActivationVerdict(

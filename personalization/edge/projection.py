@@ -22,7 +22,15 @@ from personalization.db import JSONGroupArray
 from personalization.destinations.models import AttributeMapping, AudienceActivation, Destination
 from personalization.profiles.models import Identity, IdentityNamespace
 
-__all__ = ["build_projection", "date_epoch", "load_config", "load_identity", "segment_state", "serving_plan"]
+__all__ = [
+    "activation_window",
+    "build_projection",
+    "date_epoch",
+    "load_config",
+    "load_identity",
+    "segment_state",
+    "serving_plan",
+]
 
 _FAR_FUTURE = 10**11
 SEGMENT_NAMESPACE = "ups"
@@ -49,6 +57,17 @@ def date_epoch(value, *, end: bool) -> float | None:
     if end:
         day += datetime.timedelta(days=1)
     return datetime.datetime.combine(day, datetime.time.min, tzinfo=datetime.UTC).timestamp()
+
+
+def activation_window(*, audience, start, end, status, expires) -> dict:
+    """Describe when an activated audience serves: epochs for its dates and expiry, and whether it is published."""
+    return {
+        "audience": _uuid(audience),
+        "from": date_epoch(start, end=False),
+        "until": date_epoch(end, end=True),
+        "published": status == Audience.Status.PUBLISHED,
+        "expires": _epoch(expires),
+    }
 
 
 def _json_list(value) -> list:
@@ -149,13 +168,13 @@ def load_config(datastream_id) -> dict | None:
                 "attributes": row["kind"] == Destination.Kind.WITH_ATTRIBUTES,
                 "activations": sorted(
                     (
-                        {
-                            "audience": _uuid(item["audience"]),
-                            "from": date_epoch(item["start"], end=False),
-                            "until": date_epoch(item["end"], end=True),
-                            "published": item["status"] == Audience.Status.PUBLISHED,
-                            "expires": _epoch(item["expires"]),
-                        }
+                        activation_window(
+                            audience=item["audience"],
+                            start=item["start"],
+                            end=item["end"],
+                            status=item["status"],
+                            expires=item["expires"],
+                        )
                         for item in _json_list(row["activation_rows"])
                     ),
                     key=lambda activation: activation["audience"],
