@@ -6,7 +6,12 @@ app_name = "audiences"
 
 urlpatterns = [
     path("", views.AudienceListView.as_view(), name="audience_list"),
+    path("add/", views.AudienceCreateView.as_view(), name="audience_create"),
+    path("estimate/", views.AudienceEstimateView.as_view(), name="audience_estimate"),
     path("<uuid:pk>/", views.AudienceDetailView.as_view(), name="audience_detail"),
+    path("<uuid:pk>/edit/", views.AudienceEditView.as_view(), name="audience_edit"),
+    path("<uuid:pk>/estimate/", views.AudienceEstimateView.as_view(), name="audience_estimate_for"),
+    path("<uuid:pk>/publish/", views.AudiencePublishView.as_view(), name="audience_publish"),
     path("<uuid:pk>/delete/", views.AudienceDeleteView.as_view(), name="audience_delete"),
     path("<uuid:pk>/inactivate/", views.AudienceInactivateView.as_view(), name="audience_inactivate"),
     # CSV custom upload

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import DetailView
@@ -19,25 +19,31 @@ from personalization.audiences.charts import membership_chart_svg, membership_hi
 from personalization.audiences.csv_import import live_progress
 from personalization.audiences.csv_wizard import AudienceCsvImportWizard, may_import
 from personalization.audiences.filtersets import AudienceFilterSet
+from personalization.audiences.forms import AudienceDetailsEditForm, AudienceRuleForm, RuleEstimateForm
 from personalization.audiences.models import Audience, AudienceImport, AudienceMembership
-from personalization.audiences.services import audience_delete, audience_update
+from personalization.audiences.selectors import rule_estimate
+from personalization.audiences.services import audience_create, audience_delete, audience_publish, audience_update
 
 __all__ = [
+    "AudienceCreateView",
     "AudienceCsvImportWizard",
     "AudienceDeleteView",
     "AudienceDetailView",
+    "AudienceEditView",
+    "AudienceEstimateView",
     "AudienceImportDetailView",
     "AudienceImportErrorsView",
     "AudienceImportProgressView",
     "AudienceInactivateView",
     "AudienceListView",
+    "AudiencePublishView",
 ]
-
-# Rules are edited in the rule builder (another page), so these pages only read.
 
 
 class AudienceListView(generic.ObjectListView):
     permission_required = VIEW_SEGMENTS
+    manage_permission = MANAGE_SEGMENTS
+    actions = ("create",)
     queryset = Audience.objects.all()
     filterset_class = AudienceFilterSet
     filter_fields = ("q", "origin", "status")
@@ -52,7 +58,7 @@ class AudienceListView(generic.ObjectListView):
 class AudienceDetailView(generic.ObjectDetailView):
     permission_required = VIEW_SEGMENTS
     manage_permission = MANAGE_SEGMENTS
-    actions = ("delete",)
+    actions = ("edit", "delete")
     queryset = Audience.objects.select_related("sandbox", "created_by")
     template_name = "audiences/audience_detail.html"
 
@@ -66,11 +72,67 @@ class AudienceDetailView(generic.ObjectDetailView):
         context["activations"] = self.object.activations.select_related("destination").order_by("destination__name")
         context["membership_chart"] = membership_chart_svg(membership_history(self.object))
         context["imports"] = self.object.imports.select_related("namespace", "created_by")[:20]
+        context["latest_evaluation"] = self.object.evaluations.first()
         return context
 
 
 #
-# Deleting and inactivating (refused while the audience is activated; the service names the destinations)
+# The rule builder: one page to create a segmentation audience or edit one (custom uploads: name and description)
+#
+
+
+class AudienceCreateView(generic.ObjectCreateView):
+    permission_required = VIEW_SEGMENTS
+    manage_permission = MANAGE_SEGMENTS
+    form_class = AudienceRuleForm
+    service = staticmethod(audience_create)
+    success_message = _("%(name)s was saved as a draft.")
+    template_name = "audiences/audience_form.html"
+
+
+class AudienceEditView(generic.ObjectEditView):
+    permission_required = VIEW_SEGMENTS
+    manage_permission = MANAGE_SEGMENTS
+    queryset = Audience.objects.select_related("sandbox")
+    service = staticmethod(audience_update)
+    object_kwarg = "audience"
+    template_name = "audiences/audience_form.html"
+
+    def get_form_class(self):
+        return AudienceRuleForm if self.object.origin == Audience.Origin.SEGMENTATION else AudienceDetailsEditForm
+
+
+class AudienceEstimateView(SandboxPermissionRequiredMixin, SingleObjectMixin, View):
+    """
+    The builder's live estimate (POST, htmx): the rule's problems, or how many of the sandbox's profiles it
+    selects now, its one-line text and its edge eligibility. A new audience's rule is counted in the current
+    sandbox, an existing audience's in its own.
+    """
+
+    permission_required = VIEW_SEGMENTS
+    queryset = Audience.objects.all()
+    template_name = "audiences/_rule_estimate.html"
+
+    @property
+    def current_sandbox_only(self):
+        return not self.kwargs
+
+    def post(self, request, *args, **kwargs):
+        audience = self.get_object() if self.kwargs else None
+        form = RuleEstimateForm(request.POST)
+        estimate = None
+        if form.is_valid():
+            estimate = rule_estimate(
+                sandbox_id=audience.sandbox_id if audience else request.sandbox.pk,
+                rule=form.cleaned_data["rule"],
+                evaluation=form.cleaned_data["evaluation"],
+                audience_id=audience.pk if audience else None,
+            )
+        return render(request, self.template_name, {"form": form, "estimate": estimate})
+
+
+#
+# Publishing, inactivating and deleting (refused while the audience is activated; the service names the destinations)
 #
 
 
@@ -83,22 +145,44 @@ class AudienceDeleteView(generic.ObjectDeleteView):
     impact = (("activations", _("Activated to")),)
 
 
-class AudienceInactivateView(SandboxPermissionRequiredMixin, SingleObjectMixin, View):
-    """Inactivate an audience (POST); a refusal, e.g. while it is activated, comes back as an error message."""
+class _AudienceStatusView(SandboxPermissionRequiredMixin, SingleObjectMixin, View):
+    """Change an audience's status (POST) through a service; a refusal comes back as an error message."""
 
     permission_required = VIEW_SEGMENTS
     change_permission = MANAGE_SEGMENTS
     queryset = Audience.objects.all()
+    success_message = ""
+
+    def change(self, user, audience):
+        raise NotImplementedError
 
     def post(self, request, *args, **kwargs):
         audience = self.get_object()
         try:
-            audience_update(user=request.user, audience=audience, status=Audience.Status.INACTIVE)
+            audience = self.change(request.user, audience)
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         else:
-            messages.success(request, _("%(name)s is inactive.") % {"name": audience})
+            messages.success(request, self.success_message % {"name": audience})
         return redirect(audience.get_absolute_url())
+
+
+class AudiencePublishView(_AudienceStatusView):
+    """Publish a draft or inactive audience; a segmentation audience's batch evaluation is queued."""
+
+    success_message = _("%(name)s is published.")
+
+    def change(self, user, audience):
+        return audience_publish(user=user, audience=audience)
+
+
+class AudienceInactivateView(_AudienceStatusView):
+    """Inactivate an audience; refused while it is activated to a destination."""
+
+    success_message = _("%(name)s is inactive.")
+
+    def change(self, user, audience):
+        return audience_update(user=user, audience=audience, status=Audience.Status.INACTIVE)
 
 
 #
