@@ -110,6 +110,8 @@ class RuleField(forms.JSONField):
 
     def prepare_value(self, value):
         # Indented, so a rule edited by hand (without JavaScript) keeps its structure readable.
+        if value is None:
+            return ""
         if isinstance(value, dict | list):
             return json.dumps(value, ensure_ascii=False, indent=1)
         return super().prepare_value(value)

@@ -165,7 +165,8 @@
   }
 
   function groupElement(kind, children = [], isRoot = false) {
-    const group = el("div", { class: "rule-group", "data-node": "group", "data-kind": kind, role: "group" });
+    // No role="group": Pico draws such elements as a row of joined buttons.
+    const group = el("div", { class: "rule-group", "data-node": "group", "data-kind": kind });
     const kindSelect = el("select", { class: "rule-kind", "aria-label": T.group_type });
     ["all", "any", "not"].forEach((value) => kindSelect.append(option(value, T[value], value === kind)));
     const head = el("div", { class: "rule-group-head" }, [kindSelect]);
@@ -174,7 +175,7 @@
     children.forEach((child) => list.append(child));
     const empty = el("p", { class: "rule-empty muted", text: T.empty_group });
     const actions = el("div", { class: "rule-group-actions" }, [
-      button("add-condition", T.add_condition, `+ ${T.add_condition}`, "secondary"),
+      button("add-condition", T.add_condition, `+ ${T.add_condition}`, "outline"),
       button("add-group", T.add_group, `+ ${T.add_group}`, "secondary outline"),
     ]);
     group.append(head, list, empty, actions);
@@ -350,7 +351,7 @@
 
   try {
     const text = field.value.trim();
-    const rule = text ? JSON.parse(text) : { all: [] };
+    const rule = text && text !== "null" ? JSON.parse(text) : { all: [] };
     const parsed = parse(rule);
     root = parsed.dataset.node === "group" ? parsed : groupElement("all", [parsed]);
   } catch (error) {
