@@ -128,7 +128,7 @@ def test_a_marketer_builds_a_rule_with_a_nested_any_group_watches_the_estimate_a
     assert AudienceMembership.objects.filter(audience=audience).count() == 3
 
 
-def test_the_builder_draws_an_existing_rule_and_shows_the_servers_messages_on_the_conditions(
+def test_the_builder_draws_an_existing_rule_negates_a_group_and_pins_the_servers_messages_on_the_conditions(
     page, login, shop, marketer, screenshot, assert_no_horizontal_scroll
 ):
     audience = AudienceFactory(sandbox=shop, name="Gold in DACH", status=Audience.Status.DRAFT, rule=RULE)
@@ -140,7 +140,15 @@ def test_the_builder_draws_an_existing_rule_and_shows_the_servers_messages_on_th
     expect(root.locator(".rule-condition")).to_have_count(3)
     group = root.locator("> .rule-children > .rule-group")
     expect(group.locator(".rule-condition").first.get_by_label("Values, one per line")).to_have_value("DE\nAT")
-    expect(page.locator("#rule-estimate [data-estimate-count]")).to_have_text("3")
+    estimate = page.locator("#rule-estimate")
+    expect(estimate.locator("[data-estimate-count]")).to_have_text("3")
+
+    # turning the Any group into Not excludes those profiles instead (only the gold member in FR with 10 points)
+    group.get_by_label("Group type").select_option(label="Not (none of)")
+    expect(estimate.locator("[data-estimate-count]")).to_have_text("1")
+    expect(estimate).to_contain_text(
+        'loyalty.status equals "gold" and not (homeAddress.countryCode in ["DE", "AT"] or loyalty.points >= 1000)'
+    )
 
     # a condition the server refuses is named on the condition after saving, and nothing is saved
     group.locator(".rule-condition").nth(1).get_by_label("Value").fill("")
@@ -148,7 +156,7 @@ def test_the_builder_draws_an_existing_rule_and_shows_the_servers_messages_on_th
     page.get_by_role("button", name="Save as draft").click()
     expect(page.get_by_text("The rule has problems; nothing was saved.")).to_be_visible()
     pinned = group.locator(".rule-condition.has-error .rule-node-error")
-    expect(pinned).to_have_text("all[1].any[1].value: gte needs a value.")
+    expect(pinned).to_have_text("all[1].not.any[1].value: gte needs a value.")
     screenshot(page, "rule-builder-errors")
     at_phone_width(page)
     screenshot(page, "rule-builder-errors-phone")
