@@ -271,6 +271,28 @@ def _cpu_seconds(pids) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def _wait_until_idle(server, workers: int, timeout: float = 180) -> None:
+    """Wait until all workers run and stop using CPU (they copy the store into memory at start)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        pids = _server_pids(server)
+        before = _cpu_seconds(pids)
+        time.sleep(0.5)
+        if len(pids) > workers and _cpu_seconds(pids) - before < 0.05:
+            return
+
+
+def _rss_mb(pids) -> float:
+    """Return the resident memory of the processes, in MB (from /proc)."""
+    pages = 0
+    for pid in pids:
+        try:
+            pages += int(Path("/proc/%d/statm" % pid).read_text().split()[1])
+        except FileNotFoundError:
+            continue
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
 def _server_pids(server) -> list[int]:
     children = Path("/proc/%d/task/%d/children" % (server.pid, server.pid)).read_text().split()
     return [server.pid, *map(int, children)]
@@ -370,9 +392,18 @@ def main():
 
             cache.clear()
             results["lookup, cold store, unauthenticated"] = run(base + path, lookup_script(path, args.profiles, {}, 1))
+        # Workers copy the store's answers into their memory when they start (gunicorn.conf.py): rebuild the
+        # store, then restart them, as a deploy after a rebuild would.
+        stop(server)
         started = time.perf_counter()
         rebuilt = edge_rebuild(sandbox_id=seeded["sandbox"].pk)
         rebuild_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        server = start_gunicorn(port, args.workers, args.threads, args.worker_class)
+        _wait_until_idle(server, args.workers)
+        app_pids = _server_pids(server)
+        warm_start_seconds = time.perf_counter() - started
+        worker_rss_mb = _rss_mb(app_pids[1:])
         results["lookup, warm, unauthenticated"] = run(base + path, lookup_script(path, args.profiles, {}, 2))
         results["lookup, warm, authenticated (10 attributes)"] = run(
             base + path, lookup_script(path, args.profiles, headers, 3)
@@ -432,6 +463,10 @@ def main():
         % (base_cpu, warm["app_us"], warm["redis_us"], base_cpu / (warm["app_us"] + warm["redis_us"]))
     )
     print("edge_rebuild: %(answers)d answers in " % rebuilt + "%.1f s" % rebuild_seconds)
+    print(
+        "workers started warm (answers copied into memory) in %.1f s; worker memory %.0f MB each"
+        % (warm_start_seconds, worker_rss_mb / max(1, args.workers))
+    )
     for label, (cold, warm) in queries.items():
         print("SQL queries per %s lookup: cold %d, warm %d" % (label, cold, warm))
 

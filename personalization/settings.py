@@ -246,3 +246,5 @@ LOGGING = {
 EDGE_ORG_ID = env.str("EDGE_ORG_ID", default="CPCDEMO0000000000000001@AdobeOrg")
 # Lookups per second per datastream before 429 (0 turns the limit off).
 EDGE_RATE_LIMIT = env.int("EDGE_RATE_LIMIT", default=1500)
+# Edge keys each worker process mirrors in memory when the cache is Redis (0 turns the mirror off).
+EDGE_LOCAL_CACHE_SIZE = env.int("EDGE_LOCAL_CACHE_SIZE", default=200_000)

@@ -286,7 +286,7 @@ def interact(request: LookupRequest, *, rate_limit: int) -> tuple[dict, dict, Vi
     answer = _projection(config, visitor, cached_projection, key, now)
     if config["edge_segmentation"] and answer["profile"] is not None:
         answer = _segment_on_edge(config, request, key, answer, now)
-    return config, answer, visitor, answer["full"] if authenticated else answer["anon"]
+    return config, answer, visitor, projection.render_payload(answer["full"] if authenticated else answer["anon"])
 
 
 def _segment_on_edge(config: dict, request: LookupRequest, key: str, answer: dict, now: float) -> dict:

@@ -118,8 +118,8 @@ def preview_lookup(datastream, namespace: str, value: str) -> LookupPreview:
     return LookupPreview(
         found=found is not None,
         profile_id=found["profile"] if found else None,
-        unauthenticated=_pretty(answer["anon"]),
-        authenticated=_pretty(answer["full"]),
+        unauthenticated=_pretty(projection.render_payload(answer["anon"])),
+        authenticated=_pretty(projection.render_payload(answer["full"])),
         verdicts=verdicts,
         datastream_enabled=datastream.enabled,
     )

@@ -28,6 +28,7 @@ __all__ = [
     "date_epoch",
     "load_config",
     "load_identity",
+    "render_payload",
     "segment_state",
     "serving_plan",
 ]
@@ -265,32 +266,52 @@ def build_projection(config: dict, identity: dict | None, at: float) -> dict:
     Return the answer for one identity on one datastream.
 
     `full` is the payload JSON for authenticated callers, `anon` the same without any `attributes`
-    key; `until` is the next moment a schedule or expiry boundary could change the answer.
+    key, each as a tuple of pieces whose concatenation is the JSON (`render_payload`): pieces that
+    many profiles share (a destination's header, a set of segments) can then be stored once per
+    process (`store.decode_projection`). `until` is the next moment a schedule or expiry boundary
+    could change the answer.
     """
     if identity is None:
-        return {"gen": config["gen"], "until": _FAR_FUTURE, "profile": None, "full": "[]", "anon": "[]"}
+        return {"gen": config["gen"], "until": _FAR_FUTURE, "profile": None, "full": _EMPTY, "anon": _EMPTY}
     plan, until = serving_plan(config, at)
     member_of = set(identity["audiences"])
     attributes = identity["attributes"]
+    dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
     full, anon = [], []
-    for destination, served in plan:
+    for index, (destination, served) in enumerate(plan):
+        header = '%s{"type":"profileLookup","destinationId":%s,"alias":%s' % (
+            "," if index else "[",
+            dumps(destination["id"]),
+            dumps(destination["alias"]),
+        )
         segments = [{"id": audience, "namespace": SEGMENT_NAMESPACE} for audience in served if audience in member_of]
-        entry = {"type": "profileLookup", "destinationId": destination["id"], "alias": destination["alias"]}
-        anon.append({**entry, "segments": segments})
+        tail = ',"segments":%s}' % dumps(segments)
+        anon += (header, tail)
+        full.append(header)
         if destination["attributes"]:
             values = {}
             for target, path in destination["mappings"]:
                 value = _lookup_path(attributes, path)
                 if value is not None and not isinstance(value, dict | list):
                     values[target] = {"value": value}
-            full.append({**entry, "attributes": values, "segments": segments})
-        else:
-            full.append({**entry, "segments": segments})
-    dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+            full.append(',"attributes":%s' % dumps(values))
+        full.append(tail)
+    if not plan:
+        return {"gen": config["gen"], "until": until, "profile": identity["profile"], "full": _EMPTY, "anon": _EMPTY}
+    anon[-1] += "]"
+    full[-1] += "]"
     return {
         "gen": config["gen"],
         "until": until,
         "profile": identity["profile"],
-        "full": dumps(full),
-        "anon": dumps(anon),
+        "full": tuple(full),
+        "anon": tuple(anon),
     }
+
+
+_EMPTY = ("[]",)
+
+
+def render_payload(pieces: tuple) -> str:
+    """Return the payload JSON an answer's pieces make up."""
+    return "".join(pieces)

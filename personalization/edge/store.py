@@ -2,8 +2,11 @@
 The edge store: precomputed lookup answers kept in the cache (Redis in production, local memory embedded).
 
 Everything here is a cache of PostgreSQL: deleting any key loses nothing, the next lookup recomputes it.
-A warm lookup needs a single round trip: the datastream's config, the identity's projection, the bearer
-token and the rate-limit counter are fetched together (one Lua script on Redis, `get_many` elsewhere).
+On Redis, each worker process also mirrors the keys it reads in memory (`mirror.Mirror`: Redis pushes an
+invalidation for every change, drained before each read), so a warm lookup makes no network round trip;
+keys it lacks come in one `MGET`. Without the mirror (disabled, or its connection lost) the datastream's
+version, the identity's projection, the bearer token and the rate-limit counter are fetched together
+(one Lua script on Redis, `get_many` elsewhere).
 
 Keys
 - `ds:<datastream>`: the datastream's lookup config (destinations, activations, mappings) and `gen`.
@@ -21,8 +24,11 @@ import hashlib
 import json
 import secrets
 
+from django.conf import settings
 from django.core.cache import caches
 from django.core.signals import setting_changed
+
+from personalization.edge.mirror import Mirror, RateCounter, connection_settings
 
 __all__ = ["EdgeStore", "decode_projection", "encode_projection", "identity_key", "store"]
 
@@ -48,12 +54,20 @@ class EdgeStore:
         self._prefix = ""
         self._configs: dict[str, tuple[str, dict]] = {}
         self._fetch_script = None
+        self._count_script = None
+        self._mirror: Mirror | None = None
+        self._rates = RateCounter(self._add_to_counter)
 
     def reset(self) -> None:
-        """Forget the memoised Redis client, script and parsed configs (after the cache settings changed)."""
+        """Forget the memoised Redis client, scripts, mirror and parsed configs (after the cache settings changed)."""
+        if self._mirror is not None:
+            self._mirror.close()
         self._redis = _UNSET
         self._configs = {}
         self._fetch_script = None
+        self._count_script = None
+        self._mirror = None
+        self._rates = RateCounter(self._add_to_counter)
 
     @property
     def cache(self):
@@ -67,9 +81,18 @@ class EdgeStore:
             redis = client.get_client(write=True) if client is not None and hasattr(client, "get_client") else None
             # The cache's key function is fixed per process: compute its prefix once, not on every key.
             self._prefix = self.cache.make_key("")
+            self._mirror = self._new_mirror(redis) if redis is not None else None
             # One assignment, so threads of a gthread worker never see a half-initialised store.
             self._redis = redis
         return redis
+
+    def _new_mirror(self, redis) -> Mirror | None:
+        capacity = settings.EDGE_LOCAL_CACHE_SIZE
+        connection = connection_settings(redis)
+        if not capacity or connection is None:
+            return None
+        prefixes = [self._full_key(_k(kind, "")) for kind in _MIRRORED]
+        return Mirror(connection, prefixes, capacity)
 
     def _full_key(self, key: str) -> str:
         return self._prefix + key
@@ -78,38 +101,103 @@ class EdgeStore:
 
     def fetch(self, *, datastream_id: str, identity: str | None, token: str | None, rate_second: int | None):
         """
-        Return `(config, projection, token_info, request_count)` in one round trip; missing → None.
+        Return `(config, projection, token_info, request_count)`, decoded; a missing key gives None.
 
-        The config comes from this worker's memory when its version token in the store is unchanged.
+        With the mirror, keys this process holds cost no round trip and the rest come in one MGET;
+        without it, everything comes in one round trip. The config itself comes from this process's
+        memory while its version token is unchanged.
         """
-        keys = [_k("dsv", datastream_id), _k("p", datastream_id, identity) if identity else None]
-        keys.append(_k("tok", token) if token else None)
-        wanted = [key for key in keys if key]
+        keys = {"dsv": _k("dsv", datastream_id)}
+        if identity:
+            keys["p"] = _k("p", datastream_id, identity)
+        if token:
+            keys["tok"] = _k("tok", token)
         rate_key = _k("rl", datastream_id, rate_second) if rate_second is not None else None
         redis = self._raw_redis()
         count = None
-        if redis is not None:
+        mirror = self._mirror
+        if redis is not None and mirror is not None and mirror.sync():
+            values = self._read_mirrored(redis, mirror, keys)
+            if rate_key:
+                count = self._rates.hit(self._rate_key, datastream_id, rate_second, settings.EDGE_RATE_LIMIT)
+        elif redis is not None:
             script = self._fetch_script
             if script is None:
                 script = self._fetch_script = redis.register_script(_FETCH_LUA)
-            full_keys = [self._full_key(key) if key else "" for key in (*keys, rate_key)]
+            names = [keys.get(kind) for kind in _FETCHED]
+            full_keys = [self._full_key(key) if key else "" for key in (*names, rate_key)]
             *raw_values, count = script(keys=full_keys, args=[_RATE_WINDOW_TTL])
-            values = {key: raw.decode() for key, raw in zip(keys, raw_values, strict=True) if key and raw}
+            values = {kind: _decode(kind, raw.decode()) for kind, raw in zip(_FETCHED, raw_values, strict=True) if raw}
         else:
-            values = self.cache.get_many(wanted)
+            found = self.cache.get_many(list(keys.values()))
+            values = {kind: _decode(kind, found[key]) for kind, key in keys.items() if key in found}
             if rate_key:
                 self.cache.add(rate_key, 0, _RATE_WINDOW_TTL)
                 try:
                     count = self.cache.incr(rate_key)
                 except ValueError:
                     count = 1
-        version, projection, token_info = (values.get(key) if key else None for key in keys)
-        return (
-            self._config(datastream_id, version),
-            decode_projection(projection) if projection else None,
-            json.loads(token_info) if token_info else None,
-            count,
-        )
+        return self._config(datastream_id, values.get("dsv")), values.get("p"), values.get("tok"), count
+
+    def _read_mirrored(self, redis, mirror: Mirror, keys: dict) -> dict:
+        """Return the decoded values of `keys` from this process's copies, reading missing ones with one MGET."""
+        copies, prefix = mirror.values, self._prefix
+        values, missing = {}, []
+        for kind, key in keys.items():
+            full = prefix + key
+            if full in copies:
+                value = copies[full]
+                if value is not None:
+                    values[kind] = value
+            else:
+                missing.append((kind, full))
+        if missing:
+            ticket = mirror.begin([full for _kind, full in missing])
+            raw_values = redis.mget([full for _kind, full in missing])
+            found = {}
+            for (kind, full), raw in zip(missing, raw_values, strict=True):
+                value = found[full] = _decode(kind, raw.decode(), share=True) if raw is not None else None
+                if value is not None:
+                    values[kind] = value
+            mirror.keep(ticket, found)
+        return values
+
+    def warm_mirror(self) -> int:
+        """Copy this process's share of answers from Redis into its mirror (at worker start); return how many."""
+        redis = self._raw_redis()
+        mirror = self._mirror
+        if redis is None or mirror is None or not mirror.sync():
+            return 0
+        copied = 0
+        batch = []
+        for key in redis.scan_iter(match=self._full_key(_k("p", "*")), count=2000):
+            batch.append(key.decode())
+            if len(batch) == 1000:
+                copied += self._copy_into_mirror(redis, mirror, batch)
+                batch = []
+            if copied >= mirror.capacity:
+                return copied
+        return copied + (self._copy_into_mirror(redis, mirror, batch) if batch else 0)
+
+    def _copy_into_mirror(self, redis, mirror: Mirror, full_keys: list[str]) -> int:
+        mirror.sync()
+        ticket = mirror.begin(full_keys)
+        found = {
+            full: decode_projection(raw.decode(), share=True)
+            for full, raw in zip(full_keys, redis.mget(full_keys), strict=True)
+            if raw is not None
+        }
+        mirror.keep(ticket, found)
+        return len(found)
+
+    def _rate_key(self, datastream_id: str, second: int) -> str:
+        return self._full_key(_k("rl", datastream_id, second))
+
+    def _add_to_counter(self, key: str, amount: int) -> int:
+        script = self._count_script
+        if script is None:
+            script = self._count_script = self._raw_redis().register_script(_COUNT_LUA)
+        return int(script(keys=[key], args=[amount, _RATE_WINDOW_TTL]))
 
     def _config(self, datastream_id: str, version: str | None) -> dict | None:
         if version is None:
@@ -157,6 +245,7 @@ class EdgeStore:
             return
         redis = self._raw_redis()
         if redis is not None:
+            self._forget_copies(mapping)
             pipe = redis.pipeline(transaction=False)
             for key, value in mapping.items():
                 pipe.set(self._full_key(key), value, ex=ttl)
@@ -181,6 +270,8 @@ class EdgeStore:
     def clear(self) -> None:
         """Drop every edge key (used by `edge_rebuild`)."""
         redis = self._raw_redis()
+        if self._mirror is not None:
+            self._mirror.clear()
         if redis is not None:
             pattern = self._full_key(_PREFIX + "*")
             batch = []
@@ -203,9 +294,15 @@ class EdgeStore:
             return raw.decode() if raw is not None else None
         return self.cache.get(key)
 
+    def _forget_copies(self, keys) -> None:
+        """Drop this process's copies of keys it is changing (Redis tells the other processes)."""
+        if self._mirror is not None:
+            self._mirror.forget([self._full_key(key) for key in keys])
+
     def _set(self, key, value: str, ttl) -> None:
         redis = self._raw_redis()
         if redis is not None:
+            self._forget_copies([key])
             redis.set(self._full_key(key), value, ex=ttl)
         else:
             self.cache.set(key, value, ttl)
@@ -221,12 +318,34 @@ class EdgeStore:
             return
         redis = self._raw_redis()
         if redis is not None:
+            self._forget_copies(keys)
             redis.delete(*[self._full_key(key) for key in keys])
         else:
             self.cache.delete_many(keys)
 
 
 _UNSET = object()
+
+# The kinds of keys each process mirrors: read on every warm lookup, changed rarely.
+_MIRRORED = ("dsv", "p", "tok")
+# The keys the one-round-trip script reads, in its KEYS order (the rate counter comes last).
+_FETCHED = ("dsv", "p", "tok")
+
+
+def _decode(kind: str, raw: str, share: bool = False):
+    if kind == "p":
+        return decode_projection(raw, share=share)
+    if kind == "tok":
+        return json.loads(raw)
+    return raw
+
+
+# The mirrored path's batched rate-limit count: add, and start the key's expiry with the second's first count.
+_COUNT_LUA = """
+local count = redis.call('INCRBY', KEYS[1], ARGV[1])
+if count == tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return count
+"""
 
 # One server-side call per lookup: the config version, the projection, the token and the rate counter.
 # An empty key name means "not needed"; Lua `false` comes back as nil, keeping the reply's positions.
@@ -242,17 +361,43 @@ if KEYS[4] ~= '' then
 end
 return out
 """
-# Projections are stored as one string: JSON escapes control characters, so this separator never
-# appears inside the payloads, and splitting is far cheaper than decoding JSON on every request.
+# Projections are stored as one string: JSON escapes control characters, so these separators never
+# appear inside the payloads, and splitting is far cheaper than decoding JSON on every request.
 _SEP = "\x1f"
+_PIECE = "\x1e"
+# Payload pieces many answers share (destination headers, segment lists), stored once per process.
+_shared_pieces: dict[str, str] = {}
+_SHARED_PIECES_MAX = 100_000
 
 
 def encode_projection(answer: dict) -> str:
-    return _SEP.join((answer["gen"], repr(answer["until"]), answer["profile"] or "", answer["anon"], answer["full"]))
+    return _SEP.join(
+        (
+            answer["gen"],
+            repr(answer["until"]),
+            answer["profile"] or "",
+            _PIECE.join(answer["anon"]),
+            _PIECE.join(answer["full"]),
+        )
+    )
 
 
-def decode_projection(raw: str) -> dict:
+def decode_projection(raw: str, *, share: bool = False) -> dict:
+    """Decode a stored answer; with `share`, pieces equal to ones already held are replaced by those."""
     gen, until, profile, anon, full = raw.split(_SEP)
+    anon, full = tuple(anon.split(_PIECE)), tuple(full.split(_PIECE))
+    if share:
+        if len(_shared_pieces) > _SHARED_PIECES_MAX:
+            _shared_pieces.clear()
+        keep = _shared_pieces.setdefault
+        gen = keep(gen, gen)
+        anon = tuple(keep(piece, piece) for piece in anon)
+        # Attribute pieces belong to one profile (shared only between its destinations): sharing them
+        # process-wide would only grow the table.
+        own = {}
+        full = tuple(
+            own.setdefault(piece, piece) if piece.startswith(',"attributes"') else keep(piece, piece) for piece in full
+        )
     return {"gen": gen, "until": float(until), "profile": profile or None, "anon": anon, "full": full}
 
 

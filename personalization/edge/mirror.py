@@ -1,0 +1,345 @@
+"""
+Per-process copies of hot edge keys, kept correct by Redis (server-assisted client-side caching).
+
+A warm lookup must not wait on the network: each worker process keeps the values it has read (config
+version tokens, answers, bearer tokens) in memory. Redis tells it when any of them changes: one RESP3
+connection per process runs `CLIENT TRACKING ON BCAST PREFIX …`, and Redis pushes an `invalidate`
+message on it for every write, delete or expiry of a key under those prefixes, whoever made it.
+
+Every read first drains that connection (a non-blocking `recv`), so a change Redis has acknowledged is
+seen by the next lookup in every process. A value read from Redis is only kept if no invalidation for
+its key arrived while the read was in flight. If the connection breaks, the copies are dropped and
+reads go to Redis until it is re-established.
+
+The per-second rate-limit counter is kept the same way: counted in memory, added to the shared Redis
+counter in small batches (`RateCounter`), so the limit holds across processes within a batch per process.
+"""
+
+import logging
+import os
+import socket
+import threading
+import time
+
+__all__ = ["Mirror", "RateCounter", "connection_settings"]
+
+logger = logging.getLogger(__name__)
+
+_RECONNECT_AFTER = 1.0
+
+
+class _Broken(Exception):
+    """The invalidation connection failed: the copies can no longer be trusted."""
+
+
+def connection_settings(redis) -> dict | None:
+    """Return host/port/auth of a redis-py client's pool, or None when it is not plain TCP."""
+    kwargs = redis.connection_pool.connection_kwargs
+    if "host" not in kwargs or kwargs.get("ssl") or redis.connection_pool.connection_class.__name__ != "Connection":
+        return None
+    return {
+        "host": kwargs.get("host") or "127.0.0.1",
+        "port": int(kwargs.get("port") or 6379),
+        "username": kwargs.get("username"),
+        "password": kwargs.get("password"),
+        "timeout": kwargs.get("socket_connect_timeout") or 2.0,
+    }
+
+
+def _command(*parts) -> bytes:
+    encoded = [part if isinstance(part, bytes) else str(part).encode() for part in parts]
+    return b"*%d\r\n" % len(encoded) + b"".join(b"$%d\r\n%s\r\n" % (len(part), part) for part in encoded)
+
+
+class _Reader:
+    """Incremental RESP3 parser: feed bytes, take complete frames (errors are returned as exceptions)."""
+
+    def __init__(self):
+        self.buffer = bytearray()
+
+    def feed(self, data: bytes) -> None:
+        self.buffer += data
+
+    def frames(self) -> list:
+        frames = []
+        while True:
+            parsed = self._parse(0)
+            if parsed is None:
+                return frames
+            value, end = parsed
+            del self.buffer[:end]
+            frames.append(value)
+
+    def _line(self, start: int):
+        end = self.buffer.find(b"\r\n", start)
+        return None if end < 0 else (bytes(self.buffer[start + 1 : end]), end + 2)
+
+    def _parse(self, start: int):
+        if start >= len(self.buffer):
+            return None
+        kind = self.buffer[start : start + 1]
+        line = self._line(start)
+        if line is None:
+            return None
+        text, after = line
+        if kind in (b"+", b":", b",", b"#", b"("):
+            return text, after
+        if kind == b"-":
+            return RuntimeError(text.decode(errors="replace")), after
+        if kind == b"_":
+            return None, after
+        if kind in (b"$", b"=", b"!"):
+            size = int(text)
+            if size < 0:
+                return None, after
+            if len(self.buffer) < after + size + 2:
+                return None
+            value = bytes(self.buffer[after : after + size])
+            return (RuntimeError(value.decode(errors="replace")) if kind == b"!" else value), after + size + 2
+        if kind in (b"*", b">", b"~", b"%", b"|"):
+            count = int(text)
+            if count < 0:
+                return None, after
+            count *= 2 if kind in (b"%", b"|") else 1
+            items, position = [], after
+            for _ in range(count):
+                parsed = self._parse(position)
+                if parsed is None:
+                    return None
+                item, position = parsed
+                items.append(item)
+            return (("push", items) if kind == b">" else items), position
+        raise _Broken("unexpected RESP type %r" % kind)
+
+
+class Mirror:
+    """Local copies of keys under `prefixes`, invalidated by Redis; thread-safe, bounded to `capacity` keys."""
+
+    def __init__(self, settings: dict, prefixes: list[str], capacity: int):
+        self.settings = settings
+        self.prefixes = [prefix.encode() for prefix in prefixes]
+        self.capacity = capacity
+        self.values: dict[str, str | None] = {}
+        self._pending: dict[str, object] = {}
+        self._lock = threading.Lock()
+        self._socket = None
+        self._reader = _Reader()
+        self._pid = None
+        self._retry_at = 0.0
+
+    # Connection ------------------------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        settings = self.settings
+        sock = socket.create_connection((settings["host"], settings["port"]), timeout=settings["timeout"])
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            hello = ["HELLO", 3]
+            if settings["password"]:
+                hello += ["AUTH", settings["username"] or "default", settings["password"]]
+            tracking = ["CLIENT", "TRACKING", "ON", "BCAST"]
+            for prefix in self.prefixes:
+                tracking += ["PREFIX", prefix]
+            reader = _Reader()
+            sock.sendall(_command(*hello) + _command(*tracking))
+            replies = []
+            while len(replies) < 2:
+                data = sock.recv(65536)
+                if not data:
+                    raise _Broken("Redis closed the connection during the handshake")
+                reader.feed(data)
+                replies += [frame for frame in reader.frames() if not _is_push(frame)]
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise _Broken(str(reply))
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        self._socket, self._reader, self._pid = sock, reader, os.getpid()
+
+    def _disconnect(self) -> None:
+        if self._socket is not None:
+            try:
+                self._socket.close()
+            except OSError:
+                pass
+        self._socket = None
+        self.values.clear()
+        self._pending.clear()
+
+    def _ensure(self) -> bool:
+        """Return True when the invalidation connection is up (connecting at most once a second)."""
+        if self._socket is not None and self._pid == os.getpid():
+            return True
+        if self._socket is not None:
+            # A forked child must not share its parent's connection (or its copies).
+            self._socket, self._pid = None, None
+            self.values.clear()
+            self._pending.clear()
+        now = time.monotonic()
+        if now < self._retry_at:
+            return False
+        try:
+            self._connect()
+        except (OSError, _Broken, ValueError) as error:
+            self._retry_at = now + _RECONNECT_AFTER
+            logger.warning("edge.mirror.unavailable", extra={"error": str(error)})
+            return False
+        return True
+
+    def _drain(self) -> None:
+        """
+        Apply every invalidation Redis has sent so far (the lock is held).
+
+        When any arrived, more may still be queued in Redis (it writes a large backlog, e.g. after a rebuild,
+        in slices), so a PING is sent and everything up to its reply is applied: Redis replies on a
+        connection in order, so every invalidation it queued before the PING has then been seen.
+        """
+        sock = self._socket
+        try:
+            data = sock.recv(262144)
+        except BlockingIOError:
+            return
+        except OSError as error:
+            raise _Broken(str(error)) from error
+        if not data:
+            raise _Broken("Redis closed the invalidation connection")
+        self._apply(data)
+        sock.settimeout(self.settings["timeout"])
+        try:
+            sock.sendall(_PING)
+            while not self._apply(sock.recv(262144)):
+                pass
+        except OSError as error:
+            raise _Broken(str(error)) from error
+        finally:
+            if self._socket is sock:
+                sock.setblocking(False)
+
+    def _apply(self, data: bytes) -> bool:
+        """Apply the invalidations in `data`; return True once the reply to a PING has been read."""
+        if not data:
+            raise _Broken("Redis closed the invalidation connection")
+        self._reader.feed(data)
+        answered = False
+        for frame in self._reader.frames():
+            if _is_push(frame):
+                if frame[1] and frame[1][0] == b"invalidate":
+                    self._invalidate(frame[1][1] if len(frame[1]) > 1 else None)
+            elif isinstance(frame, Exception):
+                raise _Broken(str(frame))
+            else:
+                answered = True
+        return answered
+
+    def _invalidate(self, keys) -> None:
+        if keys is None:  # FLUSHDB / FLUSHALL: everything goes
+            self.values.clear()
+            self._pending.clear()
+            return
+        values, pending = self.values, self._pending
+        for raw in keys:
+            key = raw.decode()
+            values.pop(key, None)
+            pending.pop(key, None)
+
+    # Reads -----------------------------------------------------------------------------------------
+
+    def sync(self) -> bool:
+        """Drain pending invalidations; return False when the copies cannot be used right now."""
+        with self._lock:
+            if not self._ensure():
+                return False
+            try:
+                self._drain()
+            except _Broken as error:
+                logger.warning("edge.mirror.lost", extra={"error": str(error)})
+                self._disconnect()
+                self._retry_at = time.monotonic() + _RECONNECT_AFTER
+                return False
+            return True
+
+    def begin(self, keys) -> object:
+        """Mark `keys` as being read from Redis; `keep` stores them only if none was invalidated meanwhile."""
+        ticket = object()
+        with self._lock:
+            for key in keys:
+                self._pending[key] = ticket
+        return ticket
+
+    def keep(self, ticket, found: dict) -> None:
+        """Store values read from Redis after `begin` (None for a missing key) unless invalidated since."""
+        with self._lock:
+            if self._socket is None:
+                return
+            values, pending = self.values, self._pending
+            for key, value in found.items():
+                if pending.get(key) is ticket:
+                    del pending[key]
+                    values[key] = value
+            overflow = len(values) - self.capacity
+            if overflow > 0:
+                for key in list(values)[: overflow + self.capacity // 10]:
+                    del values[key]
+
+    def forget(self, keys) -> None:
+        """Drop local copies this process just changed (Redis also tells every other process)."""
+        with self._lock:
+            for key in keys:
+                self.values.pop(key, None)
+                self._pending.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.values.clear()
+            self._pending.clear()
+
+    def close(self) -> None:
+        with self._lock:
+            self._disconnect()
+
+
+_PING = _command("PING")
+
+
+def _is_push(frame) -> bool:
+    return isinstance(frame, tuple) and frame[0] == "push"
+
+
+class RateCounter:
+    """
+    Per-second request counts per datastream, shared through Redis in batches.
+
+    Each process counts locally and adds its count to the shared `rl:` key every `batch` requests (and
+    whenever a second starts), learning the total of all processes from the reply. The total it judges
+    by is the last shared total plus its own unsent count: exact with one process, and across N processes
+    at most N × (batch − 1) requests over the limit in a second. The batch is 1 for limits below 100, so
+    small limits are exact.
+    """
+
+    def __init__(self, add):
+        self._add = add  # add(key, amount) -> shared total after adding
+        self._lock = threading.Lock()
+        self._windows: dict[str, list] = {}
+
+    @staticmethod
+    def batch_for(limit: int) -> int:
+        return max(1, min(64, limit // 100))
+
+    def hit(self, key_for, datastream_id: str, second: int, limit: int) -> int:
+        """Count one request; return this process's view of the second's total across processes."""
+        batch = self.batch_for(limit)
+        with self._lock:
+            window = self._windows.get(datastream_id)
+            if window is None or window[0] != second:
+                window = self._windows[datastream_id] = [second, 0, 0]  # second, shared total, unsent
+            window[2] += 1
+            if window[2] < batch and window[1]:
+                return window[1] + window[2]
+            amount, window[2] = window[2], 0
+        total = self._add(key_for(datastream_id, second), amount)
+        with self._lock:
+            if window[0] == second:
+                window[1] = max(window[1], total)
+        return total
