@@ -1,5 +1,7 @@
 import datetime
 import json
+import os
+import uuid
 
 import pytest
 
@@ -22,6 +24,7 @@ from tests.factories import (
     SandboxFactory,
     UserFactory,
 )
+from tests.utils.services import missing_service
 
 
 class Scenario:
@@ -119,3 +122,44 @@ def scenario(db, client, grant, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         built = Scenario(client, grant)
     return built
+
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
+def _edge_store_on_redis(settings, mirror_size: int):
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.exceptions.ConnectionError:
+        missing_service("Redis is not reachable at %s" % REDIS_URL)
+    settings.EDGE_LOCAL_CACHE_SIZE = mirror_size
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "test-%s" % uuid.uuid4().hex[:8],
+        }
+    }
+    from personalization.edge.store import store
+
+    return store
+
+
+@pytest.fixture(params=["mirrored", "not mirrored"])
+def redis_store(request, settings):
+    """The edge store on a real Redis, with and without the per-process mirror, under a key prefix of its own."""
+    store = _edge_store_on_redis(settings, 1000 if request.param == "mirrored" else 0)
+    yield store
+    store.clear()
+    store.reset()
+
+
+@pytest.fixture
+def mirrored_store(settings):
+    """The edge store on a real Redis with the per-process mirror on."""
+    store = _edge_store_on_redis(settings, 1000)
+    yield store
+    store.clear()
+    store.reset()

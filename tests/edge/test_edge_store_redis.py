@@ -1,36 +1,8 @@
-"""The production edge store: the same lookups against a real Redis (one Lua call per warm lookup)."""
-
-import os
-import uuid
+"""The production edge store: the same lookups against a real Redis, with and without the per-process mirror."""
 
 import pytest
 
-from tests.utils.services import missing_service
-
 pytestmark = [pytest.mark.django_db, pytest.mark.services]
-
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
-
-
-@pytest.fixture
-def redis_store(settings):
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.exceptions.ConnectionError:
-        missing_service("Redis is not reachable at %s" % REDIS_URL)
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "test-%s" % uuid.uuid4().hex[:8],
-        }
-    }
-    from personalization.edge.store import store
-
-    yield store
-    store.clear()
 
 
 def test_a_warm_lookup_on_redis_runs_no_query(redis_store, scenario, django_assert_num_queries):

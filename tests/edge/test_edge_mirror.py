@@ -1,0 +1,173 @@
+"""Each worker's in-memory mirror of the edge store: fast when warm, never stale once Redis has a change."""
+
+import pytest
+
+from django.utils import timezone
+
+from personalization.audiences.models import AudienceMembership
+from personalization.edge.mirror import RateCounter
+from personalization.edge.store import identity_key
+
+pytestmark = [pytest.mark.django_db, pytest.mark.services]
+
+
+@pytest.fixture
+def mirrored(mirrored_store):
+    return mirrored_store
+
+
+@pytest.fixture
+def other_process(mirrored):
+    """A Redis connection of its own, as another worker or a Celery task would have."""
+    import redis
+
+    from tests.edge.conftest import REDIS_URL
+
+    client = redis.Redis.from_url(REDIS_URL)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def round_trips(mirrored, monkeypatch):
+    """Count the commands this process sends to Redis on its data connections."""
+    redis = mirrored._raw_redis()
+    sent = []
+    original = redis.execute_command
+
+    def counted(*args, **kwargs):
+        sent.append(args[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(redis, "execute_command", counted)
+    return sent
+
+
+def answer_key(store, scenario) -> str:
+    identity = identity_key("ECID", scenario.ecid.value)
+    return store._full_key("edge:p:%s:%s" % (scenario.datastream.pk, identity))
+
+
+def exit_quietly(scenario):
+    """Change the database without announcing it, so only an edge-store change can reveal it."""
+    AudienceMembership.objects.filter(audience=scenario.gold, profile=scenario.profile).update(
+        status=AudienceMembership.Status.EXITED, exited_at=timezone.now()
+    )
+
+
+def test_a_warm_lookup_is_answered_from_memory_without_a_round_trip(mirrored, scenario, round_trips):
+    scenario.lookup()
+    scenario.lookup()
+    round_trips.clear()
+
+    response = scenario.lookup()
+
+    assert scenario.entry(response, "personalizationAlias")["segments"]
+    assert round_trips == []
+
+
+def test_a_change_another_process_makes_in_redis_shows_on_the_next_lookup(mirrored, scenario, other_process):
+    assert scenario.entry(scenario.lookup(), "personalizationAlias")["segments"]
+    exit_quietly(scenario)
+    assert scenario.entry(scenario.lookup(), "personalizationAlias")["segments"], "served from memory until told"
+
+    other_process.delete(answer_key(mirrored, scenario))
+
+    assert scenario.entry(scenario.lookup(), "personalizationAlias")["segments"] == []
+
+
+def test_a_burst_of_changes_is_caught_up_before_the_next_answer(mirrored, scenario, other_process):
+    scenario.lookup()
+    exit_quietly(scenario)
+    pipe = other_process.pipeline(transaction=False)
+    for number in range(20000):
+        pipe.set(mirrored._full_key("edge:p:burst:%d" % number), "x" * 50, ex=60)
+    pipe.delete(answer_key(mirrored, scenario))
+    pipe.execute()
+
+    assert scenario.entry(scenario.lookup(), "personalizationAlias")["segments"] == []
+
+
+def test_a_lost_invalidation_connection_drops_the_copies_and_reads_redis(mirrored, scenario, other_process):
+    scenario.lookup()
+    address = "%s:%d" % mirrored._mirror._socket.getsockname()
+    other_process.execute_command("CLIENT", "KILL", "ADDR", address)
+    exit_quietly(scenario)
+    other_process.delete(answer_key(mirrored, scenario))
+
+    assert scenario.entry(scenario.lookup(), "personalizationAlias")["segments"] == []
+    assert mirrored._mirror.values == {}
+
+
+def test_a_revoked_token_is_refused_even_when_the_process_held_it(
+    mirrored, scenario, django_capture_on_commit_callbacks
+):
+    from accounts.services import api_credential_revoke
+
+    credential, secret = scenario.credential()
+    headers = {"Authorization": "Bearer %s" % scenario.token(credential, secret), "x-api-key": credential.client_id}
+    scenario.lookup(headers=headers)
+    assert scenario.lookup(headers=headers).status_code == 200
+
+    with django_capture_on_commit_callbacks(execute=True):
+        api_credential_revoke(user=scenario.admin, credential=credential)
+
+    assert scenario.lookup(headers=headers).status_code == 401
+
+
+def test_a_starting_worker_copies_the_stored_answers_and_answers_warm(mirrored, scenario, round_trips):
+    from django.core.management import call_command
+
+    call_command("edge_rebuild", verbosity=0)
+    mirrored._mirror.clear()
+
+    assert mirrored.warm_mirror() == 2  # the answers for the known visitor's two identities
+    assert answer_key(mirrored, scenario) in mirrored._mirror.values
+    scenario.lookup()
+    round_trips.clear()
+    assert scenario.entry(scenario.lookup(), "personalizationAlias")["segments"]
+    assert round_trips == []
+
+
+class SharedCounter:
+    """The Redis `INCRBY` the rate counters share, in memory: these tests are about the batching arithmetic."""
+
+    def __init__(self):
+        self.totals = {}
+
+    def add(self, key, amount):
+        self.totals[key] = self.totals.get(key, 0) + amount
+        return self.totals[key]
+
+
+def key_for(datastream_id, second):
+    return "%s:%d" % (datastream_id, second)
+
+
+@pytest.mark.parametrize("limit", [1, 3, 99])
+def test_small_rate_limits_are_counted_exactly(limit):
+    counter = RateCounter(SharedCounter().add)
+
+    counts = [counter.hit(key_for, "ds", 100, limit) for _ in range(limit + 2)]
+
+    assert counts == list(range(1, limit + 3))
+
+
+def test_two_processes_together_overshoot_a_large_limit_by_less_than_a_batch_each():
+    shared = SharedCounter()
+    processes = [RateCounter(shared.add), RateCounter(shared.add)]
+    limit = 1500
+    admitted = 0
+    for number in range(4000):
+        if processes[number % 2].hit(key_for, "ds", 100, limit) <= limit:
+            admitted += 1
+
+    assert limit <= admitted < limit + 2 * RateCounter.batch_for(limit)
+
+
+def test_a_new_second_starts_a_new_count():
+    counter = RateCounter(SharedCounter().add)
+    for _ in range(10):
+        counter.hit(key_for, "ds", 100, 5)
+
+    assert counter.hit(key_for, "ds", 101, 5) == 1
