@@ -608,3 +608,99 @@ def test_a_malformed_external_id_is_refused(importer, sandbox, external_id):
             identity_column="ecid",
         )
     assert "external_id" in excinfo.value.message_dict
+
+
+#
+# Time-ordered profile ids, payload fidelity, what is announced
+#
+
+
+def test_time_ordered_uuids_are_version_7_and_sort_by_time_then_counter():
+    import uuid
+
+    from personalization.audiences.csv_import import time_ordered_uuid
+
+    moment = 1_764_000_000_000
+    ids = [time_ordered_uuid(moment, counter) for counter in (0, 1, 2**20 - 1, 2**20, 2**32 - 1)]
+    later = time_ordered_uuid(moment + 1, 0)
+
+    assert all(isinstance(value, uuid.UUID) and value.version == 7 for value in ids)
+    assert all(value.variant == uuid.RFC_4122 for value in ids)
+    assert all(int.from_bytes(value.bytes[:6], "big") == moment for value in ids)
+    assert ids == sorted(ids) and max(ids) < later
+    assert len({time_ordered_uuid(moment, 0) for _ in range(100)}) == 100  # the random bits tell them apart
+    with pytest.raises(ValueError):
+        time_ordered_uuid(moment, 2**32)
+
+
+def test_profiles_an_import_creates_have_time_ordered_ids(run):
+    import time
+    import uuid
+
+    before = int(timezone.now().timestamp() * 1000)
+    first = run("ecid\n%s\n%s\n" % (ECID_1, ECID_2))
+    time.sleep(0.002)  # the next import's millisecond is a later one
+    run("ecid\n%s\n%s\n%s\n" % (ECID_1, ECID_2, ECID_3), audience=first.audience)
+    after = int(timezone.now().timestamp() * 1000)
+
+    ids = {identity.value: identity.profile_id for identity in Identity.objects.all()}
+    assert all(value.version == 7 and value.variant == uuid.RFC_4122 for value in ids.values())
+    assert all(before <= int.from_bytes(value.bytes[:6], "big") <= after for value in ids.values())
+    # In creation order: within an import (rows in identity order), then across imports.
+    assert ids[ECID_1] < ids[ECID_2] < ids[ECID_3]
+    assert Profile.objects.get(pk=ids[ECID_3]).created_at > Profile.objects.get(pk=ids[ECID_2]).created_at
+
+
+def test_payload_values_land_exactly_as_written(run):
+    tricky = ["", "tab\there", "back\\slash", "line\nbreak", 'quote "q"', "ünïcødé ✓", "\\N", "NULL", " padded "]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["note", "ecid", "other"])
+    writer.writerows([[value, str(int(ECID_1) + number), "x"] for number, value in enumerate(tricky)])
+
+    done = run(buffer.getvalue())
+
+    assert done.rows_valid == len(tricky)
+    payloads = {
+        member.profile.identities.get().value: member.payload
+        for member in AudienceMembership.objects.select_related("profile")
+    }
+    assert payloads == {str(int(ECID_1) + number): {"note": value, "other": "x"} for number, value in enumerate(tricky)}
+
+
+def test_a_file_with_only_the_identity_column_gives_empty_payloads(run):
+    run("ecid\n%s\n" % ECID_1)
+
+    assert AudienceMembership.objects.get().payload == {}
+
+
+def test_exactly_as_many_changes_as_the_limit_are_announced_by_profile(run, monkeypatch, settings):
+    from personalization import changes
+
+    settings.AUDIENCE_IMPORT_ANNOUNCE_LIMIT = 2
+    first = run("ecid,tier\n%s,gold\n%s,gold\n" % (ECID_1, ECID_2))
+    announced = []
+    monkeypatch.setattr(changes, "announce_profiles_changed", lambda sandbox_id, ids: announced.append(set(ids)))
+
+    # ECID_1's payload changes, ECID_2 exits, ECID_3 is new: three changes, one over the limit.
+    run("ecid,tier\n%s,silver\n%s,gold\n" % (ECID_1, ECID_3), audience=first.audience)
+    assert announced == []
+    # The same file again changes nothing; then one payload change and one exit are two changes, within it.
+    run("ecid,tier\n%s,silver\n%s,gold\n" % (ECID_1, ECID_3), audience=first.audience)
+    assert announced == []
+    run("ecid,tier\n%s,bronze\n" % ECID_1, audience=first.audience)
+
+    ids = dict(Identity.objects.values_list("value", "profile_id"))
+    assert announced == [{ids[ECID_1], ids[ECID_3]}]
+
+
+def test_a_finished_import_logs_where_its_time_went(run, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="personalization.audiences.csv_import"):
+        done = run("ecid\n%s\n" % ECID_1)
+
+    (record,) = [record for record in caplog.records if record.getMessage() == "audience.import.succeeded"]
+    assert record.import_id == done.pk and record.rows_valid == 1
+    assert {"read", "write", "commit"} <= set(record.seconds)
+    assert all(seconds >= 0 for seconds in record.seconds.values())
