@@ -26,6 +26,19 @@ RULE = {
     ]
 }
 
+# The same rule with a date range in the Any group, which no profile has: the counts stay the same.
+RULE_WITH_DATES = {
+    "all": [
+        RULE["all"][0],
+        {
+            "any": [
+                *RULE["all"][1]["any"],
+                {"field": "loyalty.since", "op": "between", "value": ["2024-01-01", "2024-12-31"]},
+            ]
+        },
+    ]
+}
+
 
 def at_phone_width(page):
     """Switch to a phone's width and let the page lay itself out again before anything is measured."""
@@ -131,15 +144,17 @@ def test_a_marketer_builds_a_rule_with_a_nested_any_group_watches_the_estimate_a
 def test_the_builder_draws_an_existing_rule_negates_a_group_and_pins_the_servers_messages_on_the_conditions(
     page, login, shop, marketer, screenshot, assert_no_horizontal_scroll
 ):
-    audience = AudienceFactory(sandbox=shop, name="Gold in DACH", status=Audience.Status.DRAFT, rule=RULE)
+    audience = AudienceFactory(sandbox=shop, name="Gold in DACH", status=Audience.Status.DRAFT, rule=RULE_WITH_DATES)
     login(page, marketer)
     page.goto("/audiences/%s/edit/" % audience.pk)
 
     # the saved rule comes back into the builder
     root = page.locator(".rule-root")
-    expect(root.locator(".rule-condition")).to_have_count(3)
+    expect(root.locator(".rule-condition")).to_have_count(4)
     group = root.locator("> .rule-children > .rule-group")
     expect(group.locator(".rule-condition").first.get_by_label("Values, one per line")).to_have_value("DE\nAT")
+    expect(group.locator(".rule-condition").nth(2).get_by_label("From", exact=True)).to_have_value("2024-01-01")
+    expect(group.locator(".rule-condition").nth(2).get_by_label("To", exact=True)).to_have_value("2024-12-31")
     estimate = page.locator("#rule-estimate")
     expect(estimate.locator("[data-estimate-count]")).to_have_text("3")
 
@@ -147,7 +162,8 @@ def test_the_builder_draws_an_existing_rule_negates_a_group_and_pins_the_servers
     group.get_by_label("Group type").select_option(label="Not (none of)")
     expect(estimate.locator("[data-estimate-count]")).to_have_text("1")
     expect(estimate).to_contain_text(
-        'loyalty.status equals "gold" and not (homeAddress.countryCode in ["DE", "AT"] or loyalty.points >= 1000)'
+        'loyalty.status equals "gold" and not (homeAddress.countryCode in ["DE", "AT"] or loyalty.points >= 1000 '
+        'or loyalty.since between "2024-01-01" and "2024-12-31")'
     )
 
     # a condition the server refuses is named on the condition after saving, and nothing is saved
@@ -162,4 +178,4 @@ def test_the_builder_draws_an_existing_rule_negates_a_group_and_pins_the_servers
     screenshot(page, "rule-builder-errors-phone")
     assert_no_horizontal_scroll(page)
     audience.refresh_from_db()
-    assert audience.rule == RULE
+    assert audience.rule == RULE_WITH_DATES
