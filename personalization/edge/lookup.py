@@ -9,7 +9,7 @@ edge segmentation also evaluate their edge audiences on each request (`_segment_
 
 import base64
 import json
-import os
+import random
 import re
 import secrets
 import time
@@ -64,8 +64,9 @@ def new_request_id(given: str | None) -> str:
     """Return the caller's id (or a new UUID) with the 16-hex suffix the Edge Network always appends."""
     if given and _REQUEST_ID_PATTERN.match(given):
         return "%s-%s" % (given, secrets.token_hex(8))
-    # A version-4 UUID and the suffix from one read of the system's randomness: cheaper than uuid4().
-    raw = bytearray(os.urandom(24))
+    # A version-4 UUID and the suffix from one draw of 192 random bits: request ids are labels, not secrets,
+    # so the non-cryptographic generator (no system call) is enough.
+    raw = bytearray(random.getrandbits(192).to_bytes(24, "big"))
     raw[6] = (raw[6] & 0x0F) | 0x40
     raw[8] = (raw[8] & 0x3F) | 0x80
     hexed = raw.hex()
@@ -266,6 +267,7 @@ def interact(request: LookupRequest, *, rate_limit: int) -> tuple[dict, dict, Vi
         identity=None if visitor.minted else key,
         token=token_digest,
         rate_second=int(now) if rate_limit else None,
+        rate_limit=rate_limit,
     )
     if rate_limit and count is not None and count > rate_limit:
         raise EdgeError(

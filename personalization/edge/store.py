@@ -99,7 +99,15 @@ class EdgeStore:
 
     # Reads -----------------------------------------------------------------------------------------
 
-    def fetch(self, *, datastream_id: str, identity: str | None, token: str | None, rate_second: int | None):
+    def fetch(
+        self,
+        *,
+        datastream_id: str,
+        identity: str | None,
+        token: str | None,
+        rate_second: int | None,
+        rate_limit: int = 0,
+    ):
         """
         Return `(config, projection, token_info, request_count)`, decoded; a missing key gives None.
 
@@ -107,11 +115,12 @@ class EdgeStore:
         without it, everything comes in one round trip. The config itself comes from this process's
         memory while its version token is unchanged.
         """
-        keys = {"dsv": _k("dsv", datastream_id)}
+        # Plain concatenation (the same keys `_k` makes): this runs on every lookup.
+        keys = {"dsv": _PREFIX + "dsv:" + datastream_id}
         if identity:
-            keys["p"] = _k("p", datastream_id, identity)
+            keys["p"] = _PREFIX + "p:" + datastream_id + ":" + identity
         if token:
-            keys["tok"] = _k("tok", token)
+            keys["tok"] = _PREFIX + "tok:" + token
         rate_key = _k("rl", datastream_id, rate_second) if rate_second is not None else None
         redis = self._raw_redis()
         count = None
@@ -119,7 +128,7 @@ class EdgeStore:
         if redis is not None and mirror is not None and mirror.sync():
             values = self._read_mirrored(redis, mirror, keys)
             if rate_key:
-                count = self._rates.hit(self._rate_key, datastream_id, rate_second, settings.EDGE_RATE_LIMIT)
+                count = self._rates.hit(self._rate_key, datastream_id, rate_second, rate_limit)
         elif redis is not None:
             script = self._fetch_script
             if script is None:
@@ -405,7 +414,7 @@ store = EdgeStore()
 
 
 def _reset_on_cache_settings_change(*, setting, **kwargs):
-    if setting == "CACHES":
+    if setting in ("CACHES", "EDGE_LOCAL_CACHE_SIZE"):
         store.reset()
 
 

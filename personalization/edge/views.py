@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import uuid
+from urllib.parse import unquote_plus
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
@@ -35,11 +36,22 @@ __all__ = ["collect_view", "health_view", "interact_view", "sdk_interact_view", 
 MAX_BODY_BYTES = 64 * 1024
 _UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _ACCEPTED_TYPES = {"application/json", "text/plain", "text/javascript", ""}
+_QUERY_NAMES = frozenset(("datastreamId", "dataStreamId", "configId", "requestId"))
 _CORS_HEADERS = "Content-Type, Authorization, x-api-key, x-gw-ims-org-id, x-request-id, x-sandbox-name"
 
 
-def _datastream_id(request) -> str:
-    value = request.GET.get("datastreamId") or request.GET.get("dataStreamId") or request.GET.get("configId")
+def _query(request) -> dict:
+    """Return the query parameters the edge reads (the last of repeated ones, as `request.GET` would)."""
+    query = {}
+    for part in request.META.get("QUERY_STRING", "").split("&"):
+        name, _sep, value = part.partition("=")
+        if name in _QUERY_NAMES:
+            query[name] = unquote_plus(value) if "%" in value or "+" in value else value
+    return query
+
+
+def _datastream_id(query: dict) -> str:
+    value = query.get("datastreamId") or query.get("dataStreamId") or query.get("configId")
     if not value:
         raise EdgeError("EXEG-0002-400", "The datastreamId query parameter is required.")
     if _UUID_PATTERN.match(value):
@@ -130,9 +142,10 @@ def _sdk_handles(visitor, body: dict) -> list[str]:
 
 
 def _interact(request, *, sdk: bool):
-    request_id = new_request_id(request.GET.get("requestId") or request.META.get("HTTP_X_REQUEST_ID"))
+    query = _query(request)
+    request_id = new_request_id(query.get("requestId") or request.META.get("HTTP_X_REQUEST_ID"))
     try:
-        datastream_id = _datastream_id(request)
+        datastream_id = _datastream_id(query)
         if request.method == "OPTIONS":
             return _preflight(request, datastream_id)
         if request.method != "POST":
