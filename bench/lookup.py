@@ -188,10 +188,11 @@ def credential_headers(sandbox) -> dict:
 
 def count_queries(datastream, headers) -> dict:
     """Count SQL per lookup through Django's test client, cold (empty edge store) and warm."""
-    from django.core.cache import cache
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
+
+    from personalization.edge.store import store
 
     client = Client()
     url = "/ee/v2/interact?datastreamId=%s" % datastream.pk
@@ -199,7 +200,7 @@ def count_queries(datastream, headers) -> dict:
     client.post(url, body, content_type="application/json", headers=headers)  # warm the process itself
     results = {}
     for label, auth in (("unauthenticated", {}), ("authenticated", headers)):
-        cache.clear()
+        store.clear()
         with CaptureQueriesContext(connection) as cold:
             assert client.post(url, body, content_type="application/json", headers=auth).status_code == 200
         with CaptureQueriesContext(connection) as warm:
