@@ -154,12 +154,12 @@ class EdgeStore:
         values, missing = {}, []
         for kind, key in keys.items():
             full = prefix + key
-            if full in copies:
-                value = copies[full]
-                if value is not None:
-                    values[kind] = value
-            else:
+            # One `get`: another thread may drop the key between a membership test and a lookup.
+            value = copies.get(full, _ABSENT)
+            if value is _ABSENT:
                 missing.append((kind, full))
+            elif value is not None:
+                values[kind] = value
         if missing:
             ticket = mirror.begin([full for _kind, full in missing])
             raw_values = redis.mget([full for _kind, full in missing])
@@ -334,6 +334,7 @@ class EdgeStore:
 
 
 _UNSET = object()
+_ABSENT = object()
 
 # The kinds of keys each process mirrors: read on every warm lookup, changed rarely.
 _MIRRORED = ("dsv", "p", "tok")
