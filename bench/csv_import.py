@@ -143,6 +143,21 @@ def seed_known(sandbox, namespace, rows: int) -> None:
     vacuum()
 
 
+def server_cpu() -> float:
+    """Return the CPU seconds this connection's PostgreSQL backend has used (NaN unless the server is local)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        with open("/proc/%d/stat" % pid) as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 class _Phases(logging.Handler):
     """Keep the phase timings of the import's `audience.import.succeeded` log record."""
 
@@ -188,9 +203,11 @@ def child(relative: str, rerun: bool, known: int) -> None:
             file_path=relative,
             file_size=size,
         )
+        server_before, python_before = server_cpu(), time.process_time()
         started = time.perf_counter()
         done = audience_import_run(import_id=audience_import.pk)
         timings[label] = time.perf_counter() - started
+        timings[label + "_cpu"] = [time.process_time() - python_before, server_cpu() - server_before]
         timings[label + "_status"] = done.status
         timings[label + "_rows_valid"] = done.rows_valid
         timings[label + "_error"] = done.error
@@ -250,12 +267,14 @@ def main() -> None:
         )
     )
     print("        phases: %s" % describe(timings["import_phases"]))
+    print("        CPU: Python %.2f s, PostgreSQL backend %.2f s" % tuple(timings["import_cpu"]))
     if args.rerun:
         print(
             "rerun:  %.2f s (same file, nothing changes), %.1f× COPY"
             % (timings["rerun"], timings["rerun"] / copy_seconds)
         )
         print("        phases: %s" % describe(timings["rerun_phases"]))
+        print("        CPU: Python %.2f s, PostgreSQL backend %.2f s" % tuple(timings["rerun_cpu"]))
     print("peak memory of the import process: %.0f MB (target < 300 MB)" % peak_mb)
     print("load average: %.2f %.2f %.2f (2 cores)" % os.getloadavg())
     path.unlink()

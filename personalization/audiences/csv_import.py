@@ -594,9 +594,9 @@ _NAMED = "audience_import_named"
 # The SQL twin of `time_ordered_uuid`: the import's millisecond, then {counter} (a bigint below 2^32), then 42
 # random bits. 28672 is 0x7000 (the version); bit 63 set and bit 62 clear make the RFC variant.
 _NEW_PROFILE_ID = (
-    "(lpad(to_hex((%(ms)s::bigint << 16) | 28672 | ({counter} >> 20)), 16, '0') || "
-    "lpad(to_hex((1::bigint << 63) | (({counter} & 1048575) << 42) | floor(random() * 4398046511104)::bigint), "
-    "16, '0'))::uuid"
+    "encode(int8send((%(ms)s::bigint << 16) | 28672 | ({counter} >> 20)) || "
+    "int8send((1::bigint << 63) | (({counter} & 1048575) << 42) | floor(random() * 4398046511104)::bigint), "
+    "'hex')::uuid"
 )
 
 # One pass over the file's rows: the profile an identity already has, or a new time-ordered id (counted in identity
@@ -606,7 +606,7 @@ _NAME_PROFILES = """
 CREATE TEMPORARY TABLE {named} ON COMMIT DROP AS
 SELECT s.{identity} AS value, i.profile_id IS NULL AS created,
     coalesce(i.profile_id, {new_id}) AS profile_id,
-    jsonb_build_object({payload}) AS payload
+    jsonb_object(%(keys)s::text[], {values}) AS payload
 FROM {staging} s
 LEFT JOIN profiles_identity i
     ON i.sandbox_id = %(sandbox)s AND i.namespace_id = %(namespace)s AND i.value = s.{identity}
@@ -627,38 +627,40 @@ INSERT INTO profiles_identity (sandbox_id, namespace_id, value, profile_id, "pri
 SELECT %(sandbox)s, %(namespace)s, value, profile_id, true, %(now)s FROM {named} WHERE created
 """
 
-_HAS_MEMBERS = """
-SELECT EXISTS (
-    SELECT 1 FROM audiences_audiencemembership WHERE audience_id = %(audience)s AND status = ANY(%(active)s)
-)
-"""
+_HAS_MEMBERSHIPS = "SELECT EXISTS (SELECT 1 FROM audiences_audiencemembership WHERE audience_id = %(audience)s)"
 
-# Runs before the memberships are written, and only when the audience has members; the index on the named rows
-# keeps the anti-join cheap even when the planner misjudges memberships written earlier in this transaction.
+# The next three run only when the audience has memberships (of any status), in this order; the index on the
+# named rows keeps their joins cheap even when the planner misjudges memberships written earlier in this
+# transaction. Members the file does not name exit:
 _EXIT_ABSENT = """
 UPDATE audiences_audiencemembership m SET status = %(exited)s, exited_at = %(now)s
 WHERE m.audience_id = %(audience)s AND m.status = ANY(%(active)s)
 AND NOT EXISTS (SELECT 1 FROM {named} n WHERE n.profile_id = m.profile_id)
 """
 
-# A new profile has no membership yet: a plain insert.
-_INSERT_MEMBERSHIPS = """
-INSERT INTO audiences_audiencemembership AS m (audience_id, profile_id, status, qualified_at, exited_at, payload)
-SELECT %(audience)s, profile_id, %(realized)s, %(now)s, NULL, payload FROM {named} WHERE created
+# Members the file names again: only those whose status or payload actually change are written (and announced),
+# so re-running a file is a no-op.
+_UPDATE_MEMBERSHIPS = """
+UPDATE audiences_audiencemembership m SET
+    payload = n.payload,
+    status = CASE WHEN m.status = %(exited)s THEN %(realized)s ELSE m.status END,
+    qualified_at = CASE WHEN m.status = %(exited)s THEN %(now)s ELSE m.qualified_at END,
+    exited_at = NULL
+FROM {named} n
+WHERE m.audience_id = %(audience)s AND m.profile_id = n.profile_id
+AND (m.status = %(exited)s OR m.payload IS DISTINCT FROM n.payload)
 """
 
-# Known profiles: only rows whose status or payload actually change are written (and announced), so re-running a
-# file is a no-op.
-_UPSERT_MEMBERSHIPS = """
+# The rest have no membership yet: plain inserts, all of them when the audience had none. (An import running at
+# the same time into the same audience makes one of the two fail on the unique constraint, roll back and retry.)
+_INSERT_MEMBERSHIPS = """
 INSERT INTO audiences_audiencemembership AS m (audience_id, profile_id, status, qualified_at, exited_at, payload)
-SELECT %(audience)s, n.profile_id, %(realized)s, %(now)s, NULL, n.payload
-FROM {named} n WHERE NOT n.created
-ON CONFLICT (audience_id, profile_id) DO UPDATE SET
-    payload = EXCLUDED.payload,
-    status = CASE WHEN m.status = %(exited)s THEN EXCLUDED.status ELSE m.status END,
-    qualified_at = CASE WHEN m.status = %(exited)s THEN EXCLUDED.qualified_at ELSE m.qualified_at END,
-    exited_at = CASE WHEN m.status = %(exited)s THEN NULL ELSE m.exited_at END
-WHERE m.status = %(exited)s OR m.payload IS DISTINCT FROM EXCLUDED.payload
+SELECT %(audience)s, n.profile_id, %(realized)s, %(now)s, NULL, n.payload FROM {named} n
+"""
+_WITHOUT_MEMBERSHIP = """
+WHERE n.created OR NOT EXISTS (
+    SELECT 1 FROM audiences_audiencemembership e WHERE e.audience_id = %(audience)s AND e.profile_id = n.profile_id
+)
 """
 
 # Wraps a statement to return at most %(room)s of the profiles it changed (the statement itself always runs to
@@ -731,14 +733,14 @@ class _CopyWriter(_Writer):
             "realized": AudienceMembership.Status.REALIZED.value,
             "exited": AudienceMembership.Status.EXITED.value,
             "active": [status.value for status in AudienceMembership.ACTIVE_STATUSES],
-            **{"k%d" % position: name for position, name in payload_columns},
+            "keys": [name for _position, name in payload_columns],
         }
         names = {
             "staging": _STAGING,
             "named": _NAMED,
             "identity": identity,
             "new_id": _NEW_PROFILE_ID.format(counter="row_number() OVER by_identity"),
-            "payload": ", ".join("%%(k%d)s::text, s.c%d" % (position, position) for position, _name in payload_columns),
+            "values": "ARRAY[%s]::text[]" % ", ".join("s.c%d" % position for position, _name in payload_columns),
         }
         # Temporary tables are never analyzed automatically; without statistics the join is planned badly.
         self._execute("analyze", "ANALYZE %s" % _STAGING, params)
@@ -749,16 +751,21 @@ class _CopyWriter(_Writer):
             self._execute("identities", _INSERT_IDENTITIES.format(**names), params)
         if created > _announce_limit():
             self._note_changed(range(created))  # too many to name: the whole sandbox is refreshed
-        self._execute("members", _HAS_MEMBERS, params)
-        (has_members,) = self.cursor.fetchone()
-        if has_members:
-            self._execute("exit", "CREATE INDEX ON %s (profile_id)" % _NAMED, params)
-            self._execute("exit", "ANALYZE %s" % _NAMED, params)
-            self._execute_changing("exit", _EXIT_ABSENT.format(**names), params)
-        if created:
-            self._execute_changing("memberships", _INSERT_MEMBERSHIPS.format(**names), params)
+        self._execute("memberships", _HAS_MEMBERSHIPS, params)
+        (has_memberships,) = self.cursor.fetchone()
+        if has_memberships:
+            self._execute("memberships", "CREATE INDEX ON %s (profile_id)" % _NAMED, params)
+            self._execute("memberships", "ANALYZE %s" % _NAMED, params)
+            self._execute_changing("memberships", _EXIT_ABSENT.format(**names), params)
+            self._execute_changing("memberships", _UPDATE_MEMBERSHIPS.format(**names), params)
+            insert = _INSERT_MEMBERSHIPS + _WITHOUT_MEMBERSHIP
+        else:
+            insert = _INSERT_MEMBERSHIPS
         if self.staged > created:
-            self._execute_changing("memberships", _UPSERT_MEMBERSHIPS.format(**names), params)
+            # Known profiles' ids are in no particular order by identity: sorted, the membership indexes on the
+            # profile are written left to right (at 200k known rows: 1.3 s instead of 2.0 s).
+            insert += "ORDER BY n.profile_id"
+        self._execute_changing("memberships", insert.format(**names), params)
         self.cursor.execute("DROP TABLE %s, %s" % (_STAGING, _NAMED))
 
 

@@ -195,6 +195,23 @@ def test_a_new_file_replaces_the_member_list(run):
     assert Audience.objects.get().profile_count == 2
 
 
+def test_a_known_profile_joins_an_audience_that_already_has_members(run, sandbox):
+    first = run("ecid\n%s\n" % ECID_1)
+    namespace = Identity.objects.get(value=ECID_1).namespace
+    known = ProfileFactory(sandbox=sandbox)
+    IdentityFactory(profile=known, namespace=namespace, value=ECID_2, primary=True)
+
+    done = run("ecid,tier\n%s,gold\n%s,silver\n" % (ECID_1, ECID_2), audience=first.audience)
+
+    assert done.profiles_created == 0
+    first_profile = Identity.objects.get(value=ECID_1).profile_id
+    assert {m.profile_id: (m.status, m.payload) for m in AudienceMembership.objects.all()} == {
+        first_profile: ("realized", {"tier": "gold"}),
+        known.pk: ("realized", {"tier": "silver"}),
+    }
+    assert Audience.objects.get().profile_count == 2
+
+
 def test_an_exited_member_named_again_qualifies_again(run):
     first = run("ecid\n%s\n%s\n" % (ECID_1, ECID_2))
     run("ecid\n%s\n" % ECID_1, audience=first.audience)
