@@ -87,97 +87,140 @@ def _in_range(queryset, field: str, low, high):
     return queryset
 
 
-_CHUNK_SQL = """
-WITH q AS MATERIALIZED (SELECT pk FROM {qualifying} WHERE TRUE {qualifying_range}),
-m AS MATERIALIZED (
-    SELECT profile_id, status FROM {memberships}
-    WHERE audience_id = %(audience)s {member_range}
+# The work list of a PostgreSQL run: every profile (after the cursor) whose membership must change, and what to
+# do. `q` holds the rule's qualifying profiles (the rule is evaluated once, by a parallel scan where PostgreSQL
+# can), `m` the audience's memberships; their full join classifies each profile: `enter` (no membership), `keep`
+# (realized, becomes existing), `back` (exited, realized again) or `exit` (active, no longer qualifies).
+# Qualifying existing members and exited non-qualifiers need nothing, so a run where nobody changes writes nothing.
+# A hash or merge full join: neither side is ever re-scanned per row, whatever the statistics say.
+_WORK_SQL = """
+CREATE TEMPORARY TABLE {work} AS
+SELECT COALESCE(q.pk, m.profile_id) AS pk, m.id AS membership,
+       CASE WHEN q.pk IS NULL THEN 'exit' WHEN m.id IS NULL THEN 'enter'
+            WHEN m.status = 'realized' THEN 'keep' ELSE 'back' END AS action
+FROM ({qualifying}) AS q (pk)
+FULL JOIN (
+    SELECT id, profile_id, status FROM {memberships} WHERE audience_id = %s {member_range}
+) AS m ON m.profile_id = q.pk
+WHERE CASE WHEN q.pk IS NULL THEN m.status IN ('realized', 'existing') ELSE m.status IS DISTINCT FROM 'existing' END
+"""
+
+# One chunk of the work list. Memberships to update are found by primary key (`id = ANY (ARRAY(...))`: no
+# join order for stale statistics to get wrong) and their status is checked again, so one that changed since the
+# work list was made is moved on from its current status, or left alone; newcomers are inserted, and a membership
+# that appeared meanwhile is left to ON CONFLICT. `{result}` returns the transitions (`kind`, `profile_id`), or only
+# their counts when nobody needs them one by one.
+_APPLY_SQL = """
+WITH w AS MATERIALIZED (SELECT pk, membership, action FROM {work} AS w WHERE TRUE {work_range}),
+leaving AS (
+    UPDATE {memberships} SET status = 'exited', exited_at = %(now)s
+    WHERE id = ANY (ARRAY(SELECT membership FROM w WHERE action = 'exit'))
+      AND status IN ('realized', 'existing')
+    RETURNING profile_id
 ),
-gone AS (
-    UPDATE {memberships} AS am SET status = 'exited', exited_at = %(now)s
-    FROM m
-    WHERE am.audience_id = %(audience)s AND am.profile_id = m.profile_id AND m.status IN ('realized', 'existing')
-      AND NOT EXISTS (SELECT 1 FROM q WHERE q.pk = m.profile_id)
-    RETURNING am.profile_id
-),
-kept AS (
-    UPDATE {memberships} AS am SET status = 'existing'
-    FROM q
-    WHERE am.audience_id = %(audience)s AND am.profile_id = q.pk AND am.status = 'realized' {updated_range}
-    RETURNING am.profile_id
-),
-back AS (
-    UPDATE {memberships} AS am SET status = 'realized', qualified_at = %(now)s, exited_at = NULL
-    FROM q
-    WHERE am.audience_id = %(audience)s AND am.profile_id = q.pk AND am.status = 'exited' {updated_range}
-    RETURNING am.profile_id
+staying AS (
+    UPDATE {memberships}
+    SET status = CASE status WHEN 'realized' THEN 'existing' ELSE 'realized' END,
+        qualified_at = CASE status WHEN 'realized' THEN qualified_at ELSE %(now)s END,
+        exited_at = NULL
+    WHERE id = ANY (ARRAY(SELECT membership FROM w WHERE action IN ('keep', 'back')))
+      AND status IN ('realized', 'exited')
+    RETURNING status, profile_id
 ),
 new AS (
     INSERT INTO {memberships} (audience_id, profile_id, status, qualified_at, exited_at, payload)
-    SELECT %(audience)s, q.pk, 'realized', %(now)s, NULL, '{{}}'::jsonb
-    FROM q WHERE NOT EXISTS (SELECT 1 FROM m WHERE m.profile_id = q.pk)
+    SELECT %(audience)s, pk, 'realized', %(now)s, NULL, '{{}}'::jsonb FROM w WHERE action = 'enter' ORDER BY pk
     ON CONFLICT (audience_id, profile_id) DO NOTHING
     RETURNING profile_id
+),
+transitions (kind, profile_id) AS (
+    SELECT 'exited', profile_id FROM leaving
+    UNION ALL SELECT 'entered', profile_id FROM staying WHERE status = 'realized'
+    UNION ALL SELECT 'entered', profile_id FROM new
 )
-SELECT 'exited', profile_id FROM gone
-UNION ALL SELECT 'entered', profile_id FROM back
-UNION ALL SELECT 'entered', profile_id FROM new
+{result}
 """
+_APPLY_IDS = "SELECT kind, profile_id FROM transitions"
+_APPLY_COUNTS = "SELECT kind, count(*) FROM transitions GROUP BY kind"
 
 
-def _snapshot_postgres(audience: Audience, rule_q, evaluation_id) -> str:
+@dataclass(frozen=True)
+class _WorkList:
+    table: str
+    rows: int  # memberships to write
+    changes: int  # of which profiles that enter or exit
+
+
+def _work_list_postgres(audience: Audience, rule_q, evaluation_id, after) -> _WorkList:
     """
-    Evaluate the rule over the whole sandbox once, into a temporary table of qualifying profile ids, and return
-    its name. Reading profiles chunk by chunk would read most of the table once per chunk: random ids spread
-    every id range over all its pages. The table lives as long as this database session.
+    Build the run's work list (see `_WORK_SQL`) in a temporary table indexed by profile id, and return it with
+    how many profiles will enter or exit. Reading profiles chunk by chunk instead would read most of the table
+    once per chunk: random ids spread every id range over all its pages. The table lives as long as this
+    database session.
     """
     table = connection.ops.quote_name("cpc_evaluation_%d" % evaluation_id)
-    sql, params = (
-        Profile.objects.filter(sandbox_id=audience.sandbox_id).filter(rule_q).order_by().values("pk").query
-    ).sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS %s" % table)
-        cursor.execute("CREATE TEMPORARY TABLE %s AS %s" % (table, sql), params)
-        cursor.execute("CREATE UNIQUE INDEX ON %s (pk)" % table)
-        cursor.execute("ANALYZE %s" % table)
-    return table
-
-
-def _drop_snapshot(table: str | None) -> None:
-    if table is not None:
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE IF EXISTS %s" % table)
-
-
-def _evaluate_range_postgres(audience: Audience, snapshot: str, low, high, now) -> tuple[list, list]:
-    """The same transitions as the generic path, in one statement per chunk, against the rule's snapshot."""
-    qualifying_range, member_range = "", ""
-    if low is not None:
-        qualifying_range += " AND pk > %(low)s"
-        member_range += " AND profile_id > %(low)s"
-    if high is not None:
-        qualifying_range += " AND pk <= %(high)s"
-        member_range += " AND profile_id <= %(high)s"
-    statement = _CHUNK_SQL.format(
-        qualifying=snapshot,
-        qualifying_range=qualifying_range,
+    qualifying = Profile.objects.filter(sandbox_id=audience.sandbox_id).filter(rule_q)
+    member_range, range_params = "", []
+    if after is not None:
+        qualifying = qualifying.filter(pk__gt=after)
+        member_range, range_params = "AND profile_id > %s", [after]
+    qualifying_sql, qualifying_params = qualifying.order_by().values("pk").query.sql_with_params()
+    statement = _WORK_SQL.format(
+        work=table,
+        qualifying=qualifying_sql,
         memberships=connection.ops.quote_name(AudienceMembership._meta.db_table),
         member_range=member_range,
-        # The same range again, so each UPDATE reads the (audience, profile) index range, not the whole audience.
-        updated_range=member_range.replace("profile_id", "am.profile_id"),
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Room to hash a large audience's memberships in memory (this transaction only).
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute("DROP TABLE IF EXISTS %s" % table)
+        cursor.execute(statement, [*qualifying_params, audience.pk, *range_params])
+        cursor.execute("CREATE UNIQUE INDEX ON %s (pk)" % table)
+        cursor.execute(
+            "SELECT count(*), count(*) FILTER (WHERE action <> 'keep') FROM %s" % table  # noqa: S608  (our own table)
+        )
+        rows, changes = cursor.fetchone()
+    return _WorkList(table=table, rows=rows, changes=changes)
+
+
+def _drop_work_list(work: _WorkList | None) -> None:
+    if work is not None:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS %s" % work.table)
+
+
+def _apply_range_postgres(audience: Audience, work: _WorkList, low, high, now, *, ids: bool) -> tuple:
+    """Apply one chunk of the work list; return `(entered, exited)`, as id lists with `ids`, else as counts."""
+    if not work.rows:
+        return ([], []) if ids else (0, 0)
+    work_range = ""
+    if low is not None:
+        work_range += " AND w.pk > %(low)s"
+    if high is not None:
+        work_range += " AND w.pk <= %(high)s"
+    statement = _APPLY_SQL.format(
+        memberships=connection.ops.quote_name(AudienceMembership._meta.db_table),
+        work=work.table,
+        work_range=work_range,
+        result=_APPLY_IDS if ids else _APPLY_COUNTS,
     )
     with connection.cursor() as cursor:
+        # A lost commit after a crash only means a chunk is done again (the cursor is in the same transaction).
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
         cursor.execute(statement, {"audience": audience.pk, "now": now, "low": low, "high": high})
         rows = cursor.fetchall()
-    entered = [profile_id for kind, profile_id in rows if kind == "entered"]
-    exited = [profile_id for kind, profile_id in rows if kind == "exited"]
-    return entered, exited
+    if ids:
+        return (
+            [profile_id for kind, profile_id in rows if kind == "entered"],
+            [profile_id for kind, profile_id in rows if kind == "exited"],
+        )
+    counts = dict(rows)
+    return counts.get("entered", 0), counts.get("exited", 0)
 
 
-def _evaluate_range(audience: Audience, rule_q, low, high, now, snapshot: str | None = None) -> tuple[list, list]:
-    """Update one chunk's memberships set-based; return `(entered_ids, exited_ids)`."""
-    if snapshot is not None:
-        return _evaluate_range_postgres(audience, snapshot, low, high, now)
+def _evaluate_range(audience: Audience, rule_q, low, high, now) -> tuple[list, list]:
+    """Update one chunk's memberships set-based (any database); return `(entered_ids, exited_ids)`."""
     qualifying = _in_range(Profile.objects.filter(sandbox_id=audience.sandbox_id), "pk", low, high).filter(rule_q)
     members = _in_range(AudienceMembership.objects.filter(audience=audience), "profile_id", low, high)
     active = members.filter(status__in=ACTIVE)
@@ -236,16 +279,20 @@ def audience_evaluation_run(*, evaluation_id) -> AudienceEvaluation | None:
     size = _chunk_size()
     cursor = evaluation.cursor
     boundaries = iter(_boundaries(evaluation.total, cursor, size))
-    snapshot = _snapshot_postgres(audience, rule_q, evaluation.pk) if connection.vendor == "postgresql" else None
+    work = None
+    if connection.vendor == "postgresql":
+        work = _work_list_postgres(audience, rule_q, evaluation.pk, cursor)
     try:
-        return _run_chunks(evaluation, audience, rule_q, cursor, boundaries, snapshot)
+        return _run_chunks(evaluation, audience, rule_q, cursor, boundaries, work)
     finally:
-        _drop_snapshot(snapshot)
+        _drop_work_list(work)
 
 
-def _run_chunks(evaluation, audience, rule_q, cursor, boundaries, snapshot) -> AudienceEvaluation | None:
+def _run_chunks(evaluation, audience, rule_q, cursor, boundaries, work) -> AudienceEvaluation | None:
     limit = _announce_limit()
-    announced, too_many = 0, False
+    # Past the limit the whole sandbox is announced once at the end; on PostgreSQL the work list tells up front,
+    # so the chunks then only count their transitions.
+    announced, too_many = 0, work is not None and work.changes > limit
     while cursor != _LAST:
         high = next(boundaries, None)
         now = timezone.now()
@@ -258,14 +305,18 @@ def _run_chunks(evaluation, audience, rule_q, cursor, boundaries, snapshot) -> A
                 advanced = AudienceEvaluation.objects.filter(
                     pk=evaluation.pk, status=AudienceEvaluation.Status.RUNNING, cursor=cursor
                 )
-            entered, exited = _evaluate_range(audience, rule_q, cursor, high, now, snapshot)
+            if work is None:
+                entered, exited = _evaluate_range(audience, rule_q, cursor, high, now)
+            else:
+                entered, exited = _apply_range_postgres(audience, work, cursor, high, now, ids=not too_many)
+            counted = (entered, exited) if isinstance(entered, int) else (len(entered), len(exited))
             # Ranges of equal width hold about equal shares of random ids: progress is that share.
             share = 1.0 if high is None else (high.int + 1) / (1 << 128)
             claimed = advanced.update(
                 cursor=high or _LAST,
                 processed=min(evaluation.total, round(evaluation.total * share)),
-                entered=F("entered") + len(entered),
-                exited=F("exited") + len(exited),
+                entered=F("entered") + counted[0],
+                exited=F("exited") + counted[1],
                 updated_at=now,
             )
             if not claimed:
@@ -273,8 +324,8 @@ def _run_chunks(evaluation, audience, rule_q, cursor, boundaries, snapshot) -> A
                 transaction.set_rollback(True)
                 logger.info("audience.evaluation.superseded", extra={"evaluation_id": evaluation.pk})
                 return None
-            changed = [*entered, *exited]
-            if changed and not too_many:
+            if not too_many and (counted[0] or counted[1]):
+                changed = [*entered, *exited]
                 if announced + len(changed) <= limit:
                     changes.announce_profiles_changed(audience.sandbox_id, changed)
                     announced += len(changed)

@@ -155,23 +155,33 @@ def _postgres_equality(comparison: Comparison, v: str, p: list, text: str, tp: l
     Equality on strings and booleans without extracting a typed value first. Strings compare as text (`->>`,
     byte-wise under the deterministic collation) with a type check after it, so "5" never equals 5 and the cheap
     text test rejects most rows first; booleans compare as jsonb. Numbers are left to the double comparison.
+
+    Equality needs no type check when it implies the type: jsonb `= true` only holds for the boolean, and text
+    equal to an operand that no other JSON type renders as (see `_renders_only_strings`) only for a string.
     """
     if comparison.kind not in (STRING, BOOLEAN) or comparison.op not in ("equals", "not_equals", "in"):
         return None
     if comparison.kind == BOOLEAN:
         operand = json.dumps(comparison.operand)
-        symbol = "=" if comparison.op == "equals" else "<>"
-        return "COALESCE((%s %s %%s::jsonb AND jsonb_typeof(%s) = 'boolean'), FALSE)" % (v, symbol, v), [
-            *p,
-            operand,
-            *p,
-        ]
-    is_string = "jsonb_typeof(%s) = 'string'" % v
+        if comparison.op == "equals":
+            return "COALESCE((%s = %%s::jsonb), FALSE)" % v, [*p, operand]
+        return "COALESCE((%s <> %%s::jsonb AND jsonb_typeof(%s) = 'boolean'), FALSE)" % (v, v), [*p, operand, *p]
+    operands = comparison.operand if comparison.op == "in" else [comparison.operand]
+    typed = comparison.op != "not_equals" and all(_renders_only_strings(operand) for operand in operands)
+    is_string, string_params = ("", []) if typed else (" AND jsonb_typeof(%s) = 'string'" % v, p)
     if comparison.op == "in":
-        sql = "%s IN (%s) AND %s" % (text, ", ".join(["%s"] * len(comparison.operand)), is_string)
-        return "COALESCE((%s), FALSE)" % sql, [*tp, *comparison.operand, *p]
+        sql = "%s IN (%s)%s" % (text, ", ".join(["%s"] * len(operands)), is_string)
+        return "COALESCE((%s), FALSE)" % sql, [*tp, *operands, *string_params]
     symbol = "=" if comparison.op == "equals" else "<>"
-    return "COALESCE((%s %s %%s AND %s), FALSE)" % (text, symbol, is_string), [*tp, comparison.operand, *p]
+    return "COALESCE((%s %s %%s%s), FALSE)" % (text, symbol, is_string), [*tp, comparison.operand, *string_params]
+
+
+def _renders_only_strings(operand: str) -> bool:
+    """
+    Return whether `->>` can yield `operand` for a JSON string only: numbers render as digits (with a leading
+    `-`), booleans as `true`/`false`, objects and arrays from `{` or `[`, and null as SQL NULL.
+    """
+    return operand not in ("true", "false") and operand[:1] not in set("-0123456789{[")
 
 
 def _postgres_typed(kind: str, value):
