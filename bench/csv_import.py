@@ -135,7 +135,7 @@ def seed_known(sandbox, namespace, rows: int) -> None:
         cursor.execute(
             """
             INSERT INTO profiles_identity (sandbox_id, namespace_id, value, profile_id, "primary", created_at)
-            SELECT %s, %s, (%s::numeric + n * 7919)::text, md5('bench-csv' || n)::uuid, true, now()
+            SELECT %s, %s, (%s::numeric + n::numeric * 7919)::text, md5('bench-csv' || n)::uuid, true, now()
             FROM generate_series(0, %s - 1) n
             """,
             [sandbox.pk, namespace.pk, str(10**37), rows],
@@ -251,7 +251,9 @@ def main() -> None:
 
     command = [sys.executable, __file__, "--child", relative, "--rows", str(args.rows)]
     command += (["--rerun"] if args.rerun else []) + (["--known"] if args.known else [])
-    result = subprocess.run(command, check=True, capture_output=True, text=True, env=os.environ.copy())
+    result = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
+    if result.returncode:
+        raise SystemExit("the import process failed:\n%s" % result.stderr)
     timings = json.loads(result.stdout.strip().splitlines()[-1])
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # Linux reports KiB
     if timings["import_status"] != "succeeded":

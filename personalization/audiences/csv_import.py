@@ -133,6 +133,11 @@ def _batch_size() -> int:
     return getattr(settings, "AUDIENCE_IMPORT_BATCH_SIZE", 2000)
 
 
+def _work_mem() -> str:
+    """PostgreSQL's work_mem for the merge statements of an import (SET LOCAL: that transaction only)."""
+    return getattr(settings, "AUDIENCE_IMPORT_WORK_MEM", "256MB")
+
+
 def _announce_limit() -> int:
     return getattr(settings, "AUDIENCE_IMPORT_ANNOUNCE_LIMIT", 5000)
 
@@ -742,6 +747,11 @@ class _CopyWriter(_Writer):
             "new_id": _NEW_PROFILE_ID.format(counter="row_number() OVER by_identity"),
             "values": "ARRAY[%s]::text[]" % ", ".join("s.c%d" % position for position, _name in payload_columns),
         }
+        # The sorts and the hash join below are as large as the file; with the server's default work_mem (4 MB)
+        # they spill to disk (at 1M rows: 15% of the merge statements' time). For this transaction only.
+        self.cursor.execute("SELECT current_setting('work_mem')")
+        (saved_work_mem,) = self.cursor.fetchone()
+        self.cursor.execute("SELECT set_config('work_mem', %s, true)", [_work_mem()])
         # Temporary tables are never analyzed automatically; without statistics the join is planned badly.
         self._execute("analyze", "ANALYZE %s" % _STAGING, params)
         self._execute("name", _NAME_PROFILES.format(**names), params)
@@ -761,12 +771,16 @@ class _CopyWriter(_Writer):
             insert = _INSERT_MEMBERSHIPS + _WITHOUT_MEMBERSHIP
         else:
             insert = _INSERT_MEMBERSHIPS
+            if self.staged > _announce_limit():
+                # Every row becomes a membership, too many to name: no need to return them.
+                self._note_changed(range(self.staged))
         if self.staged > created:
             # Known profiles' ids are in no particular order by identity: sorted, the membership indexes on the
             # profile are written left to right (at 200k known rows: 1.3 s instead of 2.0 s).
             insert += "ORDER BY n.profile_id"
         self._execute_changing("memberships", insert.format(**names), params)
         self.cursor.execute("DROP TABLE %s, %s" % (_STAGING, _NAMED))
+        self.cursor.execute("SELECT set_config('work_mem', %s, true)", [saved_work_mem])
 
 
 def _writer(audience: Audience, namespace_id: int, now, header: list[str], identity_index: int) -> _Writer:

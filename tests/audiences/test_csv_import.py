@@ -721,3 +721,18 @@ def test_a_finished_import_logs_where_its_time_went(run, caplog):
     assert record.import_id == done.pk and record.rows_valid == 1
     assert {"read", "write", "commit"} <= set(record.seconds)
     assert all(seconds >= 0 for seconds in record.seconds.values())
+
+
+def test_the_import_leaves_the_sessions_work_mem_as_it_found_it(run):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("work_mem is PostgreSQL's")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '5MB'")
+
+    run("ecid\n%s\n" % ECID_1)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW work_mem")
+        assert cursor.fetchone() == ("5MB",)
