@@ -5,7 +5,8 @@ The file stays on disk (under MEDIA_ROOT) and is streamed with the csv module, s
 the file; only the identities already seen (to report duplicates) are kept. Everything is written inside a single
 transaction: a failure anywhere leaves the database as it was. On PostgreSQL the valid rows are streamed with
 `COPY` into a temporary table and merged with a few set-based statements; elsewhere (SQLite) they are written in
-batches with `bulk_create`/`bulk_update`.
+batches with `bulk_create`/`bulk_update`. Profiles an import creates get time-ordered ids (`time_ordered_uuid`).
+The import logs the seconds each phase took (`audience.import.succeeded`).
 
 Rules, in the order they are checked:
 
