@@ -554,6 +554,36 @@ def test_a_database_error_releases_the_import_for_a_retry_and_the_last_retry_fai
     assert nothing_written()
 
 
+def test_an_identity_another_writer_adds_first_fails_the_import_for_a_retry(importer, sandbox, monkeypatch):
+    from django.db import DatabaseError, connection
+
+    from personalization.audiences import csv_import
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the set-based merge is PostgreSQL's")
+    namespace = IdentityNamespaceFactory(sandbox=sandbox)
+    real_execute = csv_import._CopyWriter._execute
+
+    def racing_execute(self, phase, sql, params):
+        if phase == "identities":  # after the lookup found ECID_1 unknown, someone else adds it
+            IdentityFactory(profile=ProfileFactory(sandbox=sandbox), namespace=namespace, value=ECID_1)
+        return real_execute(self, phase, sql, params)
+
+    monkeypatch.setattr(csv_import._CopyWriter, "_execute", racing_execute)
+    started = audience_import_create(  # the task is not run: no on_commit callbacks execute here
+        user=importer,
+        sandbox=sandbox,
+        name="Race",
+        upload=ContentFile(("ecid\n%s\n%s\n" % (ECID_1, ECID_2)).encode(), name="a.csv"),
+        namespace=namespace,
+        identity_column="ecid",
+    )
+
+    with pytest.raises(DatabaseError):
+        csv_import.audience_import_run(import_id=started.pk)
+    assert nothing_written()  # the other writer's identity was written inside the import's transaction here
+
+
 def test_a_claimed_import_is_not_run_twice(run):
     from personalization.audiences.csv_import import audience_import_run
 
