@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import BooleanField, Case, ExpressionWrapper, F, FilteredRelation, Q, Value, When
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -459,9 +459,15 @@ def _apply(profile: Profile, plan: _Plan, *, announce: bool = True) -> None:
         AudienceMembership.objects.bulk_create(plan.created, ignore_conflicts=True)
     if plan.updated:
         AudienceMembership.objects.bulk_update(plan.updated, ["status", "qualified_at", "exited_at"])
-    for transition in plan.transitions:
-        delta = 1 if transition.after == Status.REALIZED else -1
-        Audience.objects.filter(pk=transition.audience_id).update(profile_count=Greatest(F("profile_count") + delta, 0))
+    if plan.transitions:
+        # One UPDATE for every audience whose count moves (a profile has one transition per audience at most).
+        deltas = [
+            When(pk=transition.audience_id, then=Value(1 if transition.after == Status.REALIZED else -1))
+            for transition in plan.transitions
+        ]
+        Audience.objects.filter(pk__in=[transition.audience_id for transition in plan.transitions]).update(
+            profile_count=Greatest(F("profile_count") + Case(*deltas, default=Value(0)), 0)
+        )
     if plan.transitions and announce:
         changes.announce_profiles_changed(profile.sandbox_id, [profile.pk])
 
@@ -509,20 +515,49 @@ def profile_streaming_evaluate(
     Re-evaluate the sandbox's published streaming and edge audiences for `profile` (after an update).
 
     `announce=False` when the caller saved the profile in the same transaction (its save tells the edge store).
+    One read: the audiences and the profile's memberships come together.
     """
-    audiences = list(
-        Audience.objects.filter(
-            sandbox_id=profile.sandbox_id,
-            origin=Audience.Origin.SEGMENTATION,
-            status=Audience.Status.PUBLISHED,
-            evaluation__in=[Audience.Evaluation.STREAMING, Audience.Evaluation.EDGE],
-            rule__isnull=False,
-        ).only("pk", "name", "rule", "sandbox_id")
+    streaming = Q(
+        origin=Audience.Origin.SEGMENTATION,
+        status=Audience.Status.PUBLISHED,
+        evaluation__in=[Audience.Evaluation.STREAMING, Audience.Evaluation.EDGE],
+        rule__isnull=False,
     )
+    rows = (
+        Audience.objects.filter(sandbox_id=profile.sandbox_id)
+        .alias(membership=FilteredRelation("memberships", condition=Q(memberships__profile_id=profile.pk)))
+        .filter(streaming | Q(membership__isnull=False))
+        .order_by()
+        .values_list(
+            "pk",
+            "name",
+            "rule",
+            ExpressionWrapper(streaming, output_field=BooleanField()),
+            "membership__pk",
+            "membership__status",
+            "membership__qualified_at",
+            "membership__exited_at",
+        )
+    )
+    audiences, memberships = [], []
+    for pk, name, rule, is_streaming, membership_pk, status, qualified_at, exited_at in rows:
+        if is_streaming:
+            audiences.append(Audience(pk=pk, sandbox_id=profile.sandbox_id, name=name, rule=rule))
+        if membership_pk is not None:
+            memberships.append(
+                AudienceMembership(
+                    pk=membership_pk,
+                    audience_id=pk,
+                    profile_id=profile.pk,
+                    status=status,
+                    qualified_at=qualified_at,
+                    exited_at=exited_at,
+                )
+            )
     if not audiences:
         return []
     return profile_memberships_evaluate(
-        profile=profile, audiences=audiences, field_types=field_types, announce=announce
+        profile=profile, audiences=audiences, field_types=field_types, memberships=memberships, announce=announce
     )
 
 
