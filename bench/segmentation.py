@@ -262,6 +262,7 @@ def bench_streaming(args, seeded) -> list[str]:
     from django.test import Client
 
     from personalization.destinations.models import AudienceActivation
+    from personalization.profiles.models import Identity
 
     audience = _audience(seeded, "Bench: diamond (streaming)", STREAMING_RULE, "streaming")
     AudienceActivation.objects.get_or_create(destination=seeded["destination"], audience=audience)
@@ -271,15 +272,31 @@ def bench_streaming(args, seeded) -> list[str]:
     lookup_url = "/ee/v2/interact?datastreamId=%s" % seeded["datastream"].pk
     audience_id = str(audience.pk)
     stride = max(1, args.profiles // args.updates)
+
+    def patch_loyalty(ecid: str, loyalty) -> None:
+        client.patch(
+            "/api/v1/profiles/ECID/%s/?sandbox=%s" % (ecid, SANDBOX),
+            json.dumps({"attributes": {"loyalty": loyalty}}),
+            content_type="application/json",
+        )
+
+    def restorer(ecid: str):
+        """Return the PATCH value that puts the profile's loyalty status back (null removes what we added)."""
+        attributes = Identity.objects.filter(sandbox=seeded["sandbox"], namespace__code="ECID", value=ecid).values_list(
+            "profile__attributes", flat=True
+        )[0]
+        loyalty = attributes.get("loyalty")
+        return None if loyalty is None else {"status": loyalty.get("status")}
+
     # One untimed update first: the process's first request pays for imports and connection setup.
-    client.patch(
-        "/api/v1/profiles/ECID/%038d/?sandbox=%s" % (args.profiles, SANDBOX),
-        json.dumps({"attributes": {"loyalty": {"status": "silver"}}}),
-        content_type="application/json",
-    )
+    warm_up = "%038d" % args.profiles
+    original = restorer(warm_up)
+    patch_loyalty(warm_up, {"status": "silver"})
+    patch_loyalty(warm_up, original)
     write_ms, visible_ms = [], []
     for index in range(args.updates):
         ecid = "%038d" % (1 + (index * stride) % args.profiles)
+        original = restorer(ecid)
         body = json.dumps({"event": {"xdm": {"identityMap": {"ECID": [{"id": ecid, "primary": True}]}}}})
         client.post(lookup_url, body, content_type="application/json")  # the answer is cached before the change
         status = "diamond"
@@ -298,11 +315,7 @@ def bench_streaming(args, seeded) -> list[str]:
         write_ms.append((written - started) * 1000)
         visible_ms.append((seen - started) * 1000)
         # put the profile back (not timed) so the run leaves the data as it found it
-        client.patch(
-            "/api/v1/profiles/ECID/%s/?sandbox=%s" % (ecid, SANDBOX),
-            json.dumps({"attributes": {"loyalty": {"status": "silver"}}}),
-            content_type="application/json",
-        )
+        patch_loyalty(ecid, original)
     return [
         "streaming: %d updates (PATCH into a streaming audience, then a lookup shows it)" % args.updates,
         "  %-52s p50 %7.2f ms   p99 %7.2f ms"
