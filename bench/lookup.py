@@ -377,6 +377,7 @@ def main():
     server = start_gunicorn(port, args.workers, args.threads, args.worker_class)
     results = {}
     try:
+        _wait_until_idle(server, args.workers)  # workers copy the store into memory before they serve
         app_pids = _server_pids(server)
         redis_pid = _redis_pid()
 
