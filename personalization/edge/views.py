@@ -167,7 +167,8 @@ def _interact(request, *, sdk: bool):
     handles = ['{"type":"activation:pull","eventIndex":0,"payload":%s}' % payload]
     if sdk:
         handles += _sdk_handles(visitor, lookup.body)
-    body = '{"requestId":%s,"handle":[%s]}' % (json.dumps(request_id), ",".join(handles))
+    # A request id is made of [A-Za-z0-9._:-] (see `new_request_id`): nothing in it needs JSON escaping.
+    body = '{"requestId":"%s","handle":[%s]}' % (request_id, ",".join(handles))
     response = HttpResponse(body, content_type="application/json")
     _allow_origin(response, request, config["origins"])
     return response
