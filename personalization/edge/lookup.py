@@ -36,7 +36,7 @@ CONFIG_TTL = 3600
 PROJECTION_TTL = 3600
 ECID = "ECID"
 _ECID_PATTERN = re.compile(r"^\d{38}$")
-_REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 IDENTITY_COOKIE_MAX_AGE = 34128000
 
 
@@ -62,7 +62,7 @@ class LookupRequest:
 
 def new_request_id(given: str | None) -> str:
     """Return the caller's id (or a new UUID) with the 16-hex suffix the Edge Network always appends."""
-    if given and _REQUEST_ID_PATTERN.match(given):
+    if given and _REQUEST_ID_PATTERN.fullmatch(given):
         return "%s-%s" % (given, secrets.token_hex(8))
     # A version-4 UUID and the suffix from one draw of 192 random bits: request ids are labels, not secrets,
     # so the non-cryptographic generator (no system call) is enough.

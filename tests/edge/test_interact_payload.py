@@ -183,6 +183,17 @@ def test_the_request_id_header_is_used_when_no_query_parameter_is_given(scenario
     assert response.json()["requestId"].startswith("abc-123-")
 
 
+@pytest.mark.parametrize("given", ['order"42', "order-42\n", "x" * 129, "ordre é"])
+def test_a_request_id_that_is_not_a_plain_label_is_replaced_and_the_answer_stays_json(scenario, given):
+    from urllib.parse import quote
+
+    response = scenario.lookup(requestId=quote(given))
+
+    request_id = response.json()["requestId"]
+    assert not request_id.startswith(given[:5])
+    assert len(request_id) == 36 + 17
+
+
 def test_the_datastream_parameter_may_be_spelled_dataStreamId(scenario):
     import json
 
