@@ -346,7 +346,8 @@ def main():
     parser.add_argument("--profiles", type=int, default=100_000)
     parser.add_argument("--audiences", type=int, default=200)
     parser.add_argument("--destinations", type=int, default=10)
-    parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per measured round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per run; the best throughput is kept")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--wrk-threads", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
@@ -382,16 +383,22 @@ def main():
         redis_pid = _redis_pid()
 
         def run(url, script):
-            """Run wrk and add the CPU the app (and Redis) spent per request: a figure load elsewhere barely moves."""
-            before_app, before_redis = _cpu_seconds(app_pids), _cpu_seconds([redis_pid] if redis_pid else [])
-            result = run_wrk(url, script, args.duration, args.connections, args.wrk_threads)
-            requests = result["rps"] * args.duration
-            result["app_us"] = (_cpu_seconds(app_pids) - before_app) / requests * 1e6
-            result["redis_us"] = (_cpu_seconds([redis_pid] if redis_pid else []) - before_redis) / requests * 1e6
-            return result
+            """
+            Run wrk `--rounds` times and keep the round with the highest throughput, adding the CPU the app (and
+            Redis) spent per request. gunicorn spreads each round's fresh connections over its workers by chance;
+            a lopsided spread slows any endpoint, the baseline included, so every row gets the same chances.
+            """
+            best = None
+            for _round in range(args.rounds):
+                before_app, before_redis = _cpu_seconds(app_pids), _cpu_seconds([redis_pid] if redis_pid else [])
+                result = run_wrk(url, script, args.duration, args.connections, args.wrk_threads)
+                requests = result["rps"] * args.duration
+                result["app_us"] = (_cpu_seconds(app_pids) - before_app) / requests * 1e6
+                result["redis_us"] = (_cpu_seconds([redis_pid] if redis_pid else []) - before_redis) / requests * 1e6
+                if best is None or result["rps"] > best["rps"]:
+                    best = result
+            return best
 
-        run_wrk(base + "/ee/health", None, 2, args.connections, args.wrk_threads)  # let workers settle
-        results["baseline (constant JSON)"] = run(base + "/ee/health", None)
         if not args.skip_cold:
             from django.core.cache import cache
 
@@ -409,6 +416,13 @@ def main():
         app_pids = _server_pids(server)
         warm_start_seconds = time.perf_counter() - started
         worker_rss_mb = _rss_mb(app_pids[1:])
+        # The baselines run on the same workers as the warm lookups: how gunicorn happens to spread wrk's
+        # connections over its workers differs between starts and moves throughput by itself.
+        run_wrk(base + "/ee/health", None, 2, args.connections, args.wrk_threads)  # let workers settle
+        results["baseline (constant JSON)"] = run(base + "/ee/health", None)
+        results["baseline, POST with a lookup's body"] = run(
+            base + "/ee/health", lookup_script("/ee/health", args.profiles, {}, 2)
+        )
         results["lookup, warm, unauthenticated"] = run(base + path, lookup_script(path, args.profiles, {}, 2))
         results["lookup, warm, authenticated (10 attributes)"] = run(
             base + path, lookup_script(path, args.profiles, headers, 3)
@@ -426,7 +440,8 @@ def main():
     baseline = results["baseline (constant JSON)"]["rps"]
     print()
     print(
-        "profiles %d, audiences %d, destinations %d on one datastream; gunicorn %d×%d %s; wrk -t%d -c%d -d%ds"
+        "profiles %d, audiences %d, destinations %d on one datastream; gunicorn %d×%d %s; "
+        "wrk -t%d -c%d -d%ds, best of %d rounds"
         % (
             args.profiles,
             args.audiences,
@@ -437,6 +452,7 @@ def main():
             args.wrk_threads,
             args.connections,
             args.duration,
+            args.rounds,
         )
     )
     base_cpu = results["baseline (constant JSON)"]["app_us"]
@@ -461,6 +477,14 @@ def main():
         if result["errors"]:
             print("    socket errors: %s" % result["errors"])
     print()
+    same_request = results["baseline, POST with a lookup's body"]["rps"]
+    print(
+        "vs the same POST answered with a constant: unauthenticated %.2fx, authenticated %.2fx"
+        % (
+            results["lookup, warm, unauthenticated"]["rps"] / same_request,
+            results["lookup, warm, authenticated (10 attributes)"]["rps"] / same_request,
+        )
+    )
     warm = results["lookup, warm, unauthenticated"]
     print(
         "CPU per request: the baseline costs the app %.0f µs, a warm lookup %.0f µs app + %.0f µs Redis; "
