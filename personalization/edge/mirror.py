@@ -15,6 +15,7 @@ The per-second rate-limit counter is kept the same way: counted in memory, added
 counter in small batches (`RateCounter`), so the limit holds across processes within a batch per process.
 """
 
+import itertools
 import logging
 import os
 import select
@@ -125,6 +126,7 @@ class Mirror:
         self._lock = threading.Lock()
         self._socket = None
         self._poller = None
+        self._thread = threading.local()  # each thread's own poll object (one may not be polled concurrently)
         self._reader = _Reader()
         self._pid = None
         self._retry_at = 0.0
@@ -254,6 +256,17 @@ class Mirror:
 
     def sync(self) -> bool:
         """Drain pending invalidations; return False when the copies cannot be used right now."""
+        sock = self._socket
+        if sock is not None and self._pid == os.getpid() and not self._lock.locked():
+            # The common case takes no lock (the threads of a worker would queue on it): nothing has
+            # arrived, and no other thread is between reading invalidations and applying them.
+            poller = getattr(self._thread, "poller", None)
+            if poller is None or self._thread.socket is not sock:
+                poller = self._thread.poller = select.poll()
+                poller.register(sock, select.POLLIN)
+                self._thread.socket = sock
+            if not poller.poll(0) and not self._lock.locked():
+                return True
         with self._lock:
             if not self._ensure():
                 return False
@@ -313,39 +326,64 @@ def _is_push(frame) -> bool:
     return isinstance(frame, tuple) and frame[0] == "push"
 
 
+class _Window:
+    """One datastream's count for one second in this process."""
+
+    __slots__ = ("flushing", "hits", "second", "sent", "shared")
+
+    def __init__(self, second: int):
+        self.second = second
+        self.hits = itertools.count(1)  # `next` on it is atomic: no lock on the per-request path
+        self.sent = 0  # hits already added to the shared counter
+        self.shared = 0  # the shared total Redis last reported
+        self.flushing = threading.Lock()
+
+
 class RateCounter:
     """
     Per-second request counts per datastream, shared through Redis in batches.
 
     Each process counts locally and adds its count to the shared `rl:` key every `batch` requests (and
-    whenever a second starts), learning the total of all processes from the reply. The total it judges
-    by is the last shared total plus its own unsent count: exact with one process, and across N processes
-    at most N × (batch − 1) requests over the limit in a second. The batch is 1 for limits below 100, so
-    small limits are exact.
+    with a second's first request), learning the total of all processes from the reply. The total it judges
+    by is the last shared total plus its own unsent count: across N processes at most N × (batch − 1)
+    requests over the limit in a second. The batch is 1 for limits below 100, so small limits are exact
+    but for requests in flight on other threads at the same moment.
+
+    The per-request path takes no lock (threads of a gthread worker would queue on it); only the thread
+    that adds a batch to Redis holds the window's `flushing` lock, and the others go on estimating.
     """
 
     def __init__(self, add):
         self._add = add  # add(key, amount) -> shared total after adding
         self._lock = threading.Lock()
-        self._windows: dict[str, list] = {}
+        self._windows: dict[str, _Window] = {}
 
     @staticmethod
     def batch_for(limit: int) -> int:
         return max(1, min(64, limit // 100))
 
+    def _window(self, datastream_id: str, second: int) -> _Window:
+        window = self._windows.get(datastream_id)
+        if window is None or window.second != second:
+            with self._lock:  # once per second per datastream
+                window = self._windows.get(datastream_id)
+                if window is None or window.second != second:
+                    window = self._windows[datastream_id] = _Window(second)
+        return window
+
     def hit(self, key_for, datastream_id: str, second: int, limit: int) -> int:
         """Count one request; return this process's view of the second's total across processes."""
-        batch = self.batch_for(limit)
-        with self._lock:
-            window = self._windows.get(datastream_id)
-            if window is None or window[0] != second:
-                window = self._windows[datastream_id] = [second, 0, 0]  # second, shared total, unsent
-            window[2] += 1
-            if window[2] < batch and window[1]:
-                return window[1] + window[2]
-            amount, window[2] = window[2], 0
-        total = self._add(key_for(datastream_id, second), amount)
-        with self._lock:
-            if window[0] == second:
-                window[1] = max(window[1], total)
-        return total
+        window = self._window(datastream_id, second)
+        hits = next(window.hits)
+        if (hits - window.sent < self.batch_for(limit) and window.shared) or not window.flushing.acquire(False):
+            return window.shared + hits - window.sent
+        try:
+            amount = hits - window.sent
+            if amount <= 0:  # another thread's batch already carried this hit
+                return window.shared
+            window.sent = hits
+            total = self._add(key_for(datastream_id, second), amount)
+            window.shared = max(window.shared, total)
+            return total
+        finally:
+            window.flushing.release()
