@@ -125,7 +125,6 @@ class Mirror:
         self._pending: dict[str, object] = {}
         self._lock = threading.Lock()
         self._socket = None
-        self._poller = None
         self._thread = threading.local()  # each thread's own poll object (one may not be polled concurrently)
         self._reader = _Reader()
         self._pid = None
@@ -157,12 +156,10 @@ class Mirror:
                 if isinstance(reply, Exception):
                     raise _Broken(str(reply))
             sock.setblocking(False)
-            poller = select.poll()
-            poller.register(sock, select.POLLIN)
         except BaseException:
             sock.close()
             raise
-        self._socket, self._poller, self._reader, self._pid = sock, poller, reader, os.getpid()
+        self._socket, self._reader, self._pid = sock, reader, os.getpid()
 
     def _disconnect(self) -> None:
         if self._socket is not None:
@@ -203,7 +200,7 @@ class Mirror:
         connection in order, so every invalidation it queued before the PING has then been seen.
         """
         sock = self._socket
-        if not self._poller.poll(0):  # far cheaper than a recv that raises when nothing came
+        if not self._arrived(sock):  # far cheaper than a recv that raises when nothing came
             return
         try:
             data = sock.recv(262144)
@@ -252,6 +249,15 @@ class Mirror:
             values.pop(key, None)
             pending.pop(key, None)
 
+    def _arrived(self, sock) -> bool:
+        """Return True when something can be read on `sock`, polled with this thread's own poll object."""
+        thread = self._thread
+        if getattr(thread, "socket", None) is not sock:
+            thread.poller = select.poll()
+            thread.poller.register(sock, select.POLLIN)
+            thread.socket = sock
+        return bool(thread.poller.poll(0))
+
     # Reads -----------------------------------------------------------------------------------------
 
     def sync(self) -> bool:
@@ -260,12 +266,7 @@ class Mirror:
         if sock is not None and self._pid == os.getpid() and not self._lock.locked():
             # The common case takes no lock (the threads of a worker would queue on it): nothing has
             # arrived, and no other thread is between reading invalidations and applying them.
-            poller = getattr(self._thread, "poller", None)
-            if poller is None or self._thread.socket is not sock:
-                poller = self._thread.poller = select.poll()
-                poller.register(sock, select.POLLIN)
-                self._thread.socket = sock
-            if not poller.poll(0) and not self._lock.locked():
+            if not self._arrived(sock) and not self._lock.locked():
                 return True
         with self._lock:
             if not self._ensure():
