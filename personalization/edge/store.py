@@ -161,15 +161,22 @@ class EdgeStore:
             elif value is not None:
                 values[kind] = value
         if missing:
-            ticket = mirror.begin([full for _kind, full in missing])
-            raw_values = redis.mget([full for _kind, full in missing])
-            found = {}
-            for (kind, full), raw in zip(missing, raw_values, strict=True):
-                value = found[full] = _decode(kind, raw.decode(), share=True) if raw is not None else None
-                if value is not None:
-                    values[kind] = value
-            mirror.keep(ticket, found)
+            found = self._read_into_mirror(redis, mirror, missing)
+            for kind, full in missing:
+                if found[full] is not None:
+                    values[kind] = found[full]
         return values
+
+    def _read_into_mirror(self, redis, mirror: Mirror, keys: list[tuple[str, str]]) -> dict:
+        """Read `(kind, full key)` pairs with one MGET, keep them in the mirror, return `{full key: value or None}`."""
+        ticket = mirror.begin([full for _kind, full in keys])
+        raw_values = redis.mget([full for _kind, full in keys])
+        found = {
+            full: _decode(kind, raw.decode(), share=True) if raw is not None else None
+            for (kind, full), raw in zip(keys, raw_values, strict=True)
+        }
+        mirror.keep(ticket, found)
+        return found
 
     def warm_mirror(self) -> int:
         """Copy this process's share of answers from Redis into its mirror (at worker start); return how many."""
@@ -180,7 +187,7 @@ class EdgeStore:
         copied = 0
         batch = []
         for key in redis.scan_iter(match=self._full_key(_k("p", "*")), count=2000):
-            batch.append(key.decode())
+            batch.append(("p", key.decode()))
             if len(batch) == 1000:
                 copied += self._copy_into_mirror(redis, mirror, batch)
                 batch = []
@@ -188,16 +195,10 @@ class EdgeStore:
                 return copied
         return copied + (self._copy_into_mirror(redis, mirror, batch) if batch else 0)
 
-    def _copy_into_mirror(self, redis, mirror: Mirror, full_keys: list[str]) -> int:
-        mirror.sync()
-        ticket = mirror.begin(full_keys)
-        found = {
-            full: decode_projection(raw.decode(), share=True)
-            for full, raw in zip(full_keys, redis.mget(full_keys), strict=True)
-            if raw is not None
-        }
-        mirror.keep(ticket, found)
-        return len(found)
+    def _copy_into_mirror(self, redis, mirror: Mirror, keys: list[tuple[str, str]]) -> int:
+        mirror.sync()  # changes made while the copy runs apply before each batch
+        found = self._read_into_mirror(redis, mirror, keys)
+        return sum(value is not None for value in found.values())
 
     def _rate_key(self, datastream_id: str, second: int) -> str:
         return self._full_key(_k("rl", datastream_id, second))
