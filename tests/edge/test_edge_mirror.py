@@ -99,22 +99,6 @@ def test_a_lost_invalidation_connection_drops_the_copies_and_reads_redis(mirrore
     assert mirrored._mirror.values == {}
 
 
-def test_a_revoked_token_is_refused_even_when_the_process_held_it(
-    mirrored, scenario, django_capture_on_commit_callbacks
-):
-    from accounts.services import api_credential_revoke
-
-    credential, secret = scenario.credential()
-    headers = {"Authorization": "Bearer %s" % scenario.token(credential, secret), "x-api-key": credential.client_id}
-    scenario.lookup(headers=headers)
-    assert scenario.lookup(headers=headers).status_code == 200
-
-    with django_capture_on_commit_callbacks(execute=True):
-        api_credential_revoke(user=scenario.admin, credential=credential)
-
-    assert scenario.lookup(headers=headers).status_code == 401
-
-
 def test_a_starting_worker_copies_the_stored_answers_and_answers_warm(mirrored, scenario, round_trips):
     from django.core.management import call_command
 
