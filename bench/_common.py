@@ -2,7 +2,19 @@
 
 import os
 
-__all__ = ["ensure_postgres_database", "insert_ecid_identities", "setup_django"]
+__all__ = ["BENCH_ENVIRONMENT", "ensure_postgres_database", "insert_ecid_identities", "setup_django"]
+
+# What every benchmark runs with unless the caller's environment says otherwise; scripts add their own keys.
+BENCH_ENVIRONMENT = {
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/cpc_bench",
+    "DJANGO_SETTINGS_MODULE": "personalization.settings",
+    "DEBUG": "0",
+    "SECRET_KEY": "bench-only-" + "x" * 50,
+    "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+    "SECURE_SSL_REDIRECT": "0",
+    "SECURE_HSTS_SECONDS": "0",
+    "LOG_LEVEL": "WARNING",
+}
 
 
 def setup_django(defaults: dict) -> None:

@@ -38,18 +38,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _common import ensure_postgres_database, setup_django  # noqa: E402  (bench/ is the script's folder)
+from _common import BENCH_ENVIRONMENT, ensure_postgres_database, setup_django  # noqa: E402  (bench/ is the script's folder)
 
-DEFAULTS = {
-    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/cpc_bench",
-    "DJANGO_SETTINGS_MODULE": "personalization.settings",
-    "DEBUG": "0",
-    "SECRET_KEY": "bench-only-" + "x" * 50,
-    "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-    "SECURE_SSL_REDIRECT": "0",
-    "SECURE_HSTS_SECONDS": "0",
-    "LOG_LEVEL": "WARNING",
-}
+DEFAULTS = BENCH_ENVIRONMENT
 SANDBOX = "bench-csv"
 TIERS = ("bronze", "silver", "gold", "platinum")
 CITIES = ("Berlin", "Paris", "Madrid", "Rome", "Vienna", "Zurich", "Oslo", "Lisbon")

@@ -31,23 +31,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _common import ensure_postgres_database, insert_ecid_identities, setup_django  # noqa: E402  (bench/ is the script's folder)
+from _common import BENCH_ENVIRONMENT, ensure_postgres_database, insert_ecid_identities, setup_django  # noqa: E402  (bench/ is the script's folder)
 
 DEFAULTS = {
-    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/cpc_bench",
+    **BENCH_ENVIRONMENT,
     "REDIS_URL": "redis://127.0.0.1:6379/4",
     # Redis reports key changes to every process mirroring keys with the same name, whatever their database:
     # a prefix of its own keeps other work on this Redis (tests, other benchmarks) out of the measurement.
     "CACHE_KEY_PREFIX": "bench-lookup",
-    "DJANGO_SETTINGS_MODULE": "personalization.settings",
-    "DEBUG": "0",
-    "SECRET_KEY": "bench-only-" + "x" * 50,
-    "ALLOWED_HOSTS": "127.0.0.1,localhost",
-    "SECURE_SSL_REDIRECT": "0",
-    "SECURE_HSTS_SECONDS": "0",
     # A limit far above the load keeps the per-second counter (and its cost) in the measured path.
     "EDGE_RATE_LIMIT": "100000000",
-    "LOG_LEVEL": "WARNING",
 }
 
 WRK_SCRIPT = """

@@ -31,19 +31,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _common import ensure_postgres_database, insert_ecid_identities, setup_django  # noqa: E402  (bench/ is the script's folder)
+from _common import BENCH_ENVIRONMENT, ensure_postgres_database, insert_ecid_identities, setup_django  # noqa: E402  (bench/ is the script's folder)
 
 DEFAULTS = {
-    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/cpc_bench",
+    **BENCH_ENVIRONMENT,
     "REDIS_URL": "redis://127.0.0.1:6379/3",
-    "DJANGO_SETTINGS_MODULE": "personalization.settings",
-    "DEBUG": "0",
-    "SECRET_KEY": "bench-only-" + "x" * 50,
-    "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-    "SECURE_SSL_REDIRECT": "0",
-    "SECURE_HSTS_SECONDS": "0",
     "EDGE_RATE_LIMIT": "0",
-    "LOG_LEVEL": "WARNING",
 }
 SANDBOX = "bench-seg"
 FIELDS = (
