@@ -25,10 +25,7 @@ _EVALUATION_CODES = frozenset({"event_not_allowed", "edge_ineligible"})
 
 def rule_subject_fields(*, sandbox_id) -> list[tuple[str, str]]:
     """Return `(path, type)` of the sandbox's profile fields a rule can compare (the scalar ones), by path."""
-    from personalization.profiles.models import ProfileField
-
-    rows = ProfileField.objects.filter(sandbox_id=sandbox_id, field_type__in=ProfileField.SCALAR_TYPES)
-    return list(rows.order_by("path").values_list("path", "field_type"))
+    return sorted(field_types_for(sandbox_id).items())
 
 
 def rule_subject_audiences(*, user, sandbox_id, exclude_id=None):
