@@ -43,18 +43,28 @@ DEFAULTS = {
     "EDGE_RATE_LIMIT": "100000000",
 }
 
+# The requests are formatted once, when wrk starts: building each one in Lua as it is sent would spend the
+# cores' time (shared with the server) on the load generator instead of on what is measured.
 WRK_SCRIPT = """
 math.randomseed(%(seed)d)
 local profiles = %(profiles)d
 local path = "%(path)s"
 local headers = {["Content-Type"] = "application/json"%(auth)s}
-request = function()
+local requests = {}
+for i = 1, math.min(profiles, %(distinct)d) do
   local ecid = string.format("%%038d", math.random(1, profiles))
   local body = '{"event":{"xdm":{"identityMap":{"ECID":[{"id":"' .. ecid
     .. '","primary":true}]},"eventType":"web.webpagedetails.pageViews"}}}'
-  return wrk.format("POST", path, headers, body)
+  requests[i] = wrk.format("POST", path, headers, body)
+end
+local sent = 0
+request = function()
+  sent = sent %% #requests + 1
+  return requests[sent]
 end
 %(pacing)s"""
+# How many different requests (random identities) each wrk thread cycles through.
+DISTINCT_REQUESTS = 10_000
 
 
 def seed(profiles: int, audiences: int, destinations: int) -> dict:
@@ -227,6 +237,10 @@ def start_gunicorn(port: int, workers: int, threads: int, worker_class: str):
         "warning",
         "--backlog",
         "2048",
+        # A listening socket per worker: the kernel spreads connections evenly over them. With one shared socket,
+        # whichever worker is awake accepts a whole burst of new connections, and one worker may end up serving
+        # all of wrk's connections on one core while the other idles (such rounds ran at half the throughput).
+        "--reuse-port",
     ]
     process = subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), start_new_session=True)
     deadline = time.time() + 30
@@ -331,7 +345,14 @@ def lookup_script(path: str, profiles: int, headers: dict, seed: int, pause_ms: 
     """Return wrk's Lua script; `pause_ms` makes each connection wait between requests to hold a lower rate."""
     auth = "".join(', ["%s"] = "%s"' % item for item in headers.items())
     pacing = "delay = function() return %d end\n" % pause_ms if pause_ms else ""
-    return WRK_SCRIPT % {"path": path, "profiles": profiles, "auth": auth, "seed": seed, "pacing": pacing}
+    return WRK_SCRIPT % {
+        "path": path,
+        "profiles": profiles,
+        "auth": auth,
+        "seed": seed,
+        "pacing": pacing,
+        "distinct": DISTINCT_REQUESTS,
+    }
 
 
 def main():
@@ -375,28 +396,36 @@ def main():
         app_pids = _server_pids(server)
         redis_pid = _redis_pid()
 
-        def run(url, script):
+        def measure(url, script, before=None) -> dict:
+            """Run wrk once and add the CPU the app (and Redis) spent per request; `before` runs first, unmeasured."""
+            if before is not None:
+                before()
+            before_app, before_redis = _cpu_seconds(app_pids), _cpu_seconds([redis_pid] if redis_pid else [])
+            result = run_wrk(url, script, args.duration, args.connections, args.wrk_threads)
+            requests = max(1.0, result["rps"] * args.duration)
+            result["app_us"] = (_cpu_seconds(app_pids) - before_app) / requests * 1e6
+            result["redis_us"] = (_cpu_seconds([redis_pid] if redis_pid else []) - before_redis) / requests * 1e6
+            return result
+
+        def run_rows(rows: dict) -> None:
             """
-            Run wrk `--rounds` times and keep the round with the highest throughput, adding the CPU the app (and
-            Redis) spent per request. gunicorn spreads each round's fresh connections over its workers by chance;
-            a lopsided spread slows any endpoint, the baseline included, so every row gets the same chances.
+            Measure `rows` (label: (url, script[, before])) `--rounds` times, interleaved, keeping each row's round
+            with the highest throughput. gunicorn spreads each round's fresh connections over its workers by
+            chance, and a lopsided spread slows any endpoint, the baseline included; taking the rows in turn gives
+            every row the same chances and the same drift of the machine's other load.
             """
-            best = None
             for _round in range(args.rounds):
-                before_app, before_redis = _cpu_seconds(app_pids), _cpu_seconds([redis_pid] if redis_pid else [])
-                result = run_wrk(url, script, args.duration, args.connections, args.wrk_threads)
-                requests = result["rps"] * args.duration
-                result["app_us"] = (_cpu_seconds(app_pids) - before_app) / requests * 1e6
-                result["redis_us"] = (_cpu_seconds([redis_pid] if redis_pid else []) - before_redis) / requests * 1e6
-                if best is None or result["rps"] > best["rps"]:
-                    best = result
-            return best
+                for label, row in rows.items():
+                    result = measure(*row)
+                    if label not in results or result["rps"] > results[label]["rps"]:
+                        results[label] = result
 
         if not args.skip_cold:
-            from django.core.cache import cache
+            from personalization.edge.store import store
 
-            cache.clear()
-            results["lookup, cold store, unauthenticated"] = run(base + path, lookup_script(path, args.profiles, {}, 1))
+            # Every cold round starts from an empty store (the workers' copies go with it).
+            cold = (base + path, lookup_script(path, args.profiles, {}, 1), store.clear)
+            run_rows({"lookup, cold store, unauthenticated": cold})
         # Workers copy the store's answers into their memory when they start (gunicorn.conf.py): rebuild the
         # store, then restart them, as a deploy after a rebuild would.
         stop(server)
@@ -412,21 +441,32 @@ def main():
         # The baselines run on the same workers as the warm lookups: how gunicorn happens to spread wrk's
         # connections over its workers differs between starts and moves throughput by itself.
         run_wrk(base + "/ee/health", None, 2, args.connections, args.wrk_threads)  # let workers settle
-        results["baseline (constant JSON)"] = run(base + "/ee/health", None)
-        results["baseline, POST with a lookup's body"] = run(
-            base + "/ee/health", lookup_script("/ee/health", args.profiles, {}, 2)
-        )
-        results["lookup, warm, unauthenticated"] = run(base + path, lookup_script(path, args.profiles, {}, 2))
-        results["lookup, warm, authenticated (10 attributes)"] = run(
-            base + path, lookup_script(path, args.profiles, headers, 3)
+        run_rows(
+            {
+                "baseline (constant JSON)": (base + "/ee/health", None),
+                "baseline, POST with a lookup's body": (
+                    base + "/ee/health",
+                    lookup_script("/ee/health", args.profiles, {}, 2),
+                ),
+                "lookup, warm, unauthenticated": (base + path, lookup_script(path, args.profiles, {}, 2)),
+                "lookup, warm, authenticated (10 attributes)": (
+                    base + path,
+                    lookup_script(path, args.profiles, headers, 3),
+                ),
+            }
         )
         if args.rate:
             # Each connection pauses so that together they offer about `rate` lookups per second.
             pause = max(1.0, args.connections * 1000.0 / args.rate - 1.0)
-            for label, auth, random_seed in (("unauthenticated", {}, 4), ("authenticated", headers, 5)):
-                results["lookup, warm, %s, paced ~%d/s" % (label, args.rate)] = run(
-                    base + path, lookup_script(path, args.profiles, auth, random_seed, pause)
-                )
+            run_rows(
+                {
+                    "lookup, warm, %s, paced ~%d/s" % (label, args.rate): (
+                        base + path,
+                        lookup_script(path, args.profiles, auth, random_seed, pause),
+                    )
+                    for label, auth, random_seed in (("unauthenticated", {}, 4), ("authenticated", headers, 5))
+                }
+            )
     finally:
         stop(server)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from accounts.models import AccessToken
 from personalization.edge import projection
 from personalization.edge.errors import EdgeError
 from personalization.edge.store import identity_key, store
@@ -257,11 +258,7 @@ def interact(request: LookupRequest, *, rate_limit: int) -> tuple[dict, dict, Vi
     visitor = resolve_visitor(request.body, sdk=request.sdk, cookies=request.cookies)
     key = identity_key(visitor.namespace, visitor.value)
     now = time.time()
-    token_digest = None
-    if request.bearer is not None:
-        from accounts.models import AccessToken
-
-        token_digest = AccessToken.digest_of(request.bearer)
+    token_digest = AccessToken.digest_of(request.bearer) if request.bearer is not None else None
     cached_config, cached_projection, token_info, count = store.fetch(
         datastream_id=request.datastream_id,
         identity=None if visitor.minted else key,

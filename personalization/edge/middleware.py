@@ -3,6 +3,7 @@
 from django.urls import Resolver404, get_resolver
 
 EDGE_PREFIXES = ("/ee/", "/oauth/token")
+_NO_BODY = (204, 304)
 
 
 class EdgeFastPathMiddleware:
@@ -28,10 +29,16 @@ class EdgeFastPathMiddleware:
         if not path.startswith(EDGE_PREFIXES):
             return self.get_response(request)
         view = self.exact.get(path)
-        if view is not None:
-            return view(request)
-        try:
-            match = self.resolver.resolve(path)
-        except Resolver404:
-            return self.get_response(request)
-        return match.func(request, *match.args, **match.kwargs)
+        if view is None:
+            try:
+                match = self.resolver.resolve(path)
+            except Resolver404:
+                return self.get_response(request)
+            response = match.func(request, *match.args, **match.kwargs)
+        else:
+            response = view(request)
+        # What CommonMiddleware does for the UI: with a length, the server sends the body as is instead of in
+        # chunks followed by a last empty one (one write less for every answer). 204 and 304 carry no body.
+        if response.status_code not in _NO_BODY and not response.streaming and "Content-Length" not in response:
+            response.headers["Content-Length"] = str(len(response.content))
+        return response

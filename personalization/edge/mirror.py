@@ -22,6 +22,7 @@ import select
 import socket
 import threading
 import time
+import weakref
 
 __all__ = ["Mirror", "RateCounter", "connection_settings"]
 
@@ -127,7 +128,19 @@ class Mirror:
         self._socket = None
         self._thread = threading.local()  # each thread's own poll object (one may not be polled concurrently)
         self._reader = _Reader()
-        self._pid = None
+        self._retry_at = 0.0
+        _MIRRORS.add(self)
+
+    def _forked(self) -> None:
+        """In a forked child: drop the parent's connection, copies and lock state (the child starts afresh)."""
+        if self._socket is not None:
+            self._socket.close()  # the child's copy of the descriptor only; the parent keeps its connection
+        self._socket = None
+        self.values.clear()
+        self._pending.clear()
+        self._lock = threading.Lock()
+        self._thread = threading.local()
+        self._reader = _Reader()
         self._retry_at = 0.0
 
     # Connection ------------------------------------------------------------------------------------
@@ -159,7 +172,7 @@ class Mirror:
         except BaseException:
             sock.close()
             raise
-        self._socket, self._reader, self._pid = sock, reader, os.getpid()
+        self._socket, self._reader = sock, reader
 
     def _disconnect(self) -> None:
         if self._socket is not None:
@@ -173,13 +186,8 @@ class Mirror:
 
     def _ensure(self) -> bool:
         """Return True when the invalidation connection is up (connecting at most once a second)."""
-        if self._socket is not None and self._pid == os.getpid():
-            return True
         if self._socket is not None:
-            # A forked child must not share its parent's connection (or its copies).
-            self._socket, self._pid = None, None
-            self.values.clear()
-            self._pending.clear()
+            return True
         now = time.monotonic()
         if now < self._retry_at:
             return False
@@ -263,7 +271,7 @@ class Mirror:
     def sync(self) -> bool:
         """Drain pending invalidations; return False when the copies cannot be used right now."""
         sock = self._socket
-        if sock is not None and self._pid == os.getpid() and not self._lock.locked():
+        if sock is not None and not self._lock.locked():
             # The common case takes no lock (the threads of a worker would queue on it): nothing has
             # arrived, and no other thread is between reading invalidations and applying them.
             if not self._arrived(sock) and not self._lock.locked():
@@ -321,6 +329,16 @@ class Mirror:
 
 
 _PING = _command("PING")
+# Every mirror of the process, so that a forked child (a gunicorn worker) never uses its parent's connection.
+_MIRRORS: "weakref.WeakSet[Mirror]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for mirror in list(_MIRRORS):
+        mirror._forked()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _is_push(frame) -> bool:
@@ -330,10 +348,11 @@ def _is_push(frame) -> bool:
 class _Window:
     """One datastream's count for one second in this process."""
 
-    __slots__ = ("flushing", "hits", "second", "sent", "shared")
+    __slots__ = ("batch", "flushing", "hits", "second", "sent", "shared")
 
-    def __init__(self, second: int):
+    def __init__(self, second: int, batch: int):
         self.second = second
+        self.batch = batch  # hits counted here before they are added to the shared counter
         self.hits = itertools.count(1)  # `next` on it is atomic: no lock on the per-request path
         self.sent = 0  # hits already added to the shared counter
         self.shared = 0  # the shared total Redis last reported
@@ -363,20 +382,20 @@ class RateCounter:
     def batch_for(limit: int) -> int:
         return max(1, min(64, limit // 100))
 
-    def _window(self, datastream_id: str, second: int) -> _Window:
-        window = self._windows.get(datastream_id)
-        if window is None or window.second != second:
-            with self._lock:  # once per second per datastream
-                window = self._windows.get(datastream_id)
-                if window is None or window.second != second:
-                    window = self._windows[datastream_id] = _Window(second)
+    def _new_window(self, datastream_id: str, second: int, limit: int) -> _Window:
+        with self._lock:  # once per second per datastream
+            window = self._windows.get(datastream_id)
+            if window is None or window.second != second:
+                window = self._windows[datastream_id] = _Window(second, self.batch_for(limit))
         return window
 
     def hit(self, key_for, datastream_id: str, second: int, limit: int) -> int:
         """Count one request; return this process's view of the second's total across processes."""
-        window = self._window(datastream_id, second)
+        window = self._windows.get(datastream_id)
+        if window is None or window.second != second:
+            window = self._new_window(datastream_id, second, limit)
         hits = next(window.hits)
-        if (hits - window.sent < self.batch_for(limit) and window.shared) or not window.flushing.acquire(False):
+        if (hits - window.sent < window.batch and window.shared) or not window.flushing.acquire(False):
             return window.shared + hits - window.sent
         try:
             amount = hits - window.sent

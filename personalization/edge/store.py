@@ -52,6 +52,7 @@ class EdgeStore:
         self.alias = alias
         self._redis = _UNSET
         self._prefix = ""
+        self._edge_key_prefix = _PREFIX
         self._configs: dict[str, tuple[str, dict]] = {}
         self._fetch_script = None
         self._count_script = None
@@ -81,6 +82,7 @@ class EdgeStore:
             redis = client.get_client(write=True) if client is not None and hasattr(client, "get_client") else None
             # The cache's key function is fixed per process: compute its prefix once, not on every key.
             self._prefix = self.cache.make_key("")
+            self._edge_key_prefix = self._prefix + _PREFIX
             self._mirror = self._new_mirror(redis) if redis is not None else None
             # One assignment, so threads of a gthread worker never see a half-initialised store.
             self._redis = redis
@@ -115,21 +117,29 @@ class EdgeStore:
         without it, everything comes in one round trip. The config itself comes from this process's
         memory while its version token is unchanged.
         """
-        # Plain concatenation (the same keys `_k` makes): this runs on every lookup.
-        keys = {"dsv": _PREFIX + "dsv:" + datastream_id}
-        if identity:
-            keys["p"] = _PREFIX + "p:" + datastream_id + ":" + identity
-        if token:
-            keys["tok"] = _PREFIX + "tok:" + token
-        rate_key = _k("rl", datastream_id, rate_second) if rate_second is not None else None
         redis = self._raw_redis()
-        count = None
         mirror = self._mirror
-        if redis is not None and mirror is not None and mirror.sync():
+        if mirror is not None and mirror.sync():
+            # Full key names by plain concatenation (the keys `_k` makes, with the cache's prefix): every lookup.
+            edge = self._edge_key_prefix
+            keys = [("dsv", edge + "dsv:" + datastream_id)]
+            if identity:
+                keys.append(("p", edge + "p:" + datastream_id + ":" + identity))
+            if token:
+                keys.append(("tok", edge + "tok:" + token))
             values = self._read_mirrored(redis, mirror, keys)
-            if rate_key:
+            count = None
+            if rate_second is not None:
                 count = self._rates.hit(self._rate_key, datastream_id, rate_second, rate_limit)
-        elif redis is not None:
+            return self._config(datastream_id, values.get("dsv")), values.get("p"), values.get("tok"), count
+        keys = {"dsv": _k("dsv", datastream_id)}
+        if identity:
+            keys["p"] = _k("p", datastream_id, identity)
+        if token:
+            keys["tok"] = _k("tok", token)
+        rate_key = _k("rl", datastream_id, rate_second) if rate_second is not None else None
+        count = None
+        if redis is not None:
             script = self._fetch_script
             if script is None:
                 script = self._fetch_script = redis.register_script(_FETCH_LUA)
@@ -148,14 +158,13 @@ class EdgeStore:
                     count = 1
         return self._config(datastream_id, values.get("dsv")), values.get("p"), values.get("tok"), count
 
-    def _read_mirrored(self, redis, mirror: Mirror, keys: dict) -> dict:
-        """Return the decoded values of `keys` from this process's copies, reading missing ones with one MGET."""
-        copies, prefix = mirror.values, self._prefix
+    def _read_mirrored(self, redis, mirror: Mirror, keys: list[tuple[str, str]]) -> dict:
+        """Return the decoded values of `(kind, full key)` pairs from the copies, reading missing ones with one MGET."""
+        get = mirror.values.get
         values, missing = {}, []
-        for kind, key in keys.items():
-            full = prefix + key
+        for kind, full in keys:
             # One `get`: another thread may drop the key between a membership test and a lookup.
-            value = copies.get(full, _ABSENT)
+            value = get(full, _ABSENT)
             if value is _ABSENT:
                 missing.append((kind, full))
             elif value is not None:

@@ -37,6 +37,7 @@ MAX_BODY_BYTES = 64 * 1024
 _UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _ACCEPTED_TYPES = {"application/json", "text/plain", "text/javascript", ""}
 _QUERY_NAMES = frozenset(("datastreamId", "dataStreamId", "configId", "requestId"))
+_ANSWER = '{"requestId":"%s","handle":[{"type":"activation:pull","eventIndex":0,"payload":%s}%s]}'
 _CORS_HEADERS = "Content-Type, Authorization, x-api-key, x-gw-ims-org-id, x-request-id, x-sandbox-name"
 
 
@@ -164,12 +165,11 @@ def _interact(request, *, sdk: bool):
     except Exception:
         logger.exception("edge.interact.failed", extra={"request_id": request_id})
         return problem_response(EdgeError("EXEG-0001-500", "Something went wrong on our side."), request_id)
-    handles = ['{"type":"activation:pull","eventIndex":0,"payload":%s}' % payload]
-    if sdk:
-        handles += _sdk_handles(visitor, lookup.body)
+    more_handles = "".join("," + handle for handle in _sdk_handles(visitor, lookup.body)) if sdk else ""
     # A request id is made of [A-Za-z0-9._:-] (see `new_request_id`): nothing in it needs JSON escaping.
-    body = '{"requestId":"%s","handle":[%s]}' % (request_id, ",".join(handles))
-    response = HttpResponse(body, content_type="application/json")
+    body = _ANSWER % (request_id, payload, more_handles)
+    # Bytes, not str: HttpResponse would otherwise look up the charset and encode on every lookup.
+    response = HttpResponse(body.encode(), content_type="application/json")
     _allow_origin(response, request, config["origins"])
     return response
 

@@ -20,6 +20,13 @@ def test_a_preflight_from_an_allowed_origin_is_answered(scenario):
     assert "x-api-key" in response["Access-Control-Allow-Headers"]
 
 
+def test_a_preflight_has_no_body_and_no_length(scenario):
+    response = preflight(scenario, "https://www.shop.test")
+
+    assert response.content == b""
+    assert not response.has_header("Content-Length")
+
+
 def test_a_preflight_from_another_origin_gets_no_cors_headers(scenario):
     response = preflight(scenario, "https://evil.test")
 

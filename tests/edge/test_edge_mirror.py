@@ -99,6 +99,27 @@ def test_a_lost_invalidation_connection_drops_the_copies_and_reads_redis(mirrore
     assert mirrored._mirror.values == {}
 
 
+def test_a_forked_worker_never_uses_its_parents_connection_or_copies(mirrored, scenario):
+    import os
+
+    scenario.lookup()
+    scenario.lookup()
+    parent_socket = mirrored._mirror._socket
+    assert mirrored._mirror.values
+
+    child = os.fork()
+    if child == 0:  # the child reports through its exit status: a bit per expectation, so a failure says which
+        started_clean = mirrored._mirror._socket is None and not mirrored._mirror.values
+        answered = scenario.entry(scenario.lookup(), "personalizationAlias")["segments"] != []
+        reconnected = mirrored._mirror._socket is not None
+        os._exit(started_clean * 4 + answered * 2 + reconnected)
+    _pid, status = os.waitpid(child, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 0b111  # started clean, answered, connected afresh
+    assert mirrored._mirror._socket is parent_socket
+    assert scenario.entry(scenario.lookup(), "personalizationAlias")["segments"]
+
+
 def test_a_starting_worker_copies_the_stored_answers_and_answers_warm(mirrored, scenario, round_trips):
     from django.core.management import call_command
 

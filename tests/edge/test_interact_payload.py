@@ -44,6 +44,12 @@ def test_an_authenticated_caller_gets_the_mapped_attributes(scenario):
     assert {segment["id"] for segment in entry["segments"]} == {str(scenario.gold.pk), str(scenario.germans.pk)}
 
 
+def test_an_answer_states_its_length_so_it_is_not_sent_in_chunks(scenario):
+    response = scenario.lookup(headers=scenario.auth_headers())
+
+    assert response["Content-Length"] == str(len(response.content))
+
+
 def test_an_unauthenticated_caller_never_sees_an_attributes_key(scenario):
     response = scenario.lookup()
 
