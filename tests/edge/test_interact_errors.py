@@ -55,8 +55,24 @@ def test_a_json_array_body_is_EXEG_0101(scenario):
     problem(scenario.lookup(raw="[1, 2]"), "EXEG-0101-400")
 
 
-def test_an_empty_body_is_EXEG_0109(scenario):
-    problem(scenario.lookup(raw=""), "EXEG-0109-408")
+def test_anything_after_the_json_object_is_EXEG_0101(scenario):
+    problem(scenario.lookup(raw=json.dumps(scenario.body()) + " {}"), "EXEG-0101-400")
+
+
+def test_a_body_that_is_not_utf8_is_EXEG_0101(scenario):
+    problem(scenario.lookup(raw=json.dumps(scenario.body()).encode("utf-16")), "EXEG-0101-400")
+
+
+def test_whitespace_and_a_byte_order_mark_around_the_json_are_accepted(scenario):
+    response = scenario.lookup(raw=("\ufeff \n" + json.dumps(scenario.body()) + "\n").encode())
+
+    assert response.status_code == 200
+    assert scenario.entry(response, "personalizationAlias")["segments"]
+
+
+@pytest.mark.parametrize("raw", ["", "  \n "])
+def test_an_empty_body_is_EXEG_0109(scenario, raw):
+    problem(scenario.lookup(raw=raw), "EXEG-0109-408")
 
 
 def test_an_unsupported_content_type_is_EXEG_0111(scenario):
