@@ -73,7 +73,7 @@ def _read_body(request) -> bytes:
             "Content-Type %s is not supported; send application/json or text/plain." % content_type[:64],
         )
     try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        length = max(0, int(request.META.get("CONTENT_LENGTH") or 0))
     except ValueError:
         length = 0
     if length > MAX_BODY_BYTES:
