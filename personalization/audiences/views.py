@@ -40,9 +40,12 @@ __all__ = [
 ]
 
 
-class AudienceListView(generic.ObjectListView):
+class _AudiencePermissions:
     permission_required = VIEW_SEGMENTS
     manage_permission = MANAGE_SEGMENTS
+
+
+class AudienceListView(_AudiencePermissions, generic.ObjectListView):
     actions = ("create",)
     queryset = Audience.objects.all()
     filterset_class = AudienceFilterSet
@@ -55,9 +58,7 @@ class AudienceListView(generic.ObjectListView):
         return context
 
 
-class AudienceDetailView(generic.ObjectDetailView):
-    permission_required = VIEW_SEGMENTS
-    manage_permission = MANAGE_SEGMENTS
+class AudienceDetailView(_AudiencePermissions, generic.ObjectDetailView):
     actions = ("edit", "delete")
     queryset = Audience.objects.select_related("sandbox", "created_by")
     template_name = "audiences/audience_detail.html"
@@ -81,18 +82,14 @@ class AudienceDetailView(generic.ObjectDetailView):
 #
 
 
-class AudienceCreateView(generic.ObjectCreateView):
-    permission_required = VIEW_SEGMENTS
-    manage_permission = MANAGE_SEGMENTS
+class AudienceCreateView(_AudiencePermissions, generic.ObjectCreateView):
     form_class = AudienceRuleForm
     service = staticmethod(audience_create)
     success_message = _("%(name)s was saved as a draft.")
     template_name = "audiences/audience_form.html"
 
 
-class AudienceEditView(generic.ObjectEditView):
-    permission_required = VIEW_SEGMENTS
-    manage_permission = MANAGE_SEGMENTS
+class AudienceEditView(_AudiencePermissions, generic.ObjectEditView):
     queryset = Audience.objects.select_related("sandbox")
     service = staticmethod(audience_update)
     object_kwarg = "audience"
@@ -136,9 +133,7 @@ class AudienceEstimateView(SandboxPermissionRequiredMixin, SingleObjectMixin, Vi
 #
 
 
-class AudienceDeleteView(generic.ObjectDeleteView):
-    permission_required = VIEW_SEGMENTS
-    manage_permission = MANAGE_SEGMENTS
+class AudienceDeleteView(_AudiencePermissions, generic.ObjectDeleteView):
     queryset = Audience.objects.select_related("sandbox")
     service = staticmethod(audience_delete)
     object_kwarg = "audience"
