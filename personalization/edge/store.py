@@ -45,6 +45,19 @@ def _k(*parts) -> str:
     return _PREFIX + ":".join(str(part) for part in parts)
 
 
+def _lookup_keys(prefix: str, datastream_id: str, identity: str | None, token: str | None) -> dict:
+    """
+    Return the keys one lookup reads, by kind: the names `_k` makes, after `prefix` (`_PREFIX`, or it with the
+    cache's own prefix before it), joined by plain concatenation because this runs on every lookup.
+    """
+    keys = {"dsv": prefix + "dsv:" + datastream_id}
+    if identity:
+        keys["p"] = prefix + "p:" + datastream_id + ":" + identity
+    if token:
+        keys["tok"] = prefix + "tok:" + token
+    return keys
+
+
 class EdgeStore:
     """Reads and writes the edge keys through the default cache, with a Redis fast path when available."""
 
@@ -120,37 +133,28 @@ class EdgeStore:
         redis = self._raw_redis()
         mirror = self._mirror
         if mirror is not None and mirror.sync():
-            # Full key names by plain concatenation (the keys `_k` makes, with the cache's prefix): every lookup.
-            edge = self._edge_key_prefix
-            keys = [("dsv", edge + "dsv:" + datastream_id)]
-            if identity:
-                keys.append(("p", edge + "p:" + datastream_id + ":" + identity))
-            if token:
-                keys.append(("tok", edge + "tok:" + token))
-            values = self._read_mirrored(redis, mirror, keys)
+            keys = _lookup_keys(self._edge_key_prefix, datastream_id, identity, token)
+            values = self._read_mirrored(redis, mirror, keys.items())
             count = None
             if rate_second is not None:
                 count = self._rates.hit(self._rate_key, datastream_id, rate_second, rate_limit)
             return self._config(datastream_id, values.get("dsv")), values.get("p"), values.get("tok"), count
-        keys = {"dsv": _k("dsv", datastream_id)}
-        if identity:
-            keys["p"] = _k("p", datastream_id, identity)
-        if token:
-            keys["tok"] = _k("tok", token)
-        rate_key = _k("rl", datastream_id, rate_second) if rate_second is not None else None
         count = None
         if redis is not None:
             script = self._fetch_script
             if script is None:
                 script = self._fetch_script = redis.register_script(_FETCH_LUA)
-            names = [keys.get(kind) for kind in _FETCHED]
-            full_keys = [self._full_key(key) if key else "" for key in (*names, rate_key)]
+            keys = _lookup_keys(self._edge_key_prefix, datastream_id, identity, token)
+            rate_key = self._rate_key(datastream_id, rate_second) if rate_second is not None else ""
+            full_keys = [keys.get(kind, "") for kind in _FETCHED] + [rate_key]
             *raw_values, count = script(keys=full_keys, args=[_RATE_WINDOW_TTL])
             values = {kind: _decode(kind, raw.decode()) for kind, raw in zip(_FETCHED, raw_values, strict=True) if raw}
         else:
+            keys = _lookup_keys(_PREFIX, datastream_id, identity, token)
             found = self.cache.get_many(list(keys.values()))
             values = {kind: _decode(kind, found[key]) for kind, key in keys.items() if key in found}
-            if rate_key:
+            if rate_second is not None:
+                rate_key = _k("rl", datastream_id, rate_second)
                 self.cache.add(rate_key, 0, _RATE_WINDOW_TTL)
                 try:
                     count = self.cache.incr(rate_key)
@@ -158,7 +162,7 @@ class EdgeStore:
                     count = 1
         return self._config(datastream_id, values.get("dsv")), values.get("p"), values.get("tok"), count
 
-    def _read_mirrored(self, redis, mirror: Mirror, keys: list[tuple[str, str]]) -> dict:
+    def _read_mirrored(self, redis, mirror: Mirror, keys) -> dict:
         """Return the decoded values of `(kind, full key)` pairs from the copies, reading missing ones with one MGET."""
         get = mirror.values.get
         values, missing = {}, []
