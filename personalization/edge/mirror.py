@@ -124,24 +124,24 @@ class Mirror:
         self.capacity = capacity
         self.values: dict[str, str | None] = {}
         self._pending: dict[str, object] = {}
+        self._start()
+        _MIRRORS.add(self)
+
+    def _start(self) -> None:
+        """Set up the connection state: not connected, free to connect at once."""
         self._lock = threading.Lock()
         self._socket = None
         self._thread = threading.local()  # each thread's own poll object (one may not be polled concurrently)
         self._reader = _Reader()
         self._retry_at = 0.0
-        _MIRRORS.add(self)
 
     def _forked(self) -> None:
         """In a forked child: drop the parent's connection, copies and lock state (the child starts afresh)."""
         if self._socket is not None:
             self._socket.close()  # the child's copy of the descriptor only; the parent keeps its connection
-        self._socket = None
         self.values.clear()
         self._pending.clear()
-        self._lock = threading.Lock()
-        self._thread = threading.local()
-        self._reader = _Reader()
-        self._retry_at = 0.0
+        self._start()
 
     # Connection ------------------------------------------------------------------------------------
 
@@ -216,9 +216,7 @@ class Mirror:
             return
         except OSError as error:
             raise _Broken(str(error)) from error
-        if not data:
-            raise _Broken("Redis closed the invalidation connection")
-        self._apply(data)
+        self._apply(data)  # an empty read (Redis closed the connection) raises there
         sock.settimeout(self.settings["timeout"])
         try:
             sock.sendall(_PING)
