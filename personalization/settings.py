@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "personalization.api_input.ApiQueryTextMiddleware",
     "accounts.middleware.CurrentSandboxMiddleware",
 ]
 
@@ -212,8 +213,14 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "personalization.api_input.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_PARSER_CLASSES": [
+        "personalization.api_input.JSONParser",
+        "personalization.api_input.FormParser",
+        "personalization.api_input.MultiPartParser",
+    ],
+    "DEFAULT_METADATA_CLASS": "personalization.api_input.ApiMetadata",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "personalization.api_errors.exception_handler",
 }
@@ -227,6 +234,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "personalization.api_schema.document_error_responses",
+    ],
     # Several models have a `kind`; name each enum after its model instead of a hash suffix.
     "ENUM_NAME_OVERRIDES": {
         "DestinationKindEnum": "personalization.destinations.models.Destination.Kind",

@@ -1,9 +1,10 @@
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from personalization import views
+from personalization.api_input import api_not_found
 from personalization.api_urls import urlpatterns as api_v1_urlpatterns
 
 handler403 = "personalization.views.permission_denied"
@@ -20,6 +21,7 @@ urlpatterns = [
     path("api/v1/", include((api_v1_urlpatterns, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^api/", api_not_found),
     path("admin/", admin.site.urls),
     path("", include("personalization.edge.urls")),
 ]

@@ -133,8 +133,9 @@ class AudienceViewSet(SandboxedModelViewSet):
         return Response(AudienceEvaluationSerializer(evaluation).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses=AudienceEvaluationSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[])
     def evaluations(self, request, pk=None):
-        """The audience's 20 latest batch evaluations, newest first."""
+        """The audience's batch evaluations, newest first, a page at a time (`?limit=` and `?offset=`)."""
         audience = self.get_object()
-        return Response(AudienceEvaluationSerializer(audience.evaluations.all()[:20], many=True).data)
+        page = self.paginate_queryset(audience.evaluations.all())
+        return self.get_paginated_response(AudienceEvaluationSerializer(page, many=True).data)

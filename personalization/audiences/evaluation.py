@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import BooleanField, Case, ExpressionWrapper, F, FilteredRelation, Q, Value, When
 from django.db.models.functions import Greatest
@@ -164,7 +165,12 @@ def _work_list_postgres(audience: Audience, rule_q, evaluation_id, after) -> _Wo
     if after is not None:
         qualifying = qualifying.filter(pk__gt=after)
         member_range, range_params = "AND profile_id > %s", [after]
-    qualifying_sql, qualifying_params = qualifying.order_by().values("pk").query.sql_with_params()
+    try:
+        qualifying_sql, qualifying_params = qualifying.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:
+        # The rule can match nobody (e.g. its field was deleted): the same query with a condition no row meets.
+        nobody = Profile.objects.filter(sandbox_id=audience.sandbox_id, pk__isnull=True)
+        qualifying_sql, qualifying_params = nobody.order_by().values("pk").query.sql_with_params()
     statement = _WORK_SQL.format(
         work=table,
         qualifying=qualifying_sql,

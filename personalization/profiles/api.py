@@ -1,5 +1,6 @@
 """Management API for the profile schema, identity namespaces and (read-only) profiles."""
 
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -139,6 +140,28 @@ class ProfileSerializer(serializers.ModelSerializer):
         fields = ["id", "sandbox", "identities", "attributes", "memberships", "created_at", "updated_at"]
 
 
+class TransitionSerializer(serializers.Serializer):
+    audience = serializers.UUIDField(help_text=_("The audience whose membership changed."))
+    name = serializers.CharField(help_text=_("The audience's name."))
+    # `from` is a Python keyword: declared under another name, renamed in get_fields.
+    from_ = serializers.CharField(allow_null=True, help_text=_("The status before; null for a first membership."))
+    to = serializers.CharField(help_text=_("The status after: realized, existing or exited."))
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")
+        return fields
+
+
+class ProfileWriteResultSerializer(ProfileSerializer):
+    transitions = TransitionSerializer(
+        many=True, read_only=True, help_text=_("Membership changes this write caused, audience by audience.")
+    )
+
+    class Meta(ProfileSerializer.Meta):
+        fields = [*ProfileSerializer.Meta.fields, "transitions"]
+
+
 class IdentityInputSerializer(serializers.Serializer):
     namespace = serializers.CharField(help_text=_("Identity namespace code, e.g. Email (case-sensitive)."))
     id = serializers.CharField(trim_whitespace=False, allow_blank=True, help_text=_("The identity value."))
@@ -201,6 +224,14 @@ class ProfileViewSet(SandboxedReadOnlyModelViewSet):
                 code="unknown_namespace",
             )
 
+    @extend_schema(
+        responses={
+            200: OpenApiResponse(ProfileWriteResultSerializer, description=_("The profile existed; it is updated.")),
+            201: OpenApiResponse(
+                ProfileWriteResultSerializer, description=_("No profile had the identity; one is created.")
+            ),
+        }
+    )
     @action(
         detail=False,
         methods=["put", "patch"],

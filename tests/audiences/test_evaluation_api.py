@@ -38,7 +38,7 @@ def test_publishing_through_the_api_evaluates_the_audience(
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "published"
     assert AudienceMembership.objects.get(audience=audience).profile == gold_member
-    evaluations = user_client.get(url(audience, "evaluations")).json()
+    evaluations = user_client.get(url(audience, "evaluations")).json()["results"]
     assert [(e["trigger"], e["status"], e["processed"], e["progress"]) for e in evaluations] == [
         ("publish", "succeeded", 1, 1.0)
     ]
