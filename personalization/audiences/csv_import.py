@@ -13,8 +13,10 @@ Rules, in the order they are checked:
 - file: UTF-8 (a BOM is allowed), at most 1 GB, delimiter `,` `;` or tab (the one the header uses most);
   header: at most 25 columns, names without spaces or dashes, no duplicates, the identity column present;
 - row: as many values as the header has columns, no value over 1,024 characters, an identity that is not empty,
-  valid for its namespace (`IDENTITY_RULES`; other namespaces: no whitespace, at most 512 characters) and not a
-  repeat of an earlier row's (the report names the first row).
+  valid for its namespace (`profiles.identities`: its format, no invisible or control characters, at most 512
+  characters) and not a repeat of an earlier row's (the report names the first row); no NUL character in any value;
+- the file: at least one valid row, and, unless the import says the exits are confirmed, no more than half of the
+  audience's current members exiting.
 
 The file is the audience's whole member list: rows present become (or stay) members with the other columns as
 their payload; members missing from the file exit. Re-running the same file changes nothing.
@@ -34,12 +36,17 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from personalization import changes
 from personalization.audiences.models import Audience, AudienceImport, AudienceMembership
+from personalization.profiles.identities import (
+    identity_checker,
+    identity_problem,
+    invisible_character,
+)
 from personalization.profiles.models import Identity, Profile
 
 logger = logging.getLogger("personalization.audiences.csv_import")
@@ -47,10 +54,8 @@ logger = logging.getLogger("personalization.audiences.csv_import")
 __all__ = [
     "DELIMITERS",
     "EXPIRY_REFRESH_WINDOW",
-    "IDENTITY_RULES",
     "MAX_COLUMNS",
     "MAX_FILE_BYTES",
-    "MAX_IDENTITY_LENGTH",
     "MAX_VALUE_LENGTH",
     "CsvLayout",
     "FileProblem",
@@ -72,7 +77,6 @@ __all__ = [
 MAX_FILE_BYTES = 1024**3
 MAX_COLUMNS = 25
 MAX_VALUE_LENGTH = 1024
-MAX_IDENTITY_LENGTH = 512  # Identity.value's column size
 # A physical line longer than this is not a CSV row (25 columns of 1,024 characters, quoted, fit easily); reading
 # it whole could exhaust memory, so the file is refused instead.
 MAX_LINE_BYTES = 1024**2
@@ -80,18 +84,6 @@ DELIMITERS = {",": _("comma"), ";": _("semicolon"), "\t": _("tab")}
 EXPIRY_REFRESH_WINDOW = datetime.timedelta(days=7)
 SAMPLE_BYTES = 64 * 1024
 BOM = codecs.BOM_UTF8
-
-# Per-namespace identity formats; namespaces not listed only need a value without whitespace.
-IDENTITY_RULES = {
-    "ECID": (re.compile(r"\d{38}"), _("an ECID is exactly 38 digits")),
-    "Email": (re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+"), _("an email address looks like name@example.com")),
-    "Email_LC_SHA256": (
-        re.compile(r"[0-9a-f]{64}"),
-        _("a SHA-256 hash of a lowercased email is 64 lowercase hexadecimal characters"),
-    ),
-    "Phone": (re.compile(r"\+?[0-9]{7,15}"), _("a phone number is 7 to 15 digits, optionally after a +")),
-}
-_WHITESPACE = re.compile(r"\s")
 
 
 class FileProblem(Exception):
@@ -101,6 +93,28 @@ class FileProblem(Exception):
         super().__init__(message)
         self.message = message
         self.row = row
+
+
+class ExitsNeedConfirmation(FileProblem):
+    """The file would make more than half of the audience's members exit, and nobody confirmed that."""
+
+    def __init__(self, *, exits: int, members: int):
+        super().__init__(exits_message(exits=exits, members=members))
+        self.exits = exits
+        self.members = members
+
+
+def exits_message(*, exits: int, members: int) -> str:
+    return _(
+        "This file would make %(exits)d of the audience's %(members)d members exit (they are not in the file), "
+        "more than half of them. Nothing was changed. If the file is the audience's new member list, confirm "
+        "the exits and import it again; otherwise check the identity column and namespace."
+    ) % {"exits": exits, "members": members}
+
+
+def exceeds_exit_threshold(*, exits: int, members: int) -> bool:
+    """Return whether `exits` is more than half of `members`, when an import needs an explicit confirmation."""
+    return exits > 0 and exits * 2 > members
 
 
 @dataclass(frozen=True)
@@ -113,11 +127,13 @@ class RowError:
 
 @dataclass(frozen=True)
 class CsvLayout:
-    """What the first bytes of a file say: its delimiter, header and whether it starts with a BOM."""
+    """What the first bytes of a file say: its delimiter, header, whether it starts with a BOM, its line ends."""
 
     delimiter: str
     header: list[str]
     bom: bool
+    # Lines end in a lone carriage return (classic Mac OS, some spreadsheet exports), not in \n or \r\n.
+    cr_only: bool = False
 
 
 @dataclass
@@ -187,7 +203,8 @@ def read_layout(source) -> CsvLayout:
     # The header has no quoted delimiters in practice, so the delimiter it uses most is the file's.
     delimiter = max(DELIMITERS, key=lambda candidate: (first_line.count(candidate), candidate == ","))
     header = next(csv.reader([first_line], delimiter=delimiter))
-    return CsvLayout(delimiter=delimiter, header=[name.strip() for name in header], bom=bom)
+    cr_only = b"\r" in sample and b"\n" not in sample
+    return CsvLayout(delimiter=delimiter, header=[name.strip() for name in header], bom=bom, cr_only=cr_only)
 
 
 def check_header(header: list[str], identity_column: str | None = None) -> list[str]:
@@ -210,6 +227,16 @@ def check_header(header: list[str], identity_column: str | None = None) -> list[
                 )
                 % {"number": number, "name": name, "suggestion": re.sub(r"[\s-]+", "_", name)}
             )
+        invisible = invisible_character(name) if name else None
+        if invisible is not None:
+            problems.append(
+                _(
+                    'Column %(number)d, "%(name)s": the header name contains an invisible or control character, '
+                    "%(character)s; retype the name (a byte order mark inside a file often comes from joining two "
+                    "files)."
+                )
+                % {"number": number, "name": name.encode("unicode_escape").decode(), "character": invisible}
+            )
         if name and name in seen:
             problems.append(
                 _('Column %(number)d, "%(name)s": the header names this column twice; rename one.')
@@ -224,14 +251,29 @@ def check_header(header: list[str], identity_column: str | None = None) -> list[
     return problems
 
 
-def _lines(handle, start: int, on_progress):
+def _cr_terminated(handle):
+    """Yield the raw lines of a file whose lines end in a lone carriage return (the terminator kept)."""
+    pending = b""
+    while True:
+        block = handle.read(1024 * 1024)
+        if not block:
+            if pending:
+                yield pending
+            return
+        *complete, pending = (pending + block).split(b"\r")
+        for line in complete:
+            yield line + b"\r"
+        if len(pending) > MAX_LINE_BYTES:
+            yield pending  # too long for a line: the caller refuses the file without reading the rest
+
+
+def _lines(handle, start: int, on_progress, cr_only: bool = False):
     """Yield decoded physical lines (line ends kept, for the csv module), failing on non-UTF-8 bytes."""
     offset = start
     handle.seek(start)
-    while True:
-        raw = handle.readline(MAX_LINE_BYTES + 1)
-        if not raw:
-            return
+    # In UTF-8 no multi-byte character contains the byte \r, so splitting bytes on it never cuts a character.
+    raw_lines = _cr_terminated(handle) if cr_only else iter(lambda: handle.readline(MAX_LINE_BYTES + 1), b"")
+    for raw in raw_lines:
         if len(raw) > MAX_LINE_BYTES:
             raise FileProblem(
                 _("The line starting at byte offset %(offset)d is longer than %(limit)d bytes; is this a CSV file?")
@@ -256,7 +298,9 @@ def iter_rows(source, layout: CsvLayout, on_progress=None):
     """
     with _binary(source) as handle:
         reader = csv.reader(
-            _lines(handle, len(BOM) if layout.bom else 0, on_progress), delimiter=layout.delimiter, strict=True
+            _lines(handle, len(BOM) if layout.bom else 0, on_progress, layout.cr_only),
+            delimiter=layout.delimiter,
+            strict=True,
         )
         row_number = 0
         while True:
@@ -266,15 +310,36 @@ def iter_rows(source, layout: CsvLayout, on_progress=None):
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield (
-                    row_number,
-                    [],
-                    _("The row cannot be read as CSV (%(reason)s); check its quotes.") % {"reason": exc},
-                )
+                yield row_number, [], _unreadable_row(str(exc), layout.delimiter)
                 continue
             if row_number == 1 or not values:
                 continue
             yield row_number, values, None
+
+
+def _unreadable_row(reason: str, delimiter: str) -> str:
+    """Say in the user's words why the csv module could not read a row (its own messages speak Python)."""
+    name = DELIMITERS[delimiter]
+    if "expected after" in reason:
+        why = _(
+            "a quoted value must end with a quote followed by a %(delimiter)s or the end of the line; text follows "
+            "its closing quote"
+        ) % {"delimiter": name}
+    elif "unexpected end of data" in reason:
+        why = _("the file ends inside a quoted value: a closing quote is missing")
+    elif "field larger than field limit" in reason:
+        why = _(
+            "a value is longer than %(limit)d characters, far over the %(allowed)d allowed; an opening quote "
+            "without its closing quote makes the rest of the file one value"
+        ) % {"limit": csv.field_size_limit(), "allowed": MAX_VALUE_LENGTH}
+    elif "new-line character" in reason:
+        why = _(
+            "a line break (carriage return) stands inside a value that is not in quotes; put the value in quotes, "
+            "or save the file with one kind of line ending"
+        )
+    else:
+        why = _("its quoting is malformed")
+    return _("The row cannot be read as CSV: %(why)s. Check this row's quotes.") % {"why": why}
 
 
 def read_preview(source, layout: CsvLayout, limit: int = 10) -> list[list[str]]:
@@ -292,32 +357,7 @@ def check_identity(value: str, namespace_code: str) -> str | None:
     """Return why `value` is not a valid identity in `namespace_code`, or None."""
     if value == "":
         return _("The identity is empty; fill it in or remove the row.")
-    if len(value) > MAX_IDENTITY_LENGTH:
-        return _("The identity has %(length)d characters; at most %(limit)d are allowed.") % {
-            "length": len(value),
-            "limit": MAX_IDENTITY_LENGTH,
-        }
-    rule = IDENTITY_RULES.get(namespace_code)
-    if rule is not None:
-        pattern, description = rule
-        if not pattern.fullmatch(value):
-            return _("This is not a valid %(namespace)s identity: %(rule)s.") % {
-                "namespace": namespace_code,
-                "rule": description,
-            }
-    elif _WHITESPACE.search(value):
-        return _("The identity contains whitespace; %(namespace)s identities cannot.") % {"namespace": namespace_code}
-    return None
-
-
-def _identity_check(namespace_code: str):
-    """Return a function telling whether a value is a valid identity in `namespace_code` (`check_identity`, fast)."""
-    rule = IDENTITY_RULES.get(namespace_code)
-    if rule is not None:
-        fullmatch = rule[0].fullmatch
-        return lambda value: 0 < len(value) <= MAX_IDENTITY_LENGTH and fullmatch(value) is not None
-    search = _WHITESPACE.search
-    return lambda value: 0 < len(value) <= MAX_IDENTITY_LENGTH and search(value) is None
+    return identity_problem(value, namespace_code)
 
 
 def _row_errors(row_number, values, header, identity_index, namespace_code, seen) -> list[RowError]:
@@ -335,7 +375,17 @@ def _row_errors(row_number, values, header, identity_index, namespace_code, seen
             )
         ]
     errors = []
-    for name, value in zip(header, values, strict=True):
+    for position, (name, value) in enumerate(zip(header, values, strict=True)):
+        if position != identity_index and "\x00" in value:
+            errors.append(
+                RowError(
+                    row_number,
+                    name,
+                    value[:100].replace("\x00", "\\x00"),
+                    _("The value contains the NUL character (U+0000) at position %(position)d; remove it.")
+                    % {"position": value.index("\x00") + 1},
+                )
+            )
         if len(value) > MAX_VALUE_LENGTH:
             errors.append(
                 RowError(
@@ -349,7 +399,11 @@ def _row_errors(row_number, values, header, identity_index, namespace_code, seen
     identity = values[identity_index]
     problem = None if len(identity) > MAX_VALUE_LENGTH else check_identity(identity, namespace_code)
     if problem is not None:
-        errors.append(RowError(row_number, header[identity_index], identity[:MAX_VALUE_LENGTH], problem))
+        # An invisible character is shown escaped (\u200b), or the report would look like a valid value.
+        shown = identity[:MAX_VALUE_LENGTH]
+        if invisible_character(shown) is not None:
+            shown = shown.encode("unicode_escape").decode()[:MAX_VALUE_LENGTH]
+        errors.append(RowError(row_number, header[identity_index], shown, problem))
     elif not errors:
         first = seen.get(hash(identity))
         if first is not None:
@@ -439,15 +493,15 @@ class _Writer:
     `timings` holds the seconds spent in each phase (`write` for the batches).
     """
 
-    def __init__(self, audience: Audience, namespace_id: int, now, header: list[str], identity_index: int):
+    def __init__(self, audience: Audience, namespace_id: int, now, header: list[str], identity_index: int, **options):
         self.audience = audience
+        self.confirm_exits = options.get("confirm_exits", False)
+        self.members_before = 0  # active members when the import started (subclasses count them)
         self.sandbox_id = audience.sandbox_id
         self.namespace_id = namespace_id
         self.now = now
         self.header = header
         self.identity_index = identity_index
-        # (position, name) of the columns that make the payload: all but the identity.
-        self.payload_columns = [(position, name) for position, name in enumerate(header) if position != identity_index]
         self.size = _batch_size()
         self.changed: list = []
         self.changed_overflow = False
@@ -480,6 +534,11 @@ class _Writer:
         """Exit the members the file does not name and settle what changed."""
         raise NotImplementedError
 
+    def _check_exits(self, exits: int) -> None:
+        """Refuse, before anything is written, a file that makes more than half the members exit unconfirmed."""
+        if not self.confirm_exits and exceeds_exit_threshold(exits=exits, members=self.members_before):
+            raise ExitsNeedConfirmation(exits=exits, members=self.members_before)
+
     def _note_changed(self, profile_ids) -> None:
         if self.changed_overflow:
             return
@@ -493,8 +552,8 @@ class _Writer:
 class _OrmWriter(_Writer):
     """Upsert each batch with the ORM: identities and profiles first, then memberships (any database)."""
 
-    def __init__(self, audience: Audience, namespace_id: int, now, header: list[str], identity_index: int):
-        super().__init__(audience, namespace_id, now, header, identity_index)
+    def __init__(self, audience: Audience, namespace_id: int, now, header: list[str], identity_index: int, **options):
+        super().__init__(audience, namespace_id, now, header, identity_index, **options)
         self.milliseconds = _milliseconds(now)
         # Members before this run; whoever the file does not name exits at the end.
         self.absent = set(
@@ -502,6 +561,7 @@ class _OrmWriter(_Writer):
                 audience=audience, status__in=AudienceMembership.ACTIVE_STATUSES
             ).values_list("profile_id", flat=True)
         )
+        self.members_before = len(self.absent)
 
     def _write(self, rows: list[list[str]]) -> None:
         identity_index = self.identity_index
@@ -581,6 +641,7 @@ class _OrmWriter(_Writer):
         self._note_changed([membership.profile_id for membership in created] + requalified + repaid)
 
     def finish(self) -> None:
+        self._check_exits(len(self.absent))
         with self._timed("exit"):
             absent = sorted(self.absent)
             for start in range(0, len(absent), self.size):
@@ -644,6 +705,12 @@ WHERE m.audience_id = %(audience)s AND m.status = ANY(%(active)s)
 AND NOT EXISTS (SELECT 1 FROM {named} n WHERE n.profile_id = m.profile_id)
 """
 
+# Before the exits, when they need checking: the active members, and how many of them the file does not name.
+_COUNT_EXITS = """
+SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM {named} n WHERE n.profile_id = m.profile_id))
+FROM audiences_audiencemembership m WHERE m.audience_id = %(audience)s AND m.status = ANY(%(active)s)
+"""
+
 # Members the file names again: only those whose status or payload actually change are written (and announced),
 # so re-running a file is a no-op.
 _UPDATE_MEMBERSHIPS = """
@@ -684,8 +751,8 @@ class _CopyWriter(_Writer):
     profiles get time-ordered ids (see `time_ordered_uuid`), and each table is written once, in index order.
     """
 
-    def __init__(self, audience: Audience, namespace_id: int, now, header: list[str], identity_index: int):
-        super().__init__(audience, namespace_id, now, header, identity_index)
+    def __init__(self, audience: Audience, namespace_id: int, now, header: list[str], identity_index: int, **options):
+        super().__init__(audience, namespace_id, now, header, identity_index, **options)
         self.staged = 0
         self.cursor = connection.cursor()
         columns = ", ".join("c%d text" % position for position in range(len(header)))
@@ -767,6 +834,10 @@ class _CopyWriter(_Writer):
         if has_memberships:
             self._execute("memberships", "CREATE INDEX ON %s (profile_id)" % _NAMED, params)
             self._execute("memberships", "ANALYZE %s" % _NAMED, params)
+            if not self.confirm_exits:
+                self._execute("memberships", _COUNT_EXITS.format(**names), params)
+                self.members_before, exits = self.cursor.fetchone()
+                self._check_exits(exits)
             self._execute_changing("memberships", _EXIT_ABSENT.format(**names), params)
             self._execute_changing("memberships", _UPDATE_MEMBERSHIPS.format(**names), params)
             insert = _INSERT_MEMBERSHIPS + _WITHOUT_MEMBERSHIP
@@ -784,10 +855,10 @@ class _CopyWriter(_Writer):
         self.cursor.execute("SELECT set_config('work_mem', %s, true)", [saved_work_mem])
 
 
-def _writer(audience: Audience, namespace_id: int, now, header: list[str], identity_index: int) -> _Writer:
+def _writer(audience: Audience, namespace_id: int, now, header: list[str], identity_index: int, **options) -> _Writer:
     """Return the writer for the database in use: `COPY` on PostgreSQL, the ORM elsewhere (SQLite)."""
     writer_class = _CopyWriter if connection.vendor == "postgresql" else _OrmWriter
-    return writer_class(audience, namespace_id, now, header, identity_index)
+    return writer_class(audience, namespace_id, now, header, identity_index, **options)
 
 
 #
@@ -847,14 +918,16 @@ def _import(audience_import: AudienceImport, report: _Report) -> ImportOutcome:
     batch: list[list[str]] = []
     position = {"offset": 0}
     width = len(header)
-    valid_identity = _identity_check(namespace_code)
+    valid_identity = identity_checker(namespace_code)
     valid = invalid = 0
     started = time.perf_counter()
 
     def on_progress(offset):
         position["offset"] = offset
 
-    with _writer(audience, audience_import.namespace_id, now, header, identity_index) as writer:
+    with _writer(
+        audience, audience_import.namespace_id, now, header, identity_index, confirm_exits=audience_import.confirm_exits
+    ) as writer:
         for row_number, values, problem in iter_rows(path, layout, on_progress):
             # The common case in one expression; a row failing any check is looked at again to say why. The
             # identity is remembered by its 64-bit hash, not its value: a third of the memory on large files. Two
@@ -863,6 +936,7 @@ def _import(audience_import: AudienceImport, report: _Report) -> ImportOutcome:
                 problem is None
                 and len(values) == width
                 and max(map(len, values)) <= MAX_VALUE_LENGTH
+                and "\x00" not in "".join(values)
                 and valid_identity(values[identity_index])
                 and seen.setdefault(hash(values[identity_index]), row_number) == row_number
             ):
@@ -882,6 +956,8 @@ def _import(audience_import: AudienceImport, report: _Report) -> ImportOutcome:
                 writer.write(batch)
                 batch = []
                 cache.set(_progress_key(audience_import.pk), min(0.99, position["offset"] / size), timeout=24 * 3600)
+        if not valid:
+            raise FileProblem(_no_valid_rows(invalid))
         if batch:
             writer.write(batch)
         outcome.timings["read"] = time.perf_counter() - started - writer.timings.get("write", 0.0)
@@ -904,6 +980,19 @@ def _import(audience_import: AudienceImport, report: _Report) -> ImportOutcome:
     return outcome
 
 
+def _no_valid_rows(invalid: int) -> str:
+    """The message for a file that names nobody: importing it would make every member exit by accident."""
+    if not invalid:
+        return _(
+            "The file has a header but no data rows, so nothing was imported and no member exits. Add one row "
+            "per member of the audience."
+        )
+    return _(
+        "None of the file's %(count)d data rows is valid (the error report lists why), so nothing was imported "
+        "and no member exits. Fix the rows, or check that the identity column and namespace are the right ones."
+    ) % {"count": invalid}
+
+
 def _refuse_expired(audience: Audience) -> None:
     if audience.is_expired:
         raise FileProblem(
@@ -915,13 +1004,19 @@ def _refuse_expired(audience: Audience) -> None:
         )
 
 
+# Faults that pass: the connection dropped, a deadlock or serialization failure, or another writer added the same
+# identity or membership first (a unique constraint). The task retries these; any other database error is final.
+TRANSIENT_DATABASE_ERRORS = (OperationalError, IntegrityError)
+
+
 def audience_import_run(*, import_id) -> AudienceImport | None:
     """
     Run a pending import: claim it, read and check every row, write the valid ones in one transaction.
 
-    Returns None when the import is gone or already claimed (a duplicate task). A file-level problem or an
-    unexpected error fails the import with a message and writes nothing; database errors propagate so the
-    task can retry (the import is released back to pending first).
+    Returns None when the import is gone or already claimed (a duplicate task). A file-level problem, a database
+    error that is not transient or an unexpected error fails the import with a message and writes nothing;
+    transient database errors (`TRANSIENT_DATABASE_ERRORS`) propagate so the task can retry (the import is
+    released back to pending first).
     """
     claimed = AudienceImport.objects.filter(pk=import_id, status=AudienceImport.Status.PENDING).update(
         status=AudienceImport.Status.RUNNING, started_at=timezone.now(), progress=0.0
@@ -940,10 +1035,28 @@ def audience_import_run(*, import_id) -> AudienceImport | None:
     except FileProblem as problem:
         report.add(RowError(problem.row or 0, "", "", problem.message))
         report.close()
-        return audience_import_fail(import_id=import_id, message=problem.message, report=report.relative)
-    except DatabaseError:
+        return audience_import_fail(
+            import_id=import_id,
+            message=problem.message,
+            report=report.relative,
+            exits_refused=getattr(problem, "exits", 0),
+        )
+    except TRANSIENT_DATABASE_ERRORS:
         report.close()
         raise
+    except DatabaseError:
+        # Not a passing fault: the same file would fail the same way, so it is not retried. The rows are checked
+        # for everything the database refuses; reaching this is a bug, logged with its cause, not shown raw.
+        report.close()
+        logger.exception("audience.import.database_refused", extra={"import_id": import_id})
+        return audience_import_fail(
+            import_id=import_id,
+            message=_(
+                "The database refused to store this file's rows, so nothing was written. Check the file for unusual "
+                "characters and try again; if it happens again, an admin can find the cause in the server log."
+            ),
+            report=report.relative,
+        )
     except Exception:
         report.close()
         logger.exception("audience.import.crashed", extra={"import_id": import_id})
@@ -976,7 +1089,7 @@ def audience_import_run(*, import_id) -> AudienceImport | None:
     return AudienceImport.objects.get(pk=import_id)
 
 
-def audience_import_fail(*, import_id, message: str, report: str = "") -> AudienceImport | None:
+def audience_import_fail(*, import_id, message: str, report: str = "", exits_refused: int = 0) -> AudienceImport | None:
     """Mark an unfinished import failed with `message` (nothing it read was written)."""
     AudienceImport.objects.filter(
         pk=import_id, status__in=(AudienceImport.Status.PENDING, AudienceImport.Status.RUNNING)
@@ -984,6 +1097,7 @@ def audience_import_fail(*, import_id, message: str, report: str = "") -> Audien
         status=AudienceImport.Status.FAILED,
         error=message[:4000],
         error_report_path=report,
+        exits_refused=exits_refused,
         finished_at=timezone.now(),
     )
     cache.delete(_progress_key(import_id))

@@ -33,6 +33,16 @@ class AudienceImport(models.Model):
     file_path = models.CharField(_("stored file"), max_length=500, help_text=_("Relative to MEDIA_ROOT."))
     file_size = models.PositiveBigIntegerField(_("file size (bytes)"), default=0)
     delimiter = models.CharField(_("delimiter"), max_length=1, default=",")
+    confirm_exits = models.BooleanField(
+        _("exits confirmed"),
+        default=False,
+        help_text=_("The importer confirmed that more than half of the audience's members may exit."),
+    )
+    exits_refused = models.PositiveIntegerField(
+        _("exits refused"),
+        default=0,
+        help_text=_("How many members the file would have made exit when it stopped to ask for a confirmation."),
+    )
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
     progress = models.FloatField(_("progress"), default=0.0)
     rows_total = models.PositiveIntegerField(_("rows"), default=0)
@@ -63,6 +73,11 @@ class AudienceImport(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED_STATUSES
+
+    @property
+    def awaits_exit_confirmation(self) -> bool:
+        """Return whether this import stopped, writing nothing, because too many members would exit."""
+        return self.status == self.Status.FAILED and self.exits_refused > 0
 
     @property
     def percent(self) -> int:

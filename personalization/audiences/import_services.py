@@ -48,13 +48,22 @@ def _store(source, audience_import: AudienceImport) -> None:
 
 @transaction.atomic
 def audience_import_start(
-    *, user, audience: Audience, upload, namespace, identity_column: str, expiration_days: int, delimiter: str = ","
+    *,
+    user,
+    audience: Audience,
+    upload,
+    namespace,
+    identity_column: str,
+    expiration_days: int,
+    delimiter: str = ",",
+    confirm_exits: bool = False,
 ) -> AudienceImport:
     """
     Record an import of `upload` (a file object) into the custom upload `audience` and run it after commit.
 
     Checks Import Audience, View and Manage Segments on the audience's sandbox, and that the namespace is the
-    sandbox's. The file becomes the audience's member list (see `csv_import`).
+    sandbox's. The file becomes the audience's member list (see `csv_import`); unless `confirm_exits`, the import
+    stops, changing nothing, when the file would make more than half of the current members exit.
     """
     from personalization.audiences.tasks import import_csv as import_csv_task
 
@@ -81,6 +90,7 @@ def audience_import_start(
         identity_column=identity_column,
         expiration_days=expiration_days,
         delimiter=delimiter,
+        confirm_exits=confirm_exits,
         file_name=Path(getattr(upload, "name", "") or "upload.csv").name[:255],
         file_path="",
         created_by=user,

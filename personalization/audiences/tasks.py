@@ -6,6 +6,7 @@ from celery import shared_task
 
 from django.db import DatabaseError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 logger = logging.getLogger("personalization.audiences.tasks")
 
@@ -66,6 +67,7 @@ IMPORT_MAX_RETRIES = 3
 def import_csv(self, import_id: int) -> None:
     """Run a pending CSV import; database errors release it and retry with backoff, then the import fails."""
     from personalization.audiences.csv_import import (
+        TRANSIENT_DATABASE_ERRORS,
         audience_import_fail,
         audience_import_release,
         audience_import_run,
@@ -73,12 +75,17 @@ def import_csv(self, import_id: int) -> None:
 
     try:
         audience_import_run(import_id=import_id)
-    except DatabaseError as exc:
+    except TRANSIENT_DATABASE_ERRORS as exc:
         logger.exception("audience.import.database_error", extra={"import_id": import_id})
         if self.request.retries < IMPORT_MAX_RETRIES:
             audience_import_release(import_id=import_id)
             raise self.retry(exc=exc, countdown=30 * 2**self.request.retries) from exc
         audience_import_fail(
-            import_id=import_id, message="The database refused the import (%s); nothing was written." % exc
+            import_id=import_id,
+            message=_(
+                "The database was unavailable or busy on %(attempts)d attempts in a row, so nothing was written. "
+                "Import the file again later."
+            )
+            % {"attempts": IMPORT_MAX_RETRIES + 1},
         )
         raise

@@ -38,7 +38,7 @@ def importer(user, sandbox, grant):
 def run(importer, sandbox, django_capture_on_commit_callbacks):
     """Import `content` (bytes or str) into a new audience, or into `audience`; return the finished import."""
 
-    def _run(content, *, code="ECID", column="ecid", audience=None, days=30, name="Upload"):
+    def _run(content, *, code="ECID", column="ecid", audience=None, days=30, name="Upload", confirm_exits=False):
         namespace = IdentityNamespaceFactory(sandbox=sandbox, code=code)
         data = content.encode("utf-8") if isinstance(content, str) else content
         upload = ContentFile(data, name="members.csv")
@@ -61,6 +61,7 @@ def run(importer, sandbox, django_capture_on_commit_callbacks):
                     namespace=namespace,
                     identity_column=column,
                     expiration_days=days,
+                    confirm_exits=confirm_exits,
                 )
         return AudienceImport.objects.select_related("audience").get(pk=started.pk)
 
@@ -222,13 +223,75 @@ def test_an_exited_member_named_again_qualifies_again(run):
     assert not AudienceMembership.objects.filter(exited_at__isnull=False).exists()
 
 
-def test_a_file_with_only_a_header_clears_the_audience(run):
+def test_a_file_with_only_a_header_changes_nothing_and_says_so(run):
     first = run("ecid\n%s\n" % ECID_1)
 
-    run("ecid\n", audience=first.audience)
+    done = run("ecid\n", audience=first.audience)
 
-    assert AudienceMembership.objects.get().status == "exited"
-    assert Audience.objects.get().profile_count == 0
+    assert done.status == AudienceImport.Status.FAILED
+    assert done.error == (
+        "The file has a header but no data rows, so nothing was imported and no member exits. Add one row per "
+        "member of the audience."
+    )
+    assert AudienceMembership.objects.get().status == "realized"
+    assert Audience.objects.get().profile_count == 1
+
+
+def test_a_file_whose_rows_are_all_invalid_changes_nothing(run):
+    emails = ["ann%d@example.com" % n for n in range(5)]
+    first = run("email\n" + "\n".join(emails) + "\n", code="Email", column="email")
+
+    # The same file again, with the ECID namespace picked by mistake: no row is a valid ECID.
+    done = run("email\n" + "\n".join(emails) + "\n", code="ECID", column="email", audience=first.audience)
+
+    assert done.status == AudienceImport.Status.FAILED
+    assert (done.rows_valid, done.rows_invalid) == (0, 0)
+    assert done.error == (
+        "None of the file's 5 data rows is valid (the error report lists why), so nothing was imported and no "
+        "member exits. Fix the rows, or check that the identity column and namespace are the right ones."
+    )
+    assert [row["row"] for row in report(done)] == ["2", "3", "4", "5", "6", ""]
+    assert set(AudienceMembership.objects.values_list("status", flat=True)) == {"realized"}
+    assert AudienceMembership.objects.count() == 5
+
+
+#
+# A file that would empty most of an audience needs a confirmation
+#
+
+
+def test_a_file_that_makes_more_than_half_the_members_exit_stops_and_asks_for_a_confirmation(run):
+    first = run("ecid\n%s\n%s\n%s\n" % (ECID_1, ECID_2, ECID_3))
+
+    done = run("ecid\n%s\n" % ("4" * 38), audience=first.audience)
+
+    assert done.status == AudienceImport.Status.FAILED
+    assert done.awaits_exit_confirmation and done.exits_refused == 3
+    assert done.error == (
+        "This file would make 3 of the audience's 3 members exit (they are not in the file), more than half of "
+        "them. Nothing was changed. If the file is the audience's new member list, confirm the exits and import it "
+        "again; otherwise check the identity column and namespace."
+    )
+    assert set(AudienceMembership.objects.values_list("status", flat=True)) == {"realized"}
+    assert not Identity.objects.filter(value="4" * 38).exists()
+
+
+def test_confirmed_exits_are_imported(run):
+    first = run("ecid\n%s\n%s\n%s\n" % (ECID_1, ECID_2, ECID_3))
+
+    done = run("ecid\n%s\n" % ECID_1, audience=first.audience, confirm_exits=True)
+
+    assert done.status == AudienceImport.Status.SUCCEEDED
+    assert sorted(AudienceMembership.objects.values_list("status", flat=True)) == ["exited", "exited", "realized"]
+
+
+def test_up_to_half_the_members_may_exit_without_a_confirmation(run):
+    first = run("ecid\n%s\n%s\n" % (ECID_1, ECID_2))
+
+    done = run("ecid\n%s\n" % ECID_1, audience=first.audience)
+
+    assert done.status == AudienceImport.Status.SUCCEEDED
+    assert sorted(AudienceMembership.objects.values_list("status", flat=True)) == ["exited", "realized"]
 
 
 def test_reimporting_refreshes_the_expiry_only_when_fewer_than_7_days_remain(run):
@@ -313,6 +376,33 @@ FILE_PROBLEMS = {
     "identity column missing": (
         b"email,tier\n",
         'The identity column "ecid" is not in the header; pick one of: email, tier.',
+    ),
+    "a byte order mark inside a header name": (
+        b"ecid,\xef\xbb\xbftier\n",
+        'Column 2, "\\ufefftier": the header name contains an invisible or control character, U+FEFF ZERO WIDTH '
+        "NO-BREAK SPACE at position 1; retype the name (a byte order mark inside a file often comes from joining "
+        "two files).",
+    ),
+    "a zero-width space in a header name": (
+        "ecid,ti\u200ber\n".encode(),
+        'Column 2, "ti\\u200ber": the header name contains an invisible or control character, U+200B ZERO WIDTH '
+        "SPACE at position 3; retype the name (a byte order mark inside a file often comes from joining two files).",
+    ),
+    "a NUL in a header name": (
+        b"ecid,ti\x00er\n",
+        'Column 2, "ti\\x00er": the header name contains an invisible or control character, U+0000 a control '
+        "character at position 3; retype the name (a byte order mark inside a file often comes from joining two "
+        "files).",
+    ),
+    "only a header": (
+        b"ecid,tier\n",
+        "The file has a header but no data rows, so nothing was imported and no member exits. Add one row per "
+        "member of the audience.",
+    ),
+    "no valid row": (
+        b"ecid,tier\n12,gold\n\n34,silver\n",
+        "None of the file's 2 data rows is valid (the error report lists why), so nothing was imported and no "
+        "member exits. Fix the rows, or check that the identity column and namespace are the right ones.",
     ),
     "a line longer than 1 MB": (
         b"ecid,note\n" + ECID_1.encode() + b"," + b"x" * (1024 * 1024 + 10) + b"\n",
@@ -445,7 +535,117 @@ ROW_PROBLEMS = {
         'ecid,tier\n%s,"gold"x\n' % ECID_1,
         "",
         "",
-        "The row cannot be read as CSV (',' expected after '\"'); check its quotes.",
+        "The row cannot be read as CSV: a quoted value must end with a quote followed by a comma or the end of "
+        "the line; text follows its closing quote. Check this row's quotes.",
+    ),
+    "a value larger than the CSV reader takes": (
+        "ECID",
+        'ecid,note\n%s,"%s"\n' % (ECID_1, "q" * 140_000),
+        "",
+        "",
+        "The row cannot be read as CSV: a value is longer than 131072 characters, far over the 1024 allowed; an "
+        "opening quote without its closing quote makes the rest of the file one value. Check this row's quotes.",
+    ),
+    "a carriage return inside an unquoted value": (
+        "ECID",
+        "ecid,tier\n%s,go\rld\n" % ECID_1,
+        "",
+        "",
+        "The row cannot be read as CSV: a line break (carriage return) stands inside a value that is not in "
+        "quotes; put the value in quotes, or save the file with one kind of line ending. Check this row's quotes.",
+    ),
+    "a NUL in a payload value": (
+        "ECID",
+        "ecid,tier\n%s,go\x00ld\n" % ECID_1,
+        "tier",
+        "go\\x00ld",
+        "The value contains the NUL character (U+0000) at position 3; remove it.",
+    ),
+    "a NUL in an identity": (
+        "CRMID",
+        "crm\ncrm\x0042\n",
+        "crm",
+        "crm\\x0042",
+        "The identity contains an invisible or control character, U+0000 a control character at position 4; remove "
+        "it (it often comes from copying a value out of a document or spreadsheet).",
+    ),
+    "a byte order mark before an email": (
+        "Email",
+        "email\n\ufeffa@example.com\n",
+        "email",
+        "\\ufeffa@example.com",
+        "The identity contains an invisible or control character, U+FEFF ZERO WIDTH NO-BREAK SPACE at position 1; "
+        "remove it (it often comes from copying a value out of a document or spreadsheet).",
+    ),
+    "a zero-width space inside an email": (
+        "Email",
+        "email\nzw\u200b1@example.com\n",
+        "email",
+        "zw\\u200b1@example.com",
+        "The identity contains an invisible or control character, U+200B ZERO WIDTH SPACE at position 3; remove it "
+        "(it often comes from copying a value out of a document or spreadsheet).",
+    ),
+    "a word joiner in a CRM id": (
+        "CRMID",
+        "crm\ncrm\u206042\n",
+        "crm",
+        "crm\\u206042",
+        "The identity contains an invisible or control character, U+2060 WORD JOINER at position 4; remove it (it "
+        "often comes from copying a value out of a document or spreadsheet).",
+    ),
+    "a soft hyphen in an email": (
+        "Email",
+        "email\nan\u00adn@example.com\n",
+        "email",
+        "an\\xadn@example.com",
+        "The identity contains an invisible or control character, U+00AD SOFT HYPHEN at position 3; remove it (it "
+        "often comes from copying a value out of a document or spreadsheet).",
+    ),
+    "a left-to-right mark in an email": (
+        "Email",
+        "email\n\u200eann@example.com\n",
+        "email",
+        "\\u200eann@example.com",
+        "The identity contains an invisible or control character, U+200E LEFT-TO-RIGHT MARK at position 1; remove "
+        "it (it often comes from copying a value out of a document or spreadsheet).",
+    ),
+    "a C1 control in a CRM id": (
+        "CRMID",
+        "crm\ncrm\u008542\n",
+        "crm",
+        "crm\\x8542",
+        "The identity contains an invisible or control character, U+0085 a control character at position 4; remove "
+        "it (it often comes from copying a value out of a document or spreadsheet).",
+    ),
+    "a line separator in a CRM id": (
+        "CRMID",
+        "crm\ncrm\u202842\n",
+        "crm",
+        "crm\\u202842",
+        "The identity contains an invisible or control character, U+2028 LINE SEPARATOR at position 4; remove it "
+        "(it often comes from copying a value out of a document or spreadsheet).",
+    ),
+    "a tab in a CRM id": (
+        "CRMID",
+        'crm\n"crm\t42"\n',
+        "crm",
+        "crm\\t42",
+        "The identity contains an invisible or control character, U+0009 a control character at position 4; remove "
+        "it (it often comes from copying a value out of a document or spreadsheet).",
+    ),
+    "an ECID in Arabic-Indic digits": (
+        "ECID",
+        "ecid\n%s\n" % ("\u0661" * 38),
+        "ecid",
+        "\u0661" * 38,
+        "This is not a valid ECID identity: an ECID is exactly 38 digits.",
+    ),
+    "a phone number in full-width digits": (
+        "Phone",
+        "phone\n\uff14\uff19\uff13\uff10\uff11\uff12\uff13\uff14\n",
+        "phone",
+        "\uff14\uff19\uff13\uff10\uff11\uff12\uff13\uff14",
+        "This is not a valid Phone identity: a phone number is 7 to 15 digits, optionally after a +.",
     ),
 }
 
@@ -484,13 +684,14 @@ def test_a_duplicate_identity_is_reported_with_the_first_rows_number(run):
 
 
 def test_a_row_can_have_several_problems(run):
-    done = run("ecid,note\n12,%s\n" % ("z" * 2000))
+    done = run("ecid,note\n12,%s\n%s,ok\n" % ("z" * 2000, ECID_1))
 
     assert [(row["column"], row["message"][:30]) for row in report(done)] == [
         ("note", "The value has 2000 characters;"),
         ("ecid", "This is not a valid ECID ident"),
     ]
-    assert done.rows_invalid == 1 and nothing_written()
+    assert done.rows_invalid == 1
+    assert [membership.profile.identities.get().value for membership in AudienceMembership.objects.all()] == [ECID_1]
 
 
 #
@@ -521,37 +722,94 @@ def test_a_crash_in_a_later_batch_leaves_nothing_written(run, settings, monkeypa
     assert nothing_written()
 
 
-def test_a_database_error_releases_the_import_for_a_retry_and_the_last_retry_fails_it(importer, sandbox, monkeypatch):
-    from celery.exceptions import Retry
-
-    from django.db import DatabaseError
-
-    from personalization.audiences import csv_import
-    from personalization.audiences.tasks import IMPORT_MAX_RETRIES, import_csv
-
-    def broken_write(self, rows):
-        raise DatabaseError("connection lost")
-
-    monkeypatch.setattr(csv_import._Writer, "write", broken_write)
-    started = audience_import_create(  # the task is not run: no on_commit callbacks execute here
+def _pending_import(importer, sandbox, name="Retry"):
+    return audience_import_create(  # the task is not run: no on_commit callbacks execute here
         user=importer,
         sandbox=sandbox,
-        name="Retry",
+        name=name,
         upload=ContentFile(("ecid\n%s\n" % ECID_1).encode(), name="a.csv"),
         namespace=IdentityNamespaceFactory(sandbox=sandbox),
         identity_column="ecid",
     )
 
+
+def test_a_lost_database_connection_releases_the_import_for_a_retry_and_the_last_retry_fails_it(
+    importer, sandbox, monkeypatch
+):
+    from celery.exceptions import Retry
+
+    from django.db import OperationalError
+
+    from personalization.audiences import csv_import
+    from personalization.audiences.tasks import IMPORT_MAX_RETRIES, import_csv
+
+    def broken_write(self, rows):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(csv_import._Writer, "write", broken_write)
+    started = _pending_import(importer, sandbox)
+
     with pytest.raises(Retry):
         import_csv.apply(args=(started.pk,), throw=True)
     assert AudienceImport.objects.get().status == AudienceImport.Status.PENDING
 
-    with pytest.raises(DatabaseError):
+    with pytest.raises(OperationalError):
         import_csv.apply(args=(started.pk,), retries=IMPORT_MAX_RETRIES, throw=True)
     done = AudienceImport.objects.get()
     assert done.status == AudienceImport.Status.FAILED
-    assert done.error == "The database refused the import (connection lost); nothing was written."
+    assert done.error == (
+        "The database was unavailable or busy on 4 attempts in a row, so nothing was written. Import the file "
+        "again later."
+    )
     assert nothing_written()
+
+
+def test_a_value_the_database_refuses_fails_the_import_at_once_in_plain_words(importer, sandbox, monkeypatch):
+    from django.db import DataError
+
+    from personalization.audiences import csv_import
+    from personalization.audiences.tasks import import_csv
+
+    def refused_write(self, rows):
+        raise DataError("invalid byte sequence for encoding UTF8: 0x00")
+
+    monkeypatch.setattr(csv_import._Writer, "write", refused_write)
+    started = _pending_import(importer, sandbox)
+
+    import_csv.apply(args=(started.pk,), throw=True)  # no Retry: the same file would fail the same way
+
+    done = AudienceImport.objects.get()
+    assert done.status == AudienceImport.Status.FAILED
+    assert done.error == (
+        "The database refused to store this file's rows, so nothing was written. Check the file for unusual "
+        "characters and try again; if it happens again, an admin can find the cause in the server log."
+    )
+    assert "0x00" not in done.error
+    assert nothing_written()
+
+
+def test_a_file_with_carriage_return_line_ends_is_read_row_by_row(run):
+    done = run(('ecid,tier\r%s,gold\r\r%s,"sil\rver"\r12\r' % (ECID_1, ECID_2)).encode())
+
+    assert done.status == AudienceImport.Status.SUCCEEDED
+    assert (done.rows_valid, done.rows_invalid) == (2, 1)
+    assert report(done)[0]["row"] == "5"
+    assert sorted(AudienceMembership.objects.values_list("payload__tier", flat=True)) == ["gold", "sil\rver"]
+
+
+def test_an_unclosed_quote_at_the_end_of_the_file_is_a_row_error(run):
+    done = run('ecid,tier\n%s,gold\n%s,"silver\n' % (ECID_1, ECID_2))
+
+    assert (done.rows_valid, done.rows_invalid) == (1, 1)
+    assert report(done) == [
+        {
+            "row": "3",
+            "column": "",
+            "value": "",
+            "message": "The row cannot be read as CSV: the file ends inside a quoted value: a closing quote is "
+            "missing. Check this row's quotes.",
+        }
+    ]
 
 
 def test_an_identity_another_writer_adds_first_fails_the_import_for_a_retry(importer, sandbox, monkeypatch):
