@@ -8,11 +8,13 @@ object's sandbox; their `ValidationError`s become 400s naming the field (`person
 
 from collections.abc import Callable
 
-from rest_framework import serializers, viewsets
+from rest_framework import exceptions, serializers, viewsets
 from rest_framework.permissions import SAFE_METHODS
+from rest_framework.views import APIView
 
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
+from django.urls import resolve
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Sandbox
@@ -27,6 +29,7 @@ from accounts.permissions import (
 
 __all__ = [
     "AnyOfSandboxPermissions",
+    "ApiNotFoundView",
     "SandboxField",
     "SandboxedModelSerializer",
     "SandboxedModelViewSet",
@@ -195,3 +198,24 @@ class SandboxedModelViewSet(_SandboxedQuerysetMixin, viewsets.ModelViewSet):
     def perform_destroy(self, instance):
         with transaction.atomic():
             self.delete_service(user=self.request.user, **{self.instance_kwarg: instance})
+
+
+class ApiNotFoundView(APIView):
+    """
+    Answer a path under /api/ that no route matches with a JSON 404, never an HTML page.
+
+    Like every endpoint, it first asks for credentials (401): it tells nothing about the API to anonymous callers.
+    """
+
+    schema = None  # not an operation of the API
+
+    def _not_found(self, request, *args, **kwargs):
+        detail = _("No API endpoint at %(path)s; the operations are listed at /api/docs/.") % {"path": request.path}
+        with_slash = resolve(request.path_info + "/") if not request.path_info.endswith("/") else None
+        if with_slash is not None and getattr(with_slash.func, "view_class", None) is not ApiNotFoundView:
+            detail = _("No API endpoint at %(path)s; did you mean %(path)s/ (every path ends with a slash)?") % {
+                "path": request.path
+            }
+        raise exceptions.NotFound(detail)
+
+    get = post = put = patch = delete = head = options = _not_found

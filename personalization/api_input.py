@@ -1,5 +1,5 @@
 """
-Input rules every management API endpoint shares: page bounds, text the database can store, OPTIONS, and JSON 404s.
+Input rules every management API endpoint shares: page bounds, text the database can store, and OPTIONS.
 
 Each bad input is a 400 that names the query parameter or body field and says what to send instead; nothing
 reaches the database that it would refuse (PostgreSQL stores no NUL character in text, and no UTF-8 encoder
@@ -16,9 +16,7 @@ from rest_framework.settings import api_settings
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
-from django.urls import resolve
 from django.utils.translation import gettext as _
-from django.views.decorators.csrf import csrf_exempt
 
 __all__ = [
     "MAX_OFFSET",
@@ -28,7 +26,6 @@ __all__ = [
     "FormParser",
     "JSONParser",
     "MultiPartParser",
-    "api_not_found",
     "refuse_unstorable_text",
     "unstorable_character",
 ]
@@ -180,17 +177,6 @@ class ApiMetadata(SimpleMetadata):
             finally:
                 view.request = request
         return actions
-
-
-@csrf_exempt  # an API client sends no CSRF token; it should hear "no such endpoint", not a CSRF page
-def api_not_found(request, *args, **kwargs):
-    """Answer a path under /api/ that no route matches with a JSON 404, never an HTML page."""
-    detail = _("No API endpoint at %(path)s; the operations are listed at /api/docs/.") % {"path": request.path}
-    if not request.path_info.endswith("/") and resolve(request.path_info + "/").func is not api_not_found:
-        detail = _("No API endpoint at %(path)s; did you mean %(path)s/ (every path ends with a slash)?") % {
-            "path": request.path
-        }
-    return JsonResponse({"detail": detail}, status=404)
 
 
 class ApiQueryTextMiddleware:

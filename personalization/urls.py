@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from personalization import views
-from personalization.api_input import api_not_found
+from personalization.api_base import ApiNotFoundView
 from personalization.api_urls import urlpatterns as api_v1_urlpatterns
 
 handler403 = "personalization.views.permission_denied"
@@ -21,7 +21,7 @@ urlpatterns = [
     path("api/v1/", include((api_v1_urlpatterns, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    re_path(r"^api/", api_not_found),
+    re_path(r"^api/", ApiNotFoundView.as_view()),
     path("admin/", admin.site.urls),
     path("", include("personalization.edge.urls")),
 ]

@@ -173,3 +173,10 @@ def test_a_path_missing_its_trailing_slash_is_told_the_right_one(admin_client):
 
 def test_text_the_database_can_store_passes():
     assert unstorable_character("Ada Lovelace ✓ 𝄞 \t\n") is None
+
+
+def test_an_unknown_api_path_asks_anonymous_callers_for_credentials_first(client):
+    response = client.get("/api/v1/nothing-here/")
+
+    assert response.status_code == 401
+    assert "No API endpoint" not in response.content.decode()
