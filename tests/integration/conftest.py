@@ -17,6 +17,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+import kombu.pools
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,9 +73,13 @@ class Worker:
 
 
 def _forget_connections(app) -> None:
-    """Drop the app's cached broker connections so the next send uses the current `broker_url`."""
-    if app._pool is not None:
-        app._pool.force_close_all()
+    """
+    Drop the app's cached broker connections so the next send uses the current `broker_url`.
+
+    The app's pools live in kombu's process-wide registry, keyed by broker URL: closing one without clearing
+    the registry leaves a closed pool behind for the next test that sends to the same URL (eager sends too).
+    """
+    kombu.pools.reset()
     app._pool = None
     app.amqp._producer_pool = None
 
