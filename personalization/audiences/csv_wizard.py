@@ -1,4 +1,10 @@
-"""The CSV custom upload wizard: Upload → Sample data → Audience details → Review → Finish."""
+"""
+The CSV custom upload wizard: Upload → Sample data → Audience details → Review → Finish.
+
+It creates a custom upload audience from a file, or, opened from an existing one, imports a new file into it (its
+new member list). The review step then says how many members the file makes exit, and asks for a confirmation
+when that is more than half of them.
+"""
 
 import os
 
@@ -6,15 +12,17 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import FileSystemStorage
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from accounts.constants import IMPORT_AUDIENCE, MANAGE_SEGMENTS, VIEW_SEGMENTS
-from accounts.permissions import has_sandbox_permission
+from accounts.permissions import has_sandbox_permission, restrict
 from personalization.audiences import csv_import
-from personalization.audiences.forms_import import AudienceDetailsForm, ConfirmForm, CsvUploadForm
-from personalization.audiences.import_services import audience_import_create
+from personalization.audiences.forms_import import AudienceDetailsForm, ConfirmForm, CsvUploadForm, ReviewForm
+from personalization.audiences.import_review import estimate_exits
+from personalization.audiences.import_services import audience_import_create, audience_import_start
+from personalization.audiences.models import Audience
 from personalization.destinations.wizards.base import DestinationWizardView
 
 __all__ = ["AudienceCsvImportWizard", "may_import"]
@@ -36,7 +44,7 @@ class AudienceCsvImportWizard(DestinationWizardView):
         ("upload", CsvUploadForm),
         ("preview", ConfirmForm),
         ("details", AudienceDetailsForm),
-        ("review", ConfirmForm),
+        ("review", ReviewForm),
     ]
     step_titles = {
         "upload": _("Upload"),
@@ -51,7 +59,12 @@ class AudienceCsvImportWizard(DestinationWizardView):
         return FileSystemStorage(location=os.path.join(settings.MEDIA_ROOT, "audience_imports", "incoming"))
 
     def check_access(self, request, *args, **kwargs) -> None:
+        self.audience = None
         self.sandbox = request.sandbox
+        if "pk" in kwargs:
+            visible = restrict(Audience.objects.select_related("sandbox"), request.user, VIEW_SEGMENTS)
+            self.audience = get_object_or_404(visible, pk=kwargs["pk"], origin=Audience.Origin.CUSTOM_UPLOAD)
+            self.sandbox = self.audience.sandbox
         if not may_import(request.user, self.sandbox):
             raise PermissionDenied
 
@@ -72,12 +85,34 @@ class AudienceCsvImportWizard(DestinationWizardView):
     def get_form_kwargs(self, step=None):
         if step == "details":
             _file, layout = self._upload()
-            return {"sandbox": self.sandbox, "columns": layout.header if layout else []}
+            return {"sandbox": self.sandbox, "columns": layout.header if layout else [], "audience": self.audience}
+        if step == "review":
+            return {"estimate": self._exit_estimate()}
         return {}
+
+    def _exit_estimate(self):
+        """Return how many of the audience's members the file makes exit (None for a new audience)."""
+        if self.audience is None:
+            return None
+        if not hasattr(self, "_estimate_cache"):
+            upload, layout = self._upload()
+            details = self.get_cleaned_data_for_step("details")
+            self._estimate_cache = None
+            if upload is not None and details:
+                self._estimate_cache = estimate_exits(
+                    audience=self.audience,
+                    source=upload,
+                    size=upload.size,
+                    layout=layout,
+                    identity_column=details["identity_column"],
+                    namespace=details["namespace"],
+                )
+        return self._estimate_cache
 
     def get_context_data(self, form, **kwargs):
         context = super().get_context_data(form=form, **kwargs)
-        context.update(sandbox=self.sandbox, cancel_url=reverse("audiences:audience_list"))
+        cancel_url = self.audience.get_absolute_url() if self.audience else reverse("audiences:audience_list")
+        context.update(sandbox=self.sandbox, audience=self.audience, cancel_url=cancel_url)
         if self.steps.current in ("preview", "details", "review"):
             upload, layout = self._upload()
             if layout is not None:
@@ -89,26 +124,38 @@ class AudienceCsvImportWizard(DestinationWizardView):
                         context["preview_problem"] = problem.message
         if self.steps.current == "review":
             context["details"] = self.get_cleaned_data_for_step("details")
+            context["estimate"] = self._exit_estimate()
         return context
 
     def done(self, form_list, form_dict=None, **kwargs):
         upload_form = form_dict["upload"]
         upload = upload_form.cleaned_data["file"]
         details = form_dict["details"].cleaned_data
+        confirm_exits = form_dict["review"].cleaned_data.get("confirm_exits", False)
         try:
-            audience_import = audience_import_create(
-                user=self.request.user,
-                sandbox=self.sandbox,
-                upload=upload,
-                delimiter=upload_form.layout.delimiter,
-                **details,
-            )
+            if self.audience is None:
+                audience_import = audience_import_create(
+                    user=self.request.user,
+                    sandbox=self.sandbox,
+                    upload=upload,
+                    delimiter=upload_form.layout.delimiter,
+                    **details,
+                )
+                message = _("%(name)s was created; its file is being imported.")
+            else:
+                audience_import = audience_import_start(
+                    user=self.request.user,
+                    audience=self.audience,
+                    upload=upload,
+                    delimiter=upload_form.layout.delimiter,
+                    confirm_exits=confirm_exits,
+                    **details,
+                )
+                message = _("The new file for %(name)s is being imported.")
         except ValidationError as error:
             return self.render_done_refusal("details", error)
         self._forget_upload()
-        messages.success(
-            self.request, _("%(name)s was created; its file is being imported.") % {"name": audience_import.audience}
-        )
+        messages.success(self.request, message % {"name": audience_import.audience})
         return redirect(audience_import.get_absolute_url())
 
     def _forget_upload(self) -> None:

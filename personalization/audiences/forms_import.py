@@ -11,10 +11,10 @@ from personalization.audiences.import_services import (
     EXPIRATION_DAYS_MIN,
     EXTERNAL_ID_PATTERN,
 )
-from personalization.audiences.models import Audience
+from personalization.audiences.models import Audience, AudienceImport
 from personalization.profiles.models import IdentityNamespace
 
-__all__ = ["AudienceDetailsForm", "ConfirmForm", "CsvUploadForm"]
+__all__ = ["AudienceDetailsForm", "ConfirmForm", "CsvUploadForm", "ReviewForm"]
 
 
 class CsvUploadForm(forms.Form):
@@ -47,11 +47,54 @@ class CsvUploadForm(forms.Form):
         problems = csv_import.check_header(self.layout.header)
         if problems:
             raise forms.ValidationError(problems)
+        try:
+            has_rows = bool(csv_import.read_preview(upload, self.layout, limit=1))
+        except csv_import.FileProblem as problem:
+            raise forms.ValidationError(problem.message) from None
+        if not has_rows:
+            raise forms.ValidationError(
+                _(
+                    "The file has no data rows under its header; importing it would name no member. Add one row "
+                    "per member of the audience."
+                )
+            )
         return upload
 
 
 class ConfirmForm(forms.Form):
-    """A step that only shows what was gathered (sample data, review)."""
+    """A step that only shows what was gathered (sample data)."""
+
+
+class ReviewForm(forms.Form):
+    """The last step: what will happen, and the confirmation a file that makes most members exit needs."""
+
+    confirm_exits = forms.BooleanField(label=_("Let these members exit"), required=False)
+
+    def __init__(self, *args, estimate=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.estimate = estimate
+        if estimate is None or not estimate.members:
+            del self.fields["confirm_exits"]
+        elif estimate.needs_confirmation:
+            self.fields["confirm_exits"].label = _(
+                "Yes, let %(exits)d of the audience's %(members)d members exit: this file is its new member list."
+            ) % {"exits": estimate.exits, "members": estimate.members}
+        else:
+            self.fields["confirm_exits"].label = _(
+                "If the file leaves out more than half of the members, let them exit anyway."
+            )
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.estimate is not None and self.estimate.needs_confirmation and not cleaned.get("confirm_exits"):
+            raise forms.ValidationError(
+                _(
+                    "This file would make %(exits)d of the audience's %(members)d members exit, more than half. "
+                    "Tick the box if that is what you want, or go back and pick the right file, column or namespace."
+                )
+                % {"exits": self.estimate.exits, "members": self.estimate.members}
+            )
+        return cleaned
 
 
 class AudienceDetailsForm(forms.Form):
@@ -84,9 +127,19 @@ class AudienceDetailsForm(forms.Form):
         help_text=_("Optional: how another system names this audience."),
     )
 
-    def __init__(self, *args, sandbox, columns: list[str], **kwargs):
+    def __init__(self, *args, sandbox, columns: list[str], audience=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.sandbox = sandbox
+        self.audience = audience
+        if audience is not None:
+            # A new file for an existing audience: it keeps its name, description and external ID.
+            for name in ("name", "description", "external_id"):
+                del self.fields[name]
+            last = audience.imports.filter(status=AudienceImport.Status.SUCCEEDED).first()
+            if last is not None:
+                self.initial.setdefault("namespace", last.namespace_id)
+                if last.identity_column in columns:
+                    self.initial.setdefault("identity_column", last.identity_column)
         self.fields["identity_column"].choices = [(name, name) for name in columns]
         self.fields["namespace"].queryset = IdentityNamespace.objects.filter(sandbox=sandbox).order_by("code")
         self.fields["namespace"].empty_label = _("Choose a namespace")

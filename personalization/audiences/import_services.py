@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files import File
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -19,8 +20,10 @@ __all__ = [
     "EXPIRATION_DAYS_MAX",
     "EXPIRATION_DAYS_MIN",
     "EXTERNAL_ID_PATTERN",
+    "audience_import_confirm_exits",
     "audience_import_create",
     "audience_import_start",
+    "may_confirm_exits",
 ]
 
 EXPIRATION_DAYS_MIN, EXPIRATION_DAYS_MAX, EXPIRATION_DAYS_DEFAULT = 1, 90, 30
@@ -151,3 +154,37 @@ def audience_import_create(
         expiration_days=expiration_days,
         delimiter=delimiter,
     )
+
+
+def may_confirm_exits(audience_import: AudienceImport) -> bool:
+    """Return whether the import stopped for too many exits and is still the audience's latest one."""
+    latest = audience_import.audience.imports.order_by("-created_at", "-pk").values_list("pk", flat=True).first()
+    return audience_import.awaits_exit_confirmation and latest == audience_import.pk
+
+
+def audience_import_confirm_exits(*, user, audience_import: AudienceImport) -> AudienceImport:
+    """
+    Import once more, with the exits confirmed, a file that stopped because it made most members exit.
+
+    Same permissions as any import; refused unless the import stopped for that reason and no later import ran.
+    """
+    _require_import_permissions(user, audience_import.audience.sandbox)
+    if not may_confirm_exits(audience_import):
+        raise ValidationError(
+            _("This import does not wait for a confirmation (or a later file was imported since); nothing was done."),
+            code="no_confirmation_pending",
+        )
+    stored = Path(settings.MEDIA_ROOT) / audience_import.file_path
+    if not stored.is_file():
+        raise ValidationError(_("The file of this import is no longer stored; upload it again."), code="file_gone")
+    with open(stored, "rb") as handle:
+        return audience_import_start(
+            user=user,
+            audience=audience_import.audience,
+            upload=File(handle, name=audience_import.file_name),
+            namespace=audience_import.namespace,
+            identity_column=audience_import.identity_column,
+            expiration_days=audience_import.expiration_days,
+            delimiter=audience_import.delimiter,
+            confirm_exits=True,
+        )

@@ -16,6 +16,12 @@ urlpatterns = [
     path("<uuid:pk>/inactivate/", views.AudienceInactivateView.as_view(), name="audience_inactivate"),
     # CSV custom upload
     path("import/", views.AudienceCsvImportWizard.as_view(), name="audience_import"),
+    path("<uuid:pk>/import/", views.AudienceCsvImportWizard.as_view(), name="audience_import_into"),
+    path(
+        "imports/<int:pk>/confirm-exits/",
+        views.AudienceImportConfirmExitsView.as_view(),
+        name="audience_import_confirm_exits",
+    ),
     path("imports/<int:pk>/", views.AudienceImportDetailView.as_view(), name="audience_import_detail"),
     path("imports/<int:pk>/progress/", views.AudienceImportProgressView.as_view(), name="audience_import_progress"),
     path("imports/<int:pk>/errors.csv", views.AudienceImportErrorsView.as_view(), name="audience_import_errors"),

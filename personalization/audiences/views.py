@@ -20,6 +20,7 @@ from personalization.audiences.csv_import import live_progress
 from personalization.audiences.csv_wizard import AudienceCsvImportWizard, may_import
 from personalization.audiences.filtersets import AudienceFilterSet
 from personalization.audiences.forms import AudienceDetailsEditForm, AudienceRuleForm, RuleEstimateForm
+from personalization.audiences.import_services import audience_import_confirm_exits, may_confirm_exits
 from personalization.audiences.models import Audience, AudienceImport, AudienceMembership
 from personalization.audiences.selectors import rule_estimate
 from personalization.audiences.services import audience_create, audience_delete, audience_publish, audience_update
@@ -31,6 +32,7 @@ __all__ = [
     "AudienceDetailView",
     "AudienceEditView",
     "AudienceEstimateView",
+    "AudienceImportConfirmExitsView",
     "AudienceImportDetailView",
     "AudienceImportErrorsView",
     "AudienceImportProgressView",
@@ -74,6 +76,7 @@ class AudienceDetailView(_AudiencePermissions, generic.ObjectDetailView):
         context["membership_chart"] = membership_chart_svg(membership_history(self.object))
         context["imports"] = self.object.imports.select_related("namespace", "created_by")[:20]
         context["latest_evaluation"] = self.object.evaluations.first()
+        context["may_import"] = may_import(self.request.user, self.object.sandbox)
         return context
 
 
@@ -195,6 +198,9 @@ class AudienceImportDetailView(SandboxPermissionRequiredMixin, DetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["percent"] = int(live_progress(self.object) * 100) if not self.object.is_finished else 100
+        context["can_confirm_exits"] = may_confirm_exits(self.object) and may_import(
+            self.request.user, self.object.audience.sandbox
+        )
         return context
 
 
@@ -202,6 +208,24 @@ class AudienceImportProgressView(AudienceImportDetailView):
     """The progress partial the import page polls with htmx until the import finishes."""
 
     template_name = "audiences/_import_progress.html"
+
+
+class AudienceImportConfirmExitsView(SandboxPermissionRequiredMixin, SingleObjectMixin, View):
+    """Import again, with the exits confirmed, a file that stopped because it made most members exit (POST)."""
+
+    permission_required = VIEW_SEGMENTS
+    queryset = AudienceImport.objects.select_related("audience__sandbox", "namespace")
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        stopped = self.get_object()
+        try:
+            started = audience_import_confirm_exits(user=request.user, audience_import=stopped)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            return redirect(stopped.get_absolute_url())
+        messages.success(request, _("The file is being imported again; the members it leaves out will exit."))
+        return redirect(started.get_absolute_url())
 
 
 class AudienceImportErrorsView(SandboxPermissionRequiredMixin, SingleObjectMixin, View):

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from accounts.constants import IMPORT_AUDIENCE, MANAGE_SEGMENTS, VIEW_SEGMENTS
 from personalization.audiences.models import Audience, AudienceImport, AudienceMembership
-from tests.factories import AudienceFactory, IdentityNamespaceFactory
+from tests.factories import AudienceFactory, IdentityNamespaceFactory, UserFactory
 from tests.utils.wizard import _wizard_post, open_wizard
 
 pytestmark = pytest.mark.django_db
@@ -119,8 +119,19 @@ def test_upload_refuses_a_file_that_is_not_csv(wizard):
             (",".join("c%d" % n for n in range(30)) + "\n").encode(),
             "The file has 30 columns; at most 25 are allowed. Remove 5 columns.",
         ),
+        (
+            b"ecid,tier\n",
+            "The file has no data rows under its header; importing it would name no member. Add one row per member "
+            "of the audience.",
+        ),
+        (
+            b"ecid,\xef\xbb\xbftier\n%s,gold\n" % ECID_1.encode(),
+            'Column 2, "\\ufefftier": the header name contains an invisible or control character, U+FEFF ZERO WIDTH '
+            "NO-BREAK SPACE at position 1; retype the name (a byte order mark inside a file often comes from joining "
+            "two files).",
+        ),
     ],
-    ids=["empty", "space", "duplicate", "encoding", "columns"],
+    ids=["empty", "space", "duplicate", "encoding", "columns", "header only", "bom in a header"],
 )
 def test_upload_checks_the_header_and_encoding(wizard, content, message):
     _wizard_post(wizard, "upload", {"file": _file(content)})
@@ -293,3 +304,164 @@ def test_the_progress_partial_polls_while_running_and_stops_when_finished(client
     AudienceImport.objects.filter(pk=audience_import.pk).update(status="failed", error="Broken file.")
     finished = client.get(url).content.decode()
     assert "hx-trigger" not in finished and "Broken file." in finished
+
+
+#
+# A new file for an existing audience
+#
+
+
+@pytest.fixture
+def uploaded(sandbox, ecid, grant, django_capture_on_commit_callbacks):
+    """A custom upload audience whose first file, imported by a colleague, made four profiles members."""
+    from django.core.files.base import ContentFile
+
+    from personalization.audiences.import_services import audience_import_create
+
+    colleague = UserFactory(username="colleague")
+    grant(colleague, sandbox, IMPORT_AUDIENCE, VIEW_SEGMENTS, MANAGE_SEGMENTS)
+    rows = "".join("%s,gold\n" % (str(n) * 38) for n in range(1, 5))
+    with django_capture_on_commit_callbacks(execute=True):
+        first = audience_import_create(
+            user=colleague,
+            sandbox=sandbox,
+            name="CRM gold",
+            upload=ContentFile(("ecid,tier\n" + rows).encode(), name="first.csv"),
+            namespace=ecid,
+            identity_column="ecid",
+        )
+    return first.audience
+
+
+@pytest.fixture
+def into(client, user, sandbox, grant, uploaded):
+    grant(user, sandbox, IMPORT_AUDIENCE, VIEW_SEGMENTS, MANAGE_SEGMENTS)
+    client.force_login(user)
+    return open_wizard(client, reverse("audiences:audience_import_into", args=[uploaded.pk]))
+
+
+def _to_review(wizard, ns, content):
+    _wizard_post(wizard, "upload", {"file": _file(content)})
+    _wizard_post(wizard, "preview", {})
+    _wizard_post(wizard, "details", {"identity_column": "ecid", "namespace": ns.pk, "expiration_days": 30})
+
+
+def test_the_audience_page_offers_a_new_file_to_importers(client, user, sandbox, grant, uploaded):
+    grant(user, sandbox, IMPORT_AUDIENCE, VIEW_SEGMENTS, MANAGE_SEGMENTS)
+    client.force_login(user)
+
+    page = client.get(uploaded.get_absolute_url()).content.decode()
+
+    assert reverse("audiences:audience_import_into", args=[uploaded.pk]) in page and "Import a new file" in page
+
+
+def test_a_new_file_keeps_the_audiences_name_and_asks_only_for_the_identity(into, ecid, uploaded):
+    _wizard_post(into, "upload", {"file": _file(b"ecid,tier\n%s,silver\n" % ECID_1.encode())})
+    _wizard_post(into, "preview", {})
+
+    assert into.step == "details"
+    assert set(into.form.fields) == {"identity_column", "namespace", "expiration_days"}
+    assert into.form.initial == {"namespace": ecid.pk, "identity_column": "ecid"}
+
+
+def test_the_review_says_how_many_members_exit(into, ecid, django_capture_on_commit_callbacks):
+    _to_review(into, ecid, b"ecid,tier\n%s,silver\n%s,gold\n%s,gold\n" % (ECID_1.encode(), ECID_2.encode(), b"9" * 38))
+
+    assert into.step == "review"
+    assert "Of its 4 members now, 2 would exit." in into.content
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _wizard_post(into, "review", {})
+
+    done = AudienceImport.objects.first()
+    assert response.status_code == 302 and done.status == "succeeded"
+    assert AudienceMembership.objects.filter(status="exited").count() == 2
+
+
+def test_a_file_that_empties_most_of_the_audience_needs_the_box_ticked(
+    into, ecid, uploaded, django_capture_on_commit_callbacks
+):
+    _to_review(into, ecid, b"ecid,tier\n%s,silver\n" % ECID_1.encode())
+    assert "Of its 4 members now, 3 would exit." in into.content
+
+    _wizard_post(into, "review", {})
+    assert into.step == "review"
+    assert into.form.non_field_errors() == [
+        "This file would make 3 of the audience's 4 members exit, more than half. Tick the box if that is what you "
+        "want, or go back and pick the right file, column or namespace."
+    ]
+    assert uploaded.imports.count() == 1
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _wizard_post(into, "review", {"confirm_exits": "on"})
+    done = uploaded.imports.first()
+    assert (done.status, done.confirm_exits) == ("succeeded", True)
+    assert AudienceMembership.objects.filter(status="exited").count() == 3
+
+
+def test_a_stopped_import_is_confirmed_from_its_page(
+    client, user, sandbox, grant, uploaded, ecid, django_capture_on_commit_callbacks
+):
+    from django.core.files.base import ContentFile
+
+    from personalization.audiences.import_services import audience_import_start
+
+    grant(user, sandbox, IMPORT_AUDIENCE, VIEW_SEGMENTS, MANAGE_SEGMENTS)
+    client.force_login(user)
+    with django_capture_on_commit_callbacks(execute=True):
+        stopped = audience_import_start(
+            user=user,
+            audience=uploaded,
+            upload=ContentFile(b"ecid\n" + ECID_1.encode() + b"\n", name="second.csv"),
+            namespace=ecid,
+            identity_column="ecid",
+            expiration_days=30,
+        )
+    stopped.refresh_from_db()
+    page = client.get(stopped.get_absolute_url()).content.decode()
+    assert stopped.exits_refused == 3 and "Let 3 members exit and import this file" in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("audiences:audience_import_confirm_exits", args=[stopped.pk]))
+
+    again = uploaded.imports.first()
+    assert response["Location"] == again.get_absolute_url()
+    assert (again.status, again.confirm_exits, again.file_name) == ("succeeded", True, "second.csv")
+    assert AudienceMembership.objects.filter(status="exited").count() == 3
+    assert "Let 3 members exit" not in client.get(stopped.get_absolute_url()).content.decode()
+
+
+def test_confirming_exits_needs_the_import_permissions(client, user, sandbox, grant, uploaded):
+    grant(user, sandbox, VIEW_SEGMENTS)
+    client.force_login(user)
+    stopped = uploaded.imports.first()
+    AudienceImport.objects.filter(pk=stopped.pk).update(status="failed", exits_refused=3)
+
+    response = client.post(reverse("audiences:audience_import_confirm_exits", args=[stopped.pk]))
+
+    assert response.status_code == 403
+    assert uploaded.imports.count() == 1
+
+
+def test_a_segmentation_audience_takes_no_file(client, user, sandbox, grant):
+    grant(user, sandbox, IMPORT_AUDIENCE, VIEW_SEGMENTS, MANAGE_SEGMENTS)
+    client.force_login(user)
+    audience = AudienceFactory(sandbox=sandbox)
+
+    assert client.get(reverse("audiences:audience_import_into", args=[audience.pk])).status_code == 404
+
+
+def test_an_audience_of_a_sandbox_the_user_cannot_see_is_not_found(client, user, sandbox, other_sandbox, grant):
+    grant(user, sandbox, IMPORT_AUDIENCE, VIEW_SEGMENTS, MANAGE_SEGMENTS)
+    client.force_login(user)
+    foreign = AudienceFactory(sandbox=other_sandbox, origin="custom_upload")
+
+    assert client.get(reverse("audiences:audience_import_into", args=[foreign.pk])).status_code == 404
+
+
+def test_an_audience_of_a_sandbox_where_the_user_only_views_is_forbidden(client, user, sandbox, other_sandbox, grant):
+    grant(user, [sandbox, other_sandbox], VIEW_SEGMENTS)
+    grant(user, sandbox, IMPORT_AUDIENCE, MANAGE_SEGMENTS)
+    client.force_login(user)
+    foreign = AudienceFactory(sandbox=other_sandbox, origin="custom_upload")
+
+    assert client.get(reverse("audiences:audience_import_into", args=[foreign.pk])).status_code == 403
