@@ -58,7 +58,7 @@ def invisible_character(value: str) -> str | None:
 
 def identity_problem(value: str, namespace_code: str) -> str | None:
     """Return why `value` is not a valid identity in `namespace_code`, in words for the user, or None."""
-    if value == "":
+    if value == "" or value.isspace():
         return _("The identity is empty; fill it in.")
     if len(value) > MAX_IDENTITY_LENGTH:
         return _("The identity has %(length)d characters; at most %(limit)d are allowed.") % {

@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from personalization.profiles.identities import identity_problem
 from personalization.validators import (
     dotted_path_validator,
     field_error,
@@ -200,5 +201,7 @@ class Identity(models.Model):
             namespace=getattr(self, "namespace", None) if self.namespace_id else None,
             profile=getattr(self, "profile", None) if self.profile_id else None,
         )
-        if self.value is not None and self.value.strip() == "":
-            raise field_error("value", _("The identity value cannot be blank."), "blank")
+        if self.value is not None and self.namespace_id:
+            problem = identity_problem(self.value, self.namespace.code)
+            if problem is not None:
+                raise field_error("value", problem, "invalid")

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from accounts.constants import MANAGE_PROFILES
 from accounts.permissions import require_sandbox_permission
+from personalization.profiles.identities import identity_problem
 from personalization.profiles.models import Identity, IdentityNamespace, Profile, ProfileField
 from personalization.services import delete_checked, save_checked
 
@@ -231,12 +232,12 @@ def _clean_identities(sandbox, identities) -> list[dict]:
         value = item.get("id")
         if namespace is None:
             errors[at + ".namespace"] = _unknown_namespace(sandbox, item.get("namespace"))
-        if not isinstance(value, str) or not value.strip():
-            errors[at + ".id"] = _("The identity value cannot be blank.")
-        elif len(value) > 512:
-            errors[at + ".id"] = _("The identity value has %(length)d characters; the limit is 512.") % {
-                "length": len(value)
-            }
+        if not isinstance(value, str):
+            errors[at + ".id"] = _("The identity value must be a string.")
+        else:
+            problem = identity_problem(value, namespace.code if namespace is not None else "")
+            if problem is not None:
+                errors[at + ".id"] = problem
         cleaned.append({"namespace": namespace, "value": value, "primary": bool(item.get("primary"))})
     if sum(1 for item in cleaned if item["primary"]) > 1:
         errors["identities"] = _("Mark at most one identity as primary.")
@@ -268,8 +269,9 @@ def profile_upsert(
     require_sandbox_permission(user, MANAGE_PROFILES, sandbox)
     # Part of the caller's transaction when there is one (no savepoint round trips on the ingestion path).
     with transaction.atomic(savepoint=False):
-        if not value.strip():
-            raise ValidationError({"id": ValidationError(_("The identity value cannot be blank."), code="blank")})
+        problem = identity_problem(value, namespace)
+        if problem is not None:
+            raise ValidationError({"id": ValidationError(problem, code="invalid")})
         wanted = _clean_identities(sandbox, list(identities)) if identities else []
         # The common case, an update, costs one query: the profile, locked, found through its identity.
         # No ORDER BY: `first()` would sort by a column and let the planner walk that index over every profile.

@@ -136,19 +136,55 @@ def test_invalid_identities_are_refused_and_nothing_is_written(user_client, writ
             "sandbox": "alpha",
             "attributes": {},
             "identities": [
-                {"namespace": "ECID", "id": "3", "primary": True},
-                {"namespace": "ECID", "id": "4", "primary": True},
+                {"namespace": "ECID", "id": "3" * 38, "primary": True},
+                {"namespace": "ECID", "id": "4" * 38, "primary": True},
             ],
         },
     )
 
-    assert blank.json() == {"identities[0].id": ["The identity value cannot be blank."]}
+    assert blank.json() == {"identities[0].id": ["The identity is empty; fill it in."]}
     assert taken.json() == {
         "identities[0]": ["Email:bob@example.com belongs to another profile; profiles are not merged."]
     }
     assert two_primaries.json() == {"identities": ["Mark at most one identity as primary."]}
     assert list(Profile.objects.all()) == [other]
     assert Identity.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "path, identities, field, message",
+    [
+        ("ECID/12345", [], "id", "This is not a valid ECID identity: an ECID is exactly 38 digits."),
+        (
+            "Email/ada%E2%80%8B@example.com",
+            [],
+            "id",
+            "The identity contains an invisible or control character, U+200B ZERO WIDTH SPACE at position 4; "
+            "remove it (it often comes from copying a value out of a document or spreadsheet).",
+        ),
+        (
+            "Email/ada@example.com",
+            [{"namespace": "ECID", "id": "1" * 38 + "\u00a0"}],
+            "identities[0].id",
+            "This is not a valid ECID identity: an ECID is exactly 38 digits.",
+        ),
+        (
+            "Email/ada@example.com",
+            [{"namespace": "Email", "id": "ada@example.com\u2028"}],
+            "identities[0].id",
+            "The identity contains an invisible or control character, U+2028 LINE SEPARATOR at position 16; "
+            "remove it (it often comes from copying a value out of a document or spreadsheet).",
+        ),
+    ],
+)
+def test_an_identity_no_website_could_send_is_refused_on_its_field(
+    user_client, writer, path, identities, field, message
+):
+    response = send(user_client, "put", path, {"sandbox": "alpha", "attributes": {}, "identities": identities})
+
+    assert response.status_code == 400
+    assert response.json() == {field: [message]}
+    assert not Profile.objects.exists() and not Identity.objects.exists()
 
 
 def test_values_that_do_not_fit_the_schema_are_refused_on_their_path(user_client, writer):

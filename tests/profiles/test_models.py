@@ -165,9 +165,9 @@ def test_a_profile_attribute_is_read_by_dotted_path():
 
 def test_an_identity_value_can_point_at_only_one_profile_per_namespace(sandbox):
     # given
-    existing = IdentityFactory(profile__sandbox=sandbox, value="42")
+    existing = IdentityFactory(profile__sandbox=sandbox, value="4" * 38)
     other_profile = ProfileFactory(sandbox=sandbox)
-    duplicate = Identity(sandbox=sandbox, namespace=existing.namespace, value="42", profile=other_profile)
+    duplicate = Identity(sandbox=sandbox, namespace=existing.namespace, value="4" * 38, profile=other_profile)
     # when
     with pytest.raises(ValidationError) as excinfo:
         duplicate.full_clean()
@@ -237,10 +237,22 @@ def test_an_identity_cannot_point_at_a_profile_of_another_sandbox(sandbox, other
     ]
 
 
-def test_an_identity_value_of_only_spaces_is_refused(sandbox):
-    identity = IdentityFactory.build(profile=ProfileFactory(sandbox=sandbox), value="   ")
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("   ", "The identity is empty; fill it in."),
+        ("4" * 37, "This is not a valid ECID identity: an ECID is exactly 38 digits."),
+        (
+            "4" * 20 + "\u200b" + "4" * 18,
+            "The identity contains an invisible or control character, U+200B ZERO WIDTH SPACE at position 21; "
+            "remove it (it often comes from copying a value out of a document or spreadsheet).",
+        ),
+    ],
+)
+def test_an_identity_value_that_no_website_could_send_is_refused(sandbox, value, message):
+    identity = IdentityFactory.build(profile=ProfileFactory(sandbox=sandbox), value=value)
 
     with pytest.raises(ValidationError) as excinfo:
         identity.full_clean()
 
-    assert excinfo.value.message_dict["value"] == ["The identity value cannot be blank."]
+    assert excinfo.value.message_dict["value"] == [message]
