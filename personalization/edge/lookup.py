@@ -21,6 +21,7 @@ from accounts.models import AccessToken
 from personalization.edge import projection
 from personalization.edge.errors import EdgeError
 from personalization.edge.store import identity_key, store
+from personalization.profiles.identities import IDENTITY_FORMATS, identity_checker, identity_problem
 
 __all__ = [
     "LookupRequest",
@@ -185,9 +186,9 @@ def resolve_visitor(body: dict, *, sdk: bool, cookies: dict) -> Visitor:
             % (len(primaries), ", ".join(namespace for namespace, _value in primaries)),
         )
     if primaries:
-        return Visitor(*primaries[0])
+        return Visitor(*_valid_identity(*primaries[0]))
     if ecids:
-        return Visitor(ECID, ecids[0])
+        return Visitor(*_valid_identity(ECID, ecids[0]))
     if sdk:
         kept = _state_ecid(body, cookies)
         if kept:
@@ -196,6 +197,21 @@ def resolve_visitor(body: dict, *, sdk: bool, cookies: dict) -> Visitor:
     raise EdgeError(
         "EXEG-0306-400",
         'Event #0 is missing a primary identity: mark one identityMap item with "primary": true, or send an ECID.',
+    )
+
+
+# Built once: a namespace with no format of its own shares the no-whitespace rule.
+_IDENTITY_CHECKERS = {code: identity_checker(code) for code in IDENTITY_FORMATS}
+_ANY_NAMESPACE_CHECKER = identity_checker("")
+
+
+def _valid_identity(namespace: str, value: str) -> tuple[str, str]:
+    """Return the identity when its namespace's rule accepts it (the one CSV imports and ingestion use), else 0305."""
+    if _IDENTITY_CHECKERS.get(namespace, _ANY_NAMESPACE_CHECKER)(value):
+        return namespace, value
+    shown = json.dumps(value if len(value) <= 64 else value[:64] + "…")
+    raise EdgeError(
+        "EXEG-0305-400", "%s is not a valid %s value. %s" % (shown, namespace, identity_problem(value, namespace))
     )
 
 

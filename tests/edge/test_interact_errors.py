@@ -112,6 +112,34 @@ def test_an_identity_without_an_id_is_EXEG_0305(scenario):
     problem(scenario.lookup(body), "EXEG-0305-400")
 
 
+@pytest.mark.parametrize(
+    "namespace, value, detail",
+    [
+        (
+            "ECID",
+            "INVALID_ID",
+            '"INVALID_ID" is not a valid ECID value. This is not a valid ECID identity: an ECID is exactly 38 digits.',
+        ),
+        (
+            "Email",
+            "ada@example.com\u200b",
+            '"ada@example.com\\u200b" is not a valid Email value. The identity contains an invisible or control '
+            "character, U+200B ZERO WIDTH SPACE at position 16; remove it (it often comes from copying a value out of "
+            "a document or spreadsheet).",
+        ),
+        (
+            "CRMID",
+            "crm 42",
+            '"crm 42" is not a valid CRMID value. The identity contains whitespace; CRMID identities cannot.',
+        ),
+    ],
+)
+def test_an_identity_no_profile_could_hold_is_EXEG_0305_naming_the_rule(scenario, namespace, value, detail):
+    body = {"event": {"xdm": {"identityMap": {namespace: [{"id": value, "primary": True}]}}}}
+
+    assert problem(scenario.lookup(body), "EXEG-0305-400")["detail"] == detail
+
+
 def test_namespaces_are_case_sensitive(scenario):
     body = problem(scenario.lookup(scenario.body(namespace="email", value="ada@example.com")), "EXEG-0013-422")
     assert "case-sensitive" in body["detail"]
