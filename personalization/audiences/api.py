@@ -10,6 +10,14 @@ from django.utils.translation import gettext as _
 from accounts.constants import MANAGE_SEGMENTS, VIEW_SEGMENTS
 from personalization.api_base import SandboxedModelSerializer, SandboxedModelViewSet, SandboxField
 from personalization.audiences.filtersets import AudienceFilterSet
+from personalization.audiences.forms_import import CsvUploadForm
+from personalization.audiences.import_models import AudienceImport
+from personalization.audiences.import_services import (
+    EXPIRATION_DAYS_DEFAULT,
+    EXPIRATION_DAYS_MAX,
+    EXPIRATION_DAYS_MIN,
+    audience_import_start,
+)
 from personalization.audiences.models import Audience, AudienceEvaluation
 from personalization.audiences.rules import edge_eligibility
 from personalization.audiences.services import (
@@ -20,7 +28,13 @@ from personalization.audiences.services import (
     audience_update,
 )
 
-__all__ = ["AudienceEvaluationSerializer", "AudienceSerializer", "AudienceViewSet"]
+__all__ = [
+    "AudienceEvaluationSerializer",
+    "AudienceImportRequestSerializer",
+    "AudienceImportSerializer",
+    "AudienceSerializer",
+    "AudienceViewSet",
+]
 
 
 class AudienceSerializer(SandboxedModelSerializer):
@@ -87,6 +101,83 @@ class AudienceEvaluationSerializer(serializers.ModelSerializer):
         ]
 
 
+class AudienceImportSerializer(serializers.ModelSerializer):
+    namespace = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = AudienceImport
+        fields = [
+            "id",
+            "audience",
+            "namespace",
+            "identity_column",
+            "expiration_days",
+            "file_name",
+            "file_size",
+            "confirm_exits",
+            "exits_refused",
+            "status",
+            "progress",
+            "rows_total",
+            "rows_valid",
+            "rows_invalid",
+            "profiles_created",
+            "error",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class AudienceImportRequestSerializer(serializers.Serializer):
+    """A new member list for a custom upload audience: the file, its identity column and namespace."""
+
+    file = serializers.FileField(help_text=CsvUploadForm.base_fields["file"].help_text)
+    namespace = serializers.CharField(
+        help_text=_("Code of an identity namespace of the audience's sandbox, e.g. ECID.")
+    )
+    identity_column = serializers.CharField(help_text=_("The header name of the column that holds the identities."))
+    expiration_days = serializers.IntegerField(
+        min_value=EXPIRATION_DAYS_MIN, max_value=EXPIRATION_DAYS_MAX, default=EXPIRATION_DAYS_DEFAULT
+    )
+    confirm_exits = serializers.BooleanField(
+        default=False,
+        help_text=_(
+            "Needed when the file would make more than half of the current members exit; without it such an "
+            "import stops, changes nothing, and reports the count in exits_refused."
+        ),
+    )
+
+    def validate_file(self, upload):
+        form = CsvUploadForm(files={"file": upload})
+        if not form.is_valid():
+            raise serializers.ValidationError(form.errors["file"])
+        self.layout = form.layout
+        return upload
+
+    def validate(self, attrs):
+        audience = self.context["audience"]
+        errors = {}
+        namespace = audience.sandbox.identity_namespaces.filter(code=attrs["namespace"]).first()
+        if namespace is None:
+            known = ", ".join(audience.sandbox.identity_namespaces.order_by("code").values_list("code", flat=True))
+            errors["namespace"] = _(
+                "No identity namespace has the code %(code)s in the sandbox %(sandbox)s; codes are case-sensitive. "
+                "Known: %(known)s."
+            ) % {"code": attrs["namespace"], "sandbox": audience.sandbox.name, "known": known}
+        if attrs["identity_column"] not in self.layout.header:
+            errors["identity_column"] = _("The file has no column %(column)s; its columns are %(columns)s.") % {
+                "column": attrs["identity_column"],
+                "columns": ", ".join(self.layout.header),
+            }
+        if errors:
+            raise serializers.ValidationError(errors)
+        return {**attrs, "namespace": namespace, "delimiter": self.layout.delimiter}
+
+
 class AudienceViewSet(SandboxedModelViewSet):
     """Audiences: rule-based (segmentation) or uploaded (custom upload)."""
 
@@ -139,3 +230,37 @@ class AudienceViewSet(SandboxedModelViewSet):
         audience = self.get_object()
         page = self.paginate_queryset(audience.evaluations.all())
         return self.get_paginated_response(AudienceEvaluationSerializer(page, many=True).data)
+
+    @extend_schema(methods=["get"], responses=AudienceImportSerializer(many=True))
+    @extend_schema(
+        methods=["post"],
+        request={"multipart/form-data": AudienceImportRequestSerializer},
+        responses={202: AudienceImportSerializer},
+    )
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
+    def imports(self, request, pk=None):
+        """
+        List the audience's CSV imports, newest first; or import a new member list (multipart, Import Audience,
+        View and Manage Segments). The import runs in the background: poll the answer's import in this list.
+        """
+        audience = self.get_object()
+        if request.method == "GET":
+            page = self.paginate_queryset(audience.imports.select_related("namespace", "created_by"))
+            return self.get_paginated_response(AudienceImportSerializer(page, many=True).data)
+        if audience.origin != Audience.Origin.CUSTOM_UPLOAD:
+            raise serializers.ValidationError(
+                {
+                    "non_field_errors": [
+                        _("%(name)s is a segmentation audience; only custom upload audiences take CSV files.")
+                        % {"name": audience.name}
+                    ]
+                },
+                code="not_custom_upload",
+            )
+        body = AudienceImportRequestSerializer(data=request.data, context={"audience": audience})
+        body.is_valid(raise_exception=True)
+        audience_import = audience_import_start(
+            user=request.user, audience=audience, upload=body.validated_data.pop("file"), **body.validated_data
+        )
+        audience_import.refresh_from_db()
+        return Response(AudienceImportSerializer(audience_import).data, status=status.HTTP_202_ACCEPTED)
