@@ -68,3 +68,15 @@ def test_a_run_past_the_announce_limit_counts_every_transition(sandbox, settings
     assert (evaluation.entered, evaluation.exited) == (5, 3)
     statuses = dict(AudienceMembership.objects.filter(audience=gold).values_list("profile_id", "status"))
     assert statuses == {**{p.pk: "realized" for p in newcomers}, **{p.pk: "exited" for p in leavers}}
+
+
+def test_a_rule_whose_field_no_longer_exists_evaluates_and_every_member_exits(sandbox):
+    gone = AudienceFactory(sandbox=sandbox, rule={"field": "loyalty.deleted", "op": "equals", "value": "gold"})
+    members = [ProfileFactory(sandbox=sandbox, attributes={"loyalty": {"deleted": "gold"}}) for _ in range(2)]
+    for member in members:
+        MembershipFactory(audience=gone, profile=member, status="existing")
+
+    evaluation = audience_evaluate(audience_id=gone.pk)
+
+    assert (evaluation.status, evaluation.entered, evaluation.exited) == ("succeeded", 0, 2)
+    assert set(AudienceMembership.objects.filter(audience=gone).values_list("status", flat=True)) == {"exited"}
