@@ -8,9 +8,18 @@ from rest_framework.response import Response
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.constants import MANAGE_DATASTREAMS, MANAGE_ROLES, VIEW_DATASTREAMS
 from accounts.models import ApiCredential, PersonalToken, Role, Sandbox
-from accounts.permissions import SandboxObjectPermission, permission_map, restrict, sandboxes_visible_to
+from accounts.permissions import (
+    CAN_MANAGE_API_CREDENTIALS,
+    CAN_MANAGE_ROLES,
+    CAN_VIEW_DATASTREAMS,
+    SIGNED_IN,
+    RuleDeclaringViewSetMixin,
+    SandboxObjectPermission,
+    permission_map,
+    restrict,
+    sandboxes_visible_to,
+)
 from accounts.services import (
     api_credential_create,
     api_credential_revoke,
@@ -65,12 +74,13 @@ class SandboxSerializer(serializers.ModelSerializer):
         return sorted(permission_map(self.context["request"].user).get(sandbox.pk, ()))
 
 
-class SandboxViewSet(viewsets.ReadOnlyModelViewSet):
+class SandboxViewSet(RuleDeclaringViewSetMixin, viewsets.ReadOnlyModelViewSet):
     """The sandboxes where your roles grant you any permission, with what they grant."""
 
     queryset = Sandbox.objects.all()
     serializer_class = SandboxSerializer
     permission_classes = [permissions.IsAuthenticated]
+    read_rule = SIGNED_IN
 
     def get_queryset(self):
         return sandboxes_visible_to(self.request.user)
@@ -102,16 +112,16 @@ class RoleSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "description", "permissions", "sandboxes", "users"]
 
 
-class RoleViewSet(viewsets.ReadOnlyModelViewSet):
+class RoleViewSet(RuleDeclaringViewSetMixin, viewsets.ReadOnlyModelViewSet):
     """Roles on the sandboxes where you hold Manage Roles (read-only; manage roles in the UI)."""
 
     queryset = Role.objects.prefetch_related("sandboxes", "users")
     serializer_class = RoleSerializer
     permission_classes = [RolePermission]
-    view_permission = MANAGE_ROLES
+    read_rule = CAN_MANAGE_ROLES
 
     def get_queryset(self):
-        return restrict(super().get_queryset(), self.request.user, self.view_permission)
+        return restrict(super().get_queryset(), self.request.user, self.read_rule)
 
 
 #
@@ -158,6 +168,7 @@ class PersonalTokenCreatedSerializer(PersonalTokenSerializer):
 
 
 class PersonalTokenViewSet(
+    RuleDeclaringViewSetMixin,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
@@ -169,6 +180,7 @@ class PersonalTokenViewSet(
     queryset = PersonalToken.objects.all()
     serializer_class = PersonalTokenSerializer
     permission_classes = [permissions.IsAuthenticated, TokensCannotCreateTokens]
+    read_rule = SIGNED_IN  # every user's own tokens
 
     def get_queryset(self):
         user = self.request.user
@@ -229,6 +241,7 @@ class ApiCredentialCreatedSerializer(ApiCredentialSerializer):
 
 
 class ApiCredentialViewSet(
+    RuleDeclaringViewSetMixin,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
@@ -243,11 +256,11 @@ class ApiCredentialViewSet(
     queryset = ApiCredential.objects.select_related("sandbox")
     serializer_class = ApiCredentialSerializer
     permission_classes = [SandboxObjectPermission]
-    view_permission = VIEW_DATASTREAMS
-    change_permission = MANAGE_DATASTREAMS
+    read_rule = CAN_VIEW_DATASTREAMS
+    write_rule = CAN_MANAGE_API_CREDENTIALS
 
     def get_queryset(self):
-        return restrict(super().get_queryset(), self.request.user, self.view_permission)
+        return restrict(super().get_queryset(), self.request.user, self.read_rule)
 
     @extend_schema(request=ApiCredentialSerializer, responses={201: ApiCredentialCreatedSerializer})
     def create(self, request, *args, **kwargs):

@@ -1,16 +1,27 @@
-from accounts import constants as perms
+from accounts import permissions as rules
 from accounts.middleware import SANDBOX_ORDER
-from accounts.permissions import has_sandbox_permission, sandboxes_visible_to
+from accounts.permissions import sandboxes_visible_to
 
-# (label, url name, codenames that make the section visible in the current sandbox), in menu order.
+# (label, url name, the rule its page declares), in menu order: a section shows when its page would open.
 NAVIGATION = (
-    ("Datastreams", "datastreams:datastream_list", (perms.VIEW_DATASTREAMS,)),
-    ("Profile fields", "profiles:profilefield_list", (perms.VIEW_PROFILES,)),
-    ("Profiles", "profiles:profile_list", (perms.VIEW_PROFILES,)),
-    ("Audiences", "audiences:audience_list", (perms.VIEW_SEGMENTS,)),
-    ("Destinations", "destinations:destination_list", (perms.VIEW_DESTINATIONS,)),
-    ("Lookup preview", "edge:lookup_preview", (perms.VIEW_PROFILES, perms.VIEW_DESTINATIONS)),
+    ("Datastreams", "datastreams:datastream_list", rules.CAN_VIEW_DATASTREAMS),
+    ("Profile fields", "profiles:profilefield_list", rules.CAN_VIEW_PROFILES),
+    ("Profiles", "profiles:profile_list", rules.CAN_VIEW_PROFILES),
+    ("Audiences", "audiences:audience_list", rules.CAN_VIEW_SEGMENTS),
+    ("Destinations", "destinations:destination_list", rules.CAN_VIEW_DESTINATIONS),
+    ("Lookup preview", "edge:lookup_preview", rules.CAN_PREVIEW_LOOKUPS),
 )
+
+
+class RulesHere:
+    """`{% if allowed.CAN_IMPORT_AUDIENCES %}`: whether the user satisfies a named rule in the current sandbox."""
+
+    def __init__(self, user, sandbox):
+        self.user = user
+        self.sandbox = sandbox
+
+    def __getitem__(self, name: str) -> bool:
+        return rules.RULES[name].allows(self.user, self.sandbox)
 
 
 def navigation(request):
@@ -20,9 +31,7 @@ def navigation(request):
         return {}
     sandbox = getattr(request, "sandbox", None)
     sections = [
-        {"label": label, "url_name": url_name}
-        for label, url_name, codenames in NAVIGATION
-        if sandbox is not None and all(has_sandbox_permission(user, code, sandbox) for code in codenames)
+        {"label": label, "url_name": url_name} for label, url_name, rule in NAVIGATION if rule.allows(user, sandbox)
     ]
     granted = set()
     if sandbox is not None:
@@ -34,4 +43,5 @@ def navigation(request):
         "nav_sandboxes": sandboxes_visible_to(user).order_by(*SANDBOX_ORDER),
         "current_sandbox": sandbox,
         "sandbox_perms": granted,
+        "allowed": RulesHere(user, sandbox),
     }

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.constants import SANDBOX_PERMISSION_CODENAMES, SANDBOX_PERMISSIONS
+from accounts.permissions import in_sandbox, restrict
 
 __all__ = [
     "AccessToken",
@@ -21,7 +22,35 @@ __all__ = [
     "Sandbox",
     "SandboxGroupObjectPermission",
     "SandboxUserObjectPermission",
+    "SandboxedModel",
+    "SandboxedQuerySet",
 ]
+
+
+class SandboxedQuerySet(models.QuerySet):
+    """Rows that live in a sandbox: `Model.objects.restrict(user, rule)` is the one way to scope them."""
+
+    def restrict(self, user, rule):
+        return restrict(self, user, rule)
+
+    def in_sandbox(self, sandbox):
+        return in_sandbox(self, sandbox)
+
+
+class SandboxedModel(models.Model):
+    """
+    Base of every model whose rows belong to a sandbox.
+
+    `SANDBOX_LOOKUP` is the path from a row to its sandbox (`"sandbox"` unless a subclass says otherwise,
+    e.g. `"destination__sandbox"` for a child row); `restrict()` and `sandbox_of()` follow it.
+    """
+
+    SANDBOX_LOOKUP = "sandbox"
+
+    objects = SandboxedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
 
 
 class Sandbox(models.Model):
@@ -78,7 +107,7 @@ def validate_permission_codenames(value):
         )
 
 
-class Role(models.Model):
+class Role(SandboxedModel):
     """
     A named set of sandbox permissions given to users on chosen sandboxes.
 
@@ -160,15 +189,13 @@ class PersonalToken(models.Model):
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 
 
-class ApiCredential(models.Model):
+class ApiCredential(SandboxedModel):
     """
     A server-to-server credential scoped to one sandbox (OAuth2 client credentials).
 
     The client id travels as `x-api-key`; the secret is shown once and stored as a SHA-256 digest. Callers
     exchange id and secret for short-lived bearer tokens; only authenticated lookups receive attributes.
     """
-
-    SANDBOX_LOOKUP = "sandbox"
 
     sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="api_credentials")
     name = models.CharField(_("name"), max_length=200)
@@ -211,7 +238,7 @@ class ApiCredential(models.Model):
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())
 
 
-class AccessToken(models.Model):
+class AccessToken(SandboxedModel):
     """A bearer token issued to an API credential; stored as a digest, valid until `expires_at`."""
 
     SANDBOX_LOOKUP = "credential__sandbox"

@@ -6,9 +6,8 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.constants import MANAGE_DATASTREAMS
 from accounts.models import ApiCredential, PersonalToken, Role, SandboxGroupObjectPermission
-from accounts.permissions import require_sandbox_permission
+from accounts.permissions import CAN_MANAGE_API_CREDENTIALS
 
 __all__ = [
     "api_credential_create",
@@ -84,9 +83,10 @@ def api_credential_create(*, user, sandbox, name: str, expires_at=None) -> tuple
     """
     Create a server-to-server credential in `sandbox`; return it with the secret, shown once and never stored.
 
-    Creating credentials needs Manage Datastreams: a credential unlocks attributes on the sandbox's datastreams.
+    Creating credentials needs View and Manage Datastreams: a credential unlocks attributes on the sandbox's
+    datastreams.
     """
-    require_sandbox_permission(user, MANAGE_DATASTREAMS, sandbox)
+    CAN_MANAGE_API_CREDENTIALS.require(user, sandbox)
     client_id, secret, digest = ApiCredential.generate()
     credential = ApiCredential(
         sandbox=sandbox, name=name, client_id=client_id, secret_digest=digest, created_by=user, expires_at=expires_at
@@ -101,7 +101,7 @@ def api_credential_revoke(*, user, credential: ApiCredential) -> ApiCredential:
     """Revoke a credential; its bearer tokens stop working on the very next request."""
     from personalization.changes import announce_tokens_revoked
 
-    require_sandbox_permission(user, MANAGE_DATASTREAMS, credential.sandbox_id)
+    CAN_MANAGE_API_CREDENTIALS.require(user, credential.sandbox_id)
     if credential.revoked_at is None:
         credential.revoked_at = timezone.now()
         credential.save(update_fields=["revoked_at"])

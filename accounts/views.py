@@ -1,4 +1,5 @@
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
 from django.http import Http404
@@ -9,17 +10,37 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
-from accounts.constants import MANAGE_DATASTREAMS, VIEW_DATASTREAMS
 from accounts.forms import ApiCredentialForm
 from accounts.middleware import SESSION_KEY
 from accounts.models import ApiCredential
-from accounts.permissions import SandboxPermissionRequiredMixin, has_sandbox_permission, sandboxes_visible_to
+from accounts.permissions import (
+    CAN_MANAGE_API_CREDENTIALS,
+    CAN_VIEW_DATASTREAMS,
+    PUBLIC,
+    SIGNED_IN,
+    SandboxPermissionRequiredMixin,
+    sandboxes_visible_to,
+)
 from accounts.services import api_credential_create, api_credential_revoke
+
+
+class SignInView(auth_views.LoginView):
+    """Sign in; anyone may open it."""
+
+    rule = PUBLIC
+    template_name = "accounts/login.html"
+
+
+class SignOutView(auth_views.LogoutView):
+    """Sign out (POST); it only ends a session and shows nothing."""
+
+    rule = PUBLIC
 
 
 class SandboxSwitchView(LoginRequiredMixin, View):
     """Make another sandbox the current one; only sandboxes where the user holds a permission qualify."""
 
+    rule = SIGNED_IN
     http_method_names = ["post"]
 
     def post(self, request):
@@ -34,19 +55,21 @@ class SandboxSwitchView(LoginRequiredMixin, View):
 
 
 class _CredentialPermissions(SandboxPermissionRequiredMixin):
-    permission_required = VIEW_DATASTREAMS
+    rule = CAN_MANAGE_API_CREDENTIALS
+    visible_with = CAN_VIEW_DATASTREAMS
 
 
 class ApiCredentialListView(_CredentialPermissions, ListView):
     """The current sandbox's server-to-server credentials: who may receive attributes from lookups."""
 
+    rule = CAN_VIEW_DATASTREAMS
     current_sandbox_only = True
     queryset = ApiCredential.objects.select_related("created_by")
     template_name = "accounts/apicredential_list.html"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["can_manage"] = has_sandbox_permission(self.request.user, MANAGE_DATASTREAMS, self.request.sandbox)
+        context["can_manage"] = CAN_MANAGE_API_CREDENTIALS.allows(self.request.user, self.request.sandbox)
         context["token_url"] = self.request.build_absolute_uri(reverse("oauth-token"))
         return context
 
@@ -54,7 +77,6 @@ class ApiCredentialListView(_CredentialPermissions, ListView):
 class ApiCredentialCreateView(_CredentialPermissions, FormView):
     """Create a credential and show its secret exactly once, in the response to the POST that made it."""
 
-    change_permission = MANAGE_DATASTREAMS
     form_class = ApiCredentialForm
     template_name = "accounts/apicredential_form.html"
 
@@ -83,7 +105,6 @@ class ApiCredentialCreateView(_CredentialPermissions, FormView):
 class ApiCredentialRevokeView(_CredentialPermissions, DetailView):
     """Confirm, then revoke: tokens already handed out stop working on the very next lookup."""
 
-    change_permission = MANAGE_DATASTREAMS
     queryset = ApiCredential.objects.all()
     template_name = "accounts/apicredential_revoke.html"
 

@@ -1,15 +1,15 @@
 """
 Shared pieces of the management API: sandboxed viewsets whose writes go through the domain services.
 
-Every queryset is `restrict()`-ed with the viewset's `view_permission`, so objects in other sandboxes are
-404. Writes call the app's service functions, which run `full_clean()` and re-check the permission on the
-object's sandbox; their `ValidationError`s become 400s naming the field (`personalization.api_errors`).
+Every queryset is `restrict()`-ed with the viewset's `read_rule`, so objects in other sandboxes are 404; each
+action asks the rule the viewset declares for it (`rule_for`), which the permission matrix test reads too.
+Writes call the app's service functions, which run `full_clean()` and re-check the rule on the object's
+sandbox; their `ValidationError`s become 400s naming the field (`personalization.api_errors`).
 """
 
 from collections.abc import Callable
 
 from rest_framework import exceptions, serializers, viewsets
-from rest_framework.permissions import SAFE_METHODS
 from rest_framework.views import APIView
 
 from django.contrib.auth.models import AnonymousUser
@@ -19,21 +19,21 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Sandbox
 from accounts.permissions import (
+    SIGNED_IN,
+    RuleDeclaringViewSetMixin,
     SandboxObjectPermission,
-    has_sandbox_permission,
-    holds_anywhere,
     restrict,
     sandbox_ids_with,
     sandbox_of,
 )
 
 __all__ = [
-    "AnyOfSandboxPermissions",
     "ApiNotFoundView",
     "SandboxField",
     "SandboxedModelSerializer",
     "SandboxedModelViewSet",
     "SandboxedReadOnlyModelViewSet",
+    "ScopedReadOnlyField",
     "VisibleRelatedField",
 ]
 
@@ -50,7 +50,7 @@ def _request_user(context):
 
 class SandboxField(serializers.SlugRelatedField):
     """
-    The object's sandbox, given by name; only sandboxes where the user holds the view's `view_permission`.
+    The object's sandbox, given by name; only sandboxes where the user holds the view's `read_rule`.
 
     A sandbox the user cannot see is answered like one that does not exist (400), never with a 403 that
     would confirm it exists.
@@ -61,22 +61,37 @@ class SandboxField(serializers.SlugRelatedField):
         super().__init__(slug_field="name", queryset=Sandbox.objects.all(), **kwargs)
 
     def get_queryset(self):
-        view = self.context.get("view")
-        codename = getattr(view, "view_permission", None)
-        if not codename:
+        rule = getattr(self.context.get("view"), "read_rule", None)
+        if rule is None:
             return Sandbox.objects.none()
-        return super().get_queryset().filter(pk__in=sandbox_ids_with(_request_user(self.context), codename))
+        return super().get_queryset().filter(pk__in=sandbox_ids_with(_request_user(self.context), rule))
 
 
 class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
-    """A related object by id, offered only from sandboxes where the user holds `codename`."""
+    """A related object by id, offered only from sandboxes where the user satisfies `rule`."""
 
-    def __init__(self, *, codename: str, **kwargs):
-        self.codename = codename
+    def __init__(self, *, rule, **kwargs):
+        self.rule = rule
         super().__init__(**kwargs)
 
     def get_queryset(self):
-        return restrict(super().get_queryset(), _request_user(self.context), self.codename)
+        return restrict(super().get_queryset(), _request_user(self.context), self.rule)
+
+
+class ScopedReadOnlyField(serializers.CharField):
+    """
+    A value from another domain (an audience's name on an activation), shown only when the user satisfies `rule`
+    on the object's sandbox; otherwise null. Cross-domain reads never widen what a role lets one see.
+    """
+
+    def __init__(self, *, rule, **kwargs):
+        self.rule = rule
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+
+    def get_attribute(self, instance):
+        if not self.rule.allows(_request_user(self.context), sandbox_of(instance)):
+            return None
+        return super().get_attribute(instance)
 
 
 #
@@ -122,54 +137,21 @@ class SandboxedModelSerializer(serializers.ModelSerializer):
 
 
 #
-# Permissions
-#
-
-
-class AnyOfSandboxPermissions(SandboxObjectPermission):
-    """
-    Reads need the view's `view_permission`; writes need it plus any one of `change_permissions`.
-
-    For actions the product grants through alternative permissions, e.g. activating an audience with
-    Activate Destinations or with Activate Segments without Mapping.
-    """
-
-    def _write_codenames(self, view) -> tuple[str, ...]:
-        return tuple(view.change_permissions)
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated and holds_anywhere(user, view.view_permission)):
-            return False
-        if request.method in SAFE_METHODS:
-            return True
-        return any(holds_anywhere(user, code) for code in self._write_codenames(view))
-
-    def has_object_permission(self, request, view, obj) -> bool:
-        sandbox = sandbox_of(obj)
-        if request.method in SAFE_METHODS:
-            return has_sandbox_permission(request.user, view.view_permission, sandbox)
-        return any(has_sandbox_permission(request.user, code, sandbox) for code in self._write_codenames(view))
-
-
-#
 # Viewsets
 #
 
 
-class _SandboxedQuerysetMixin:
-    view_permission: str = ""
-    change_permission: str | None = None
+class _SandboxedQuerysetMixin(RuleDeclaringViewSetMixin):
     permission_classes = [SandboxObjectPermission]
     # Codes of errors a model raises for the whole object, and the request field the 400 should name.
     error_fields: dict[str, str] = {}
 
     def get_queryset(self):
-        return restrict(super().get_queryset(), self.request.user, self.view_permission)
+        return restrict(super().get_queryset(), self.request.user, self.read_rule)
 
 
 class SandboxedReadOnlyModelViewSet(_SandboxedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
-    """List and retrieve objects of the sandboxes where the user holds `view_permission`."""
+    """List and retrieve objects of the sandboxes where the user holds `read_rule`."""
 
 
 class SandboxedModelViewSet(_SandboxedQuerysetMixin, viewsets.ModelViewSet):
@@ -206,6 +188,8 @@ class ApiNotFoundView(APIView):
 
     Like every endpoint, it first asks for credentials (401): it tells nothing about the API to anonymous callers.
     """
+
+    rule = SIGNED_IN
 
     schema = None  # not an operation of the API
 

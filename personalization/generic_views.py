@@ -1,6 +1,7 @@
 """
 Generic UI views in NetBox's style: a page is a class declaring `queryset`, `filterset_class`,
-`form_class`, `service` and the permissions; these bases do the rest.
+`form_class`, `service` and its two rules, `view_rule` (who sees the objects) and `manage_rule` (who
+changes them); these bases do the rest. List and detail pages need `view_rule`, write pages `manage_rule`.
 
 Every queryset goes through `restrict()` (via `SandboxPermissionRequiredMixin`), every write through a
 service, and a service's `ValidationError` comes back as form errors or a message, never as a 500.
@@ -17,7 +18,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import CreateView, DetailView, ListView, UpdateView
 
-from accounts.permissions import SandboxPermissionRequiredMixin, permission_map, restrict, sandbox_of
+from accounts.permissions import Rule, SandboxPermissionRequiredMixin, in_sandbox, permission_map, restrict, sandbox_of
 
 __all__ = [
     "ObjectCreateView",
@@ -31,19 +32,16 @@ __all__ = [
 ]
 
 
-def scope_to_sandbox(queryset, user, codename: str, sandbox):
-    """Return the rows of `queryset` that `user` may see under `codename`, limited to `sandbox`."""
-    queryset = restrict(queryset, user, codename)
-    if sandbox is None:
-        return queryset.none()
-    return queryset.filter(**{queryset.model.SANDBOX_LOOKUP: getattr(sandbox, "pk", sandbox)})
+def scope_to_sandbox(queryset, user, rule, sandbox):
+    """Return the rows of `queryset` that `user` may see under `rule`, limited to `sandbox`."""
+    return in_sandbox(restrict(queryset, user, rule), sandbox)
 
 
-def _scope_choice_fields(form, user, codename: str, sandbox) -> None:
+def _scope_choice_fields(form, user, rule, sandbox) -> None:
     """Limit every model choice field of `form` to what `user` may pick in `sandbox`."""
     for field in form.fields.values():
         if isinstance(field, forms.ModelChoiceField):
-            field.queryset = scope_to_sandbox(field.queryset, user, codename, sandbox)
+            field.queryset = scope_to_sandbox(field.queryset, user, rule, sandbox)
 
 
 def _constraint_field(model, message, form) -> str | None:
@@ -77,17 +75,17 @@ def add_service_errors(form, error: ValidationError) -> None:
 class SandboxedModelForm(forms.ModelForm):
     """
     A model form bound to a sandbox: choice fields offer only rows of `sandbox` that `user` may see under
-    `codename`, and per-sandbox unique constraints are checked with the other fields, next to the field they name.
+    `rule`, and per-sandbox unique constraints are checked with the other fields, next to the field they name.
     """
 
-    def __init__(self, *args, user, sandbox, codename: str, **kwargs):
+    def __init__(self, *args, user, sandbox, rule, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
         self.sandbox = sandbox
         if self.instance._state.adding and self.instance.sandbox_id is None:
             # The model's own clean() needs the sandbox to check rules such as overlapping paths.
             self.instance.sandbox = sandbox
-        _scope_choice_fields(self, user, codename, sandbox)
+        _scope_choice_fields(self, user, rule, sandbox)
 
     def _get_validation_exclusions(self):
         exclude = super()._get_validation_exclusions()
@@ -104,7 +102,8 @@ class SandboxedModelForm(forms.ModelForm):
 class _ObjectContextMixin:
     """Give templates the model's names and whether the user may change objects (`can_manage`)."""
 
-    manage_permission: str | None = None
+    view_rule: Rule | None = None
+    manage_rule: Rule | None = None
     # Write pages this page links to (`create` on lists, `edit` / `delete` on objects).
     actions: tuple[str, ...] = ()
 
@@ -124,7 +123,7 @@ class _ObjectContextMixin:
         sandbox_id = sandbox_of(obj) if obj is not None else getattr(self.request.sandbox, "pk", None)
         perms = self.permissions_for(sandbox_id)
         url_prefix = "%s:%s_" % (self.request.resolver_match.namespace, meta.model_name)
-        can_manage = bool(self.manage_permission and self.manage_permission in perms)
+        can_manage = bool(self.manage_rule and self.manage_rule.satisfied_by(perms))
         context.update(
             verbose_name=meta.verbose_name,
             verbose_name_plural=meta.verbose_name_plural,
@@ -140,7 +139,15 @@ class _ObjectContextMixin:
         return context
 
 
-class ObjectListView(SandboxPermissionRequiredMixin, _ObjectContextMixin, ListView):
+class _ViewRequired:
+    """List and detail pages need the model's `view_rule`."""
+
+    @classmethod
+    def declared_rule(cls):
+        return cls.view_rule
+
+
+class ObjectListView(_ViewRequired, SandboxPermissionRequiredMixin, _ObjectContextMixin, ListView):
     """List the current sandbox's objects, filtered by the model's FilterSet and paginated."""
 
     current_sandbox_only = True
@@ -155,7 +162,7 @@ class ObjectListView(SandboxPermissionRequiredMixin, _ObjectContextMixin, ListVi
         filterset.form.fields = {name: fields[name] for name in self.filter_fields if name in fields}
         if "q" in filterset.form.fields:
             filterset.form.fields["q"].widget.input_type = "search"
-        _scope_choice_fields(filterset.form, self.request.user, self.permission_required, self.request.sandbox)
+        _scope_choice_fields(filterset.form, self.request.user, self.view_rule, self.request.sandbox)
         for field in filterset.form.fields.values():
             # A filter left empty means "any", so say so instead of "Unknown" or dashes.
             if isinstance(field.widget, forms.NullBooleanSelect):
@@ -190,8 +197,8 @@ class ObjectListView(SandboxPermissionRequiredMixin, _ObjectContextMixin, ListVi
         return context
 
 
-class ObjectDetailView(SandboxPermissionRequiredMixin, _ObjectContextMixin, DetailView):
-    """Show one object; 404 when it lives in a sandbox where the user lacks `permission_required`."""
+class ObjectDetailView(_ViewRequired, SandboxPermissionRequiredMixin, _ObjectContextMixin, DetailView):
+    """Show one object; 404 when it lives in a sandbox where the user lacks `view_rule`."""
 
 
 class _ServiceFormMixin(_ObjectContextMixin):
@@ -207,7 +214,7 @@ class _ServiceFormMixin(_ObjectContextMixin):
     def get_form_kwargs(self):
         kwargs = super().get_form_kwargs()
         if issubclass(self.get_form_class(), SandboxedModelForm):
-            kwargs.update(user=self.request.user, sandbox=self.form_sandbox(), codename=self.permission_required)
+            kwargs.update(user=self.request.user, sandbox=self.form_sandbox(), rule=self.view_rule)
         return kwargs
 
     def call_service(self, form):
@@ -225,11 +232,15 @@ class _ServiceFormMixin(_ObjectContextMixin):
 
 
 class _ManageRequired:
-    """Require the page's `manage_permission` (403 for viewers) on the current or the object's sandbox."""
+    """Require the page's `manage_rule` (403 for viewers) on the current or the object's sandbox."""
 
-    @property
-    def change_permission(self):
-        return self.manage_permission
+    @classmethod
+    def declared_rule(cls):
+        return cls.manage_rule
+
+    @classmethod
+    def visibility_rule(cls):
+        return cls.view_rule
 
 
 class ObjectCreateView(_ManageRequired, SandboxPermissionRequiredMixin, _ServiceFormMixin, CreateView):

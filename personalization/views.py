@@ -4,8 +4,13 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import render
 from django.views.generic import TemplateView
 
-from accounts import constants as perms
-from accounts.permissions import has_sandbox_permission
+from accounts.permissions import (
+    CAN_VIEW_DATASTREAMS,
+    CAN_VIEW_DESTINATIONS,
+    CAN_VIEW_PROFILES,
+    CAN_VIEW_SEGMENTS,
+    SIGNED_IN,
+)
 
 
 def _overview_cards(user, sandbox):
@@ -16,22 +21,23 @@ def _overview_cards(user, sandbox):
     from personalization.profiles.models import Profile, ProfileField
 
     sections = (
-        ("Datastreams", "datastreams:datastream_list", perms.VIEW_DATASTREAMS, Datastream),
-        ("Profile fields", "profiles:profilefield_list", perms.VIEW_PROFILES, ProfileField),
-        ("Profiles", "profiles:profile_list", perms.VIEW_PROFILES, Profile),
-        ("Audiences", "audiences:audience_list", perms.VIEW_SEGMENTS, Audience),
-        ("Destinations", "destinations:destination_list", perms.VIEW_DESTINATIONS, Destination),
+        ("Datastreams", "datastreams:datastream_list", CAN_VIEW_DATASTREAMS, Datastream),
+        ("Profile fields", "profiles:profilefield_list", CAN_VIEW_PROFILES, ProfileField),
+        ("Profiles", "profiles:profile_list", CAN_VIEW_PROFILES, Profile),
+        ("Audiences", "audiences:audience_list", CAN_VIEW_SEGMENTS, Audience),
+        ("Destinations", "destinations:destination_list", CAN_VIEW_DESTINATIONS, Destination),
     )
     return [
-        {"label": label, "url_name": url_name, "count": model.objects.filter(sandbox=sandbox).count()}
-        for label, url_name, codename, model in sections
-        if has_sandbox_permission(user, codename, sandbox)
+        {"label": label, "url_name": url_name, "count": model.objects.restrict(user, rule).in_sandbox(sandbox).count()}
+        for label, url_name, rule, model in sections
+        if rule.allows(user, sandbox)
     ]
 
 
 class HomeView(LoginRequiredMixin, TemplateView):
     """The overview of the current sandbox: what the user can open, with counts."""
 
+    rule = SIGNED_IN
     template_name = "home.html"
 
     def get_context_data(self, **kwargs):

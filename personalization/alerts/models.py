@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import SandboxedModel
 from personalization.validators import field_error
 
 __all__ = ["AlertEvent", "AlertSubscription", "AlertType", "Notification", "WebhookDelivery", "WebhookEndpoint"]
@@ -13,7 +14,7 @@ class AlertType(models.TextChoices):
     RUN_DELAY = "run_delay", _("Destination Flow Run Delay")
 
 
-class AlertSubscription(models.Model):
+class AlertSubscription(SandboxedModel):
     """A user's wish to hear about one alert type on one destination."""
 
     SANDBOX_LOOKUP = "destination__sandbox"
@@ -40,7 +41,7 @@ class AlertSubscription(models.Model):
         return "%s: %s" % (self.destination, self.get_alert_type_display())
 
 
-class AlertEvent(models.Model):
+class AlertEvent(SandboxedModel):
     """One breach of an alert rule by one dataflow run; idempotent per rule and run."""
 
     SANDBOX_LOOKUP = "destination__sandbox"
@@ -84,15 +85,13 @@ class Notification(models.Model):
         return "%s: %s" % (self.user, self.event)
 
 
-class WebhookEndpoint(models.Model):
+class WebhookEndpoint(SandboxedModel):
     """
     A URL that receives alert events as signed JSON.
 
     The signing secret is derived from the server's secret key and `secret_salt` (HMAC), shown once and
     never stored, so the database holds nothing that can sign on its own.
     """
-
-    SANDBOX_LOOKUP = "sandbox"
 
     sandbox = models.ForeignKey("accounts.Sandbox", on_delete=models.PROTECT, related_name="webhook_endpoints")
     name = models.CharField(_("name"), max_length=200)
@@ -130,7 +129,7 @@ class WebhookEndpoint(models.Model):
             )
 
 
-class WebhookDelivery(models.Model):
+class WebhookDelivery(SandboxedModel):
     """One attempt to deliver one alert event to one webhook."""
 
     SANDBOX_LOOKUP = "endpoint__sandbox"

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 
 from django.utils.translation import gettext as _
 
-from accounts.constants import MANAGE_SEGMENTS, VIEW_SEGMENTS
+from accounts.permissions import CAN_MANAGE_SEGMENTS, CAN_VIEW_SEGMENTS
 from personalization.api_base import SandboxedModelSerializer, SandboxedModelViewSet, SandboxField
 from personalization.audiences.filtersets import AudienceFilterSet
 from personalization.audiences.forms_import import CsvUploadForm
@@ -184,8 +184,9 @@ class AudienceViewSet(SandboxedModelViewSet):
     queryset = Audience.objects.select_related("sandbox", "created_by")
     serializer_class = AudienceSerializer
     filterset_class = AudienceFilterSet
-    view_permission = VIEW_SEGMENTS
-    change_permission = MANAGE_SEGMENTS
+    read_rule = CAN_VIEW_SEGMENTS
+    write_rule = CAN_MANAGE_SEGMENTS
+    action_rules = {"publish": CAN_MANAGE_SEGMENTS, "evaluate": CAN_MANAGE_SEGMENTS, "evaluations": CAN_VIEW_SEGMENTS}
     create_service = staticmethod(audience_create)
     update_service = staticmethod(audience_update)
     delete_service = staticmethod(audience_delete)

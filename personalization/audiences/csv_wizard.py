@@ -16,8 +16,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from accounts.constants import IMPORT_AUDIENCE, MANAGE_SEGMENTS, VIEW_SEGMENTS
-from accounts.permissions import has_sandbox_permission, restrict
+from accounts.permissions import CAN_IMPORT_AUDIENCES, CAN_VIEW_SEGMENTS, restrict
 from personalization.audiences import csv_import
 from personalization.audiences.forms_import import AudienceDetailsForm, ConfirmForm, CsvUploadForm, ReviewForm
 from personalization.audiences.import_review import estimate_exits
@@ -25,20 +24,14 @@ from personalization.audiences.import_services import audience_import_create, au
 from personalization.audiences.models import Audience
 from personalization.destinations.wizards.base import DestinationWizardView
 
-__all__ = ["AudienceCsvImportWizard", "may_import"]
-
-IMPORT_PERMISSIONS = (IMPORT_AUDIENCE, VIEW_SEGMENTS, MANAGE_SEGMENTS)
-
-
-def may_import(user, sandbox) -> bool:
-    """Return whether `user` holds Import Audience, View and Manage Segments on `sandbox`."""
-    return sandbox is not None and all(has_sandbox_permission(user, code, sandbox) for code in IMPORT_PERMISSIONS)
+__all__ = ["AudienceCsvImportWizard"]
 
 
 class AudienceCsvImportWizard(DestinationWizardView):
     """Import an audience from a CSV file into the current sandbox (the wizard base is the destinations' one)."""
 
     wizard_name = "import"
+    rule = CAN_IMPORT_AUDIENCES
     title = _("Import audience")
     form_list = [
         ("upload", CsvUploadForm),
@@ -62,10 +55,10 @@ class AudienceCsvImportWizard(DestinationWizardView):
         self.audience = None
         self.sandbox = request.sandbox
         if "pk" in kwargs:
-            visible = restrict(Audience.objects.select_related("sandbox"), request.user, VIEW_SEGMENTS)
+            visible = restrict(Audience.objects.select_related("sandbox"), request.user, CAN_VIEW_SEGMENTS)
             self.audience = get_object_or_404(visible, pk=kwargs["pk"], origin=Audience.Origin.CUSTOM_UPLOAD)
             self.sandbox = self.audience.sandbox
-        if not may_import(request.user, self.sandbox):
+        if not self.rule.allows(request.user, self.sandbox):
             raise PermissionDenied
 
     def get_template_names(self):
@@ -85,7 +78,12 @@ class AudienceCsvImportWizard(DestinationWizardView):
     def get_form_kwargs(self, step=None):
         if step == "details":
             _file, layout = self._upload()
-            return {"sandbox": self.sandbox, "columns": layout.header if layout else [], "audience": self.audience}
+            return {
+                "user": self.request.user,
+                "sandbox": self.sandbox,
+                "columns": layout.header if layout else [],
+                "audience": self.audience,
+            }
         if step == "review":
             return {"estimate": self._exit_estimate()}
         return {}

@@ -4,6 +4,7 @@ from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
+from accounts.permissions import CAN_IMPORT_AUDIENCES
 from personalization.audiences import csv_import
 from personalization.audiences.import_services import (
     EXPIRATION_DAYS_DEFAULT,
@@ -127,7 +128,7 @@ class AudienceDetailsForm(forms.Form):
         help_text=_("Optional: how another system names this audience."),
     )
 
-    def __init__(self, *args, sandbox, columns: list[str], audience=None, **kwargs):
+    def __init__(self, *args, user, sandbox, columns: list[str], audience=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.sandbox = sandbox
         self.audience = audience
@@ -141,7 +142,9 @@ class AudienceDetailsForm(forms.Form):
                 if last.identity_column in columns:
                     self.initial.setdefault("identity_column", last.identity_column)
         self.fields["identity_column"].choices = [(name, name) for name in columns]
-        self.fields["namespace"].queryset = IdentityNamespace.objects.filter(sandbox=sandbox).order_by("code")
+        # The namespaces of the sandbox, offered to whoever may import there (the rule the wizard checks).
+        namespaces = IdentityNamespace.objects.restrict(user, CAN_IMPORT_AUDIENCES).in_sandbox(sandbox)
+        self.fields["namespace"].queryset = namespaces.order_by("code")
         self.fields["namespace"].empty_label = _("Choose a namespace")
 
     def clean_name(self):

@@ -5,10 +5,12 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import SandboxedModel
+
 __all__ = ["AudienceImport"]
 
 
-class AudienceImport(models.Model):
+class AudienceImport(SandboxedModel):
     """
     One run of a CSV file into a custom upload audience: the file, its counts, its progress and how it ended.
 

@@ -10,8 +10,7 @@ from django.core.files import File
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accounts.constants import IMPORT_AUDIENCE, MANAGE_SEGMENTS, VIEW_SEGMENTS
-from accounts.permissions import require_sandbox_permission
+from accounts.permissions import CAN_IMPORT_AUDIENCES
 from personalization.audiences.models import Audience, AudienceImport
 from personalization.services import save_checked
 
@@ -29,11 +28,6 @@ __all__ = [
 EXPIRATION_DAYS_MIN, EXPIRATION_DAYS_MAX, EXPIRATION_DAYS_DEFAULT = 1, 90, 30
 EXTERNAL_ID_PATTERN = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 UPLOAD_DIR = "audience_imports"
-
-
-def _require_import_permissions(user, sandbox) -> None:
-    for codename in (IMPORT_AUDIENCE, VIEW_SEGMENTS, MANAGE_SEGMENTS):
-        require_sandbox_permission(user, codename, sandbox)
 
 
 def _store(source, audience_import: AudienceImport) -> None:
@@ -70,7 +64,7 @@ def audience_import_start(
     """
     from personalization.audiences.tasks import import_csv as import_csv_task
 
-    _require_import_permissions(user, audience.sandbox)
+    CAN_IMPORT_AUDIENCES.require(user, audience.sandbox)
     if audience.origin != Audience.Origin.CUSTOM_UPLOAD:
         raise ValidationError(
             _("%(name)s is a segmentation audience; only custom upload audiences take CSV files.")
@@ -121,7 +115,7 @@ def audience_import_create(
     """
     Create a custom upload audience (a draft until its first import succeeds) and start importing `upload`.
     """
-    _require_import_permissions(user, sandbox)
+    CAN_IMPORT_AUDIENCES.require(user, sandbox)
     if external_id and not EXTERNAL_ID_PATTERN.fullmatch(external_id):
         raise ValidationError(
             {
@@ -143,7 +137,7 @@ def audience_import_create(
             created_by=user,
         ),
         user=user,
-        codename=MANAGE_SEGMENTS,
+        rule=CAN_IMPORT_AUDIENCES,
     )
     return audience_import_start(
         user=user,
@@ -168,7 +162,7 @@ def audience_import_confirm_exits(*, user, audience_import: AudienceImport) -> A
 
     Same permissions as any import; refused unless the import stopped for that reason and no later import ran.
     """
-    _require_import_permissions(user, audience_import.audience.sandbox)
+    CAN_IMPORT_AUDIENCES.require(user, audience_import.audience.sandbox)
     if not may_confirm_exits(audience_import):
         raise ValidationError(
             _("This import does not wait for a confirmation (or a later file was imported since); nothing was done."),

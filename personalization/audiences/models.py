@@ -6,15 +6,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import SandboxedModel
 from personalization.validators import field_error
 
 __all__ = ["Audience", "AudienceEvaluation", "AudienceMembership"]
 
 
-class Audience(models.Model):
+class Audience(SandboxedModel):
     """A set of profiles, defined by a rule (segmentation) or by an uploaded CSV (custom upload)."""
-
-    SANDBOX_LOOKUP = "sandbox"
 
     class Origin(models.TextChoices):
         SEGMENTATION = "segmentation", _("Segmentation Service")
@@ -106,7 +105,7 @@ class Audience(models.Model):
         return describe_rule(self.rule, sandbox_id=self.sandbox_id)
 
 
-class AudienceMembership(models.Model):
+class AudienceMembership(SandboxedModel):
     """Whether a profile is in an audience: `realized` on entry, `existing` while kept, `exited` on leaving."""
 
     SANDBOX_LOOKUP = "audience__sandbox"
@@ -154,7 +153,7 @@ class AudienceMembership(models.Model):
             )
 
 
-class AudienceEvaluation(models.Model):
+class AudienceEvaluation(SandboxedModel):
     """
     One batch evaluation of an audience's rule over its sandbox: progress (`processed` of `total` profiles,
     `cursor` = last profile id done, so a retried run resumes), what changed, and how it ended.

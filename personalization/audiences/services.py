@@ -4,8 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from accounts.constants import MANAGE_SEGMENTS
-from accounts.permissions import require_sandbox_permission
+from accounts.permissions import CAN_MANAGE_SEGMENTS
 from personalization.audiences.models import Audience, AudienceEvaluation
 from personalization.services import delete_checked, save_checked
 
@@ -61,7 +60,7 @@ def audience_create(*, user, sandbox, **fields) -> Audience:
     """Create an audience; a published segmentation audience gets its first evaluation queued."""
     with transaction.atomic():
         audience = save_checked(
-            instance=Audience(sandbox=sandbox, created_by=user, **fields), user=user, codename=MANAGE_SEGMENTS
+            instance=Audience(sandbox=sandbox, created_by=user, **fields), user=user, rule=CAN_MANAGE_SEGMENTS
         )
         _evaluate_if_published(audience, was_published=False)
     return audience
@@ -74,7 +73,7 @@ def audience_update(*, user, audience: Audience, **fields) -> Audience:
     was_published = audience.status == Audience.Status.PUBLISHED
     rule_changed = "rule" in fields and fields["rule"] != audience.rule
     with transaction.atomic():
-        audience = save_checked(instance=audience, user=user, codename=MANAGE_SEGMENTS, update=fields)
+        audience = save_checked(instance=audience, user=user, rule=CAN_MANAGE_SEGMENTS, update=fields)
         _evaluate_if_published(audience, was_published=was_published, rule_changed=rule_changed)
     return audience
 
@@ -82,7 +81,7 @@ def audience_update(*, user, audience: Audience, **fields) -> Audience:
 def audience_delete(*, user, audience: Audience) -> None:
     _refuse_if_activated(audience, _("delete"))
     _refuse_if_included(audience)
-    delete_checked(instance=audience, user=user, codename=MANAGE_SEGMENTS)
+    delete_checked(instance=audience, user=user, rule=CAN_MANAGE_SEGMENTS)
 
 
 def audience_publish(*, user, audience: Audience) -> Audience:
@@ -127,7 +126,7 @@ def audience_evaluation_enqueue(*, audience: Audience, trigger: str, user=None) 
     from personalization.audiences.tasks import evaluate_audience as evaluate_audience_task
 
     if user is not None:
-        require_sandbox_permission(user, MANAGE_SEGMENTS, audience.sandbox_id)
+        CAN_MANAGE_SEGMENTS.require(user, audience.sandbox_id)
     evaluation = audience_evaluation_claim(audience_id=audience.pk, trigger=trigger)
     if evaluation is not None and evaluation.status == AudienceEvaluation.Status.QUEUED:
         evaluation_id = evaluation.pk

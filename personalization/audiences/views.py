@@ -12,12 +12,17 @@ from django.views import View
 from django.views.generic import DetailView
 from django.views.generic.detail import SingleObjectMixin
 
-from accounts.constants import MANAGE_SEGMENTS, VIEW_SEGMENTS
-from accounts.permissions import SandboxPermissionRequiredMixin
+from accounts.permissions import (
+    CAN_IMPORT_AUDIENCES,
+    CAN_MANAGE_SEGMENTS,
+    CAN_VIEW_DESTINATIONS,
+    CAN_VIEW_SEGMENTS,
+    SandboxPermissionRequiredMixin,
+)
 from personalization import generic_views as generic
 from personalization.audiences.charts import membership_chart_svg, membership_history
 from personalization.audiences.csv_import import live_progress
-from personalization.audiences.csv_wizard import AudienceCsvImportWizard, may_import
+from personalization.audiences.csv_wizard import AudienceCsvImportWizard
 from personalization.audiences.filtersets import AudienceFilterSet
 from personalization.audiences.forms import AudienceDetailsEditForm, AudienceRuleForm, RuleEstimateForm
 from personalization.audiences.import_services import audience_import_confirm_exits, may_confirm_exits
@@ -43,8 +48,8 @@ __all__ = [
 
 
 class _AudiencePermissions:
-    permission_required = VIEW_SEGMENTS
-    manage_permission = MANAGE_SEGMENTS
+    view_rule = CAN_VIEW_SEGMENTS
+    manage_rule = CAN_MANAGE_SEGMENTS
 
 
 class AudienceListView(_AudiencePermissions, generic.ObjectListView):
@@ -53,11 +58,6 @@ class AudienceListView(_AudiencePermissions, generic.ObjectListView):
     filterset_class = AudienceFilterSet
     filter_fields = ("q", "origin", "status")
     template_name = "audiences/audience_list.html"
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["may_import"] = may_import(self.request.user, self.request.sandbox)
-        return context
 
 
 class AudienceDetailView(_AudiencePermissions, generic.ObjectDetailView):
@@ -72,11 +72,14 @@ class AudienceDetailView(_AudiencePermissions, generic.ObjectDetailView):
             **{status.value: Count("pk", filter=Q(status=status)) for status in statuses}
         )
         context["rule_json"] = json.dumps(self.object.rule, indent=2, ensure_ascii=False) if self.object.rule else None
-        context["activations"] = self.object.activations.select_related("destination").order_by("destination__name")
+        # Destinations belong to their own domain: listed only with View Destinations on the audience's sandbox.
+        activations = self.object.activations.restrict(self.request.user, CAN_VIEW_DESTINATIONS)
+        context["activations"] = activations.select_related("destination").order_by("destination__name")
+        context["may_view_destinations"] = CAN_VIEW_DESTINATIONS.allows(self.request.user, self.object.sandbox_id)
         context["membership_chart"] = membership_chart_svg(membership_history(self.object))
         context["imports"] = self.object.imports.select_related("namespace", "created_by")[:20]
         context["latest_evaluation"] = self.object.evaluations.first()
-        context["may_import"] = may_import(self.request.user, self.object.sandbox)
+        context["may_import"] = CAN_IMPORT_AUDIENCES.allows(self.request.user, self.object.sandbox_id)
         return context
 
 
@@ -109,7 +112,7 @@ class AudienceEstimateView(SandboxPermissionRequiredMixin, SingleObjectMixin, Vi
     sandbox, an existing audience's in its own.
     """
 
-    permission_required = VIEW_SEGMENTS
+    rule = CAN_VIEW_SEGMENTS
     queryset = Audience.objects.all()
     template_name = "audiences/_rule_estimate.html"
 
@@ -146,8 +149,8 @@ class AudienceDeleteView(_AudiencePermissions, generic.ObjectDeleteView):
 class _AudienceStatusView(SandboxPermissionRequiredMixin, SingleObjectMixin, View):
     """Change an audience's status (POST) through a service; a refusal comes back as an error message."""
 
-    permission_required = VIEW_SEGMENTS
-    change_permission = MANAGE_SEGMENTS
+    rule = CAN_MANAGE_SEGMENTS
+    visible_with = CAN_VIEW_SEGMENTS
     queryset = Audience.objects.all()
     success_message = ""
 
@@ -191,15 +194,15 @@ class AudienceInactivateView(_AudienceStatusView):
 class AudienceImportDetailView(SandboxPermissionRequiredMixin, DetailView):
     """One import: its progress while it runs, then its counts, message and error report."""
 
-    permission_required = VIEW_SEGMENTS
+    rule = CAN_VIEW_SEGMENTS
     queryset = AudienceImport.objects.select_related("audience", "namespace", "created_by")
     template_name = "audiences/import_detail.html"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["percent"] = int(live_progress(self.object) * 100) if not self.object.is_finished else 100
-        context["can_confirm_exits"] = may_confirm_exits(self.object) and may_import(
-            self.request.user, self.object.audience.sandbox
+        context["can_confirm_exits"] = may_confirm_exits(self.object) and CAN_IMPORT_AUDIENCES.allows(
+            self.request.user, self.object.audience.sandbox_id
         )
         return context
 
@@ -213,7 +216,8 @@ class AudienceImportProgressView(AudienceImportDetailView):
 class AudienceImportConfirmExitsView(SandboxPermissionRequiredMixin, SingleObjectMixin, View):
     """Import again, with the exits confirmed, a file that stopped because it made most members exit (POST)."""
 
-    permission_required = VIEW_SEGMENTS
+    rule = CAN_IMPORT_AUDIENCES
+    visible_with = CAN_VIEW_SEGMENTS
     queryset = AudienceImport.objects.select_related("audience__sandbox", "namespace")
     http_method_names = ["post"]
 
@@ -231,7 +235,7 @@ class AudienceImportConfirmExitsView(SandboxPermissionRequiredMixin, SingleObjec
 class AudienceImportErrorsView(SandboxPermissionRequiredMixin, SingleObjectMixin, View):
     """Download an import's error report (CSV: row, column, value, message)."""
 
-    permission_required = VIEW_SEGMENTS
+    rule = CAN_VIEW_SEGMENTS
     queryset = AudienceImport.objects.all()
 
     def get(self, request, *args, **kwargs):

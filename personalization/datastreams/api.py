@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from django.utils.translation import gettext_lazy as _
 
-from accounts.constants import MANAGE_DATASTREAMS, VIEW_DATASTREAMS
+from accounts.permissions import CAN_MANAGE_DATASTREAMS, CAN_VIEW_DATASTREAMS
 from personalization.api_base import SandboxedModelSerializer, SandboxedModelViewSet, SandboxField
 from personalization.datastreams.filtersets import DatastreamFilterSet
 from personalization.datastreams.models import Datastream
@@ -47,8 +47,8 @@ class DatastreamViewSet(SandboxedModelViewSet):
     queryset = Datastream.objects.select_related("sandbox")
     serializer_class = DatastreamSerializer
     filterset_class = DatastreamFilterSet
-    view_permission = VIEW_DATASTREAMS
-    change_permission = MANAGE_DATASTREAMS
+    read_rule = CAN_VIEW_DATASTREAMS
+    write_rule = CAN_MANAGE_DATASTREAMS
     create_service = staticmethod(datastream_create)
     update_service = staticmethod(datastream_update)
     delete_service = staticmethod(datastream_delete)

@@ -6,6 +6,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import SandboxedModel
+
 __all__ = ["Datastream"]
 
 
@@ -28,10 +30,8 @@ def validate_origins(value):
             )
 
 
-class Datastream(models.Model):
+class Datastream(SandboxedModel):
     """Server-side configuration a website or server names when it calls the lookup endpoint."""
-
-    SANDBOX_LOOKUP = "sandbox"
 
     class AccessType(models.TextChoices):
         MIXED = "mixed", _("Mixed authentication")

@@ -1,4 +1,4 @@
-from accounts.constants import MANAGE_DATASTREAMS
+from accounts.permissions import CAN_MANAGE_DATASTREAMS
 from personalization.datastreams.models import Datastream
 from personalization.services import delete_checked, save_checked
 
@@ -6,11 +6,11 @@ __all__ = ["datastream_create", "datastream_delete", "datastream_update"]
 
 
 def datastream_create(*, user, sandbox, **fields) -> Datastream:
-    return save_checked(instance=Datastream(sandbox=sandbox, **fields), user=user, codename=MANAGE_DATASTREAMS)
+    return save_checked(instance=Datastream(sandbox=sandbox, **fields), user=user, rule=CAN_MANAGE_DATASTREAMS)
 
 
 def datastream_update(*, user, datastream: Datastream, **fields) -> Datastream:
-    return save_checked(instance=datastream, user=user, codename=MANAGE_DATASTREAMS, update=fields)
+    return save_checked(instance=datastream, user=user, rule=CAN_MANAGE_DATASTREAMS, update=fields)
 
 
 def datastream_delete(*, user, datastream: Datastream) -> None:
@@ -25,4 +25,4 @@ def datastream_delete(*, user, datastream: Datastream) -> None:
             % {"names": ", ".join(names)},
             code="datastream_in_use",
         )
-    delete_checked(instance=datastream, user=user, codename=MANAGE_DATASTREAMS)
+    delete_checked(instance=datastream, user=user, rule=CAN_MANAGE_DATASTREAMS)

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from accounts.constants import MANAGE_DATASTREAMS, VIEW_DATASTREAMS
+from accounts.permissions import CAN_MANAGE_DATASTREAMS, CAN_VIEW_DATASTREAMS, CAN_VIEW_DESTINATIONS
 from personalization import generic_views as generic
 from personalization.datastreams.filtersets import DatastreamFilterSet
 from personalization.datastreams.forms import DatastreamForm
@@ -18,8 +18,8 @@ __all__ = [
 
 
 class _DatastreamPermissions:
-    permission_required = VIEW_DATASTREAMS
-    manage_permission = MANAGE_DATASTREAMS
+    view_rule = CAN_VIEW_DATASTREAMS
+    manage_rule = CAN_MANAGE_DATASTREAMS
 
 
 class DatastreamListView(_DatastreamPermissions, generic.ObjectListView):
@@ -37,7 +37,9 @@ class DatastreamDetailView(_DatastreamPermissions, generic.ObjectDetailView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["destinations"] = self.object.destinations.all()
+        # Destinations belong to their own domain: listed only with View Destinations on the datastream's sandbox.
+        context["destinations"] = self.object.destinations.restrict(self.request.user, CAN_VIEW_DESTINATIONS)
+        context["may_view_destinations"] = CAN_VIEW_DESTINATIONS.allows(self.request.user, self.object.sandbox_id)
         context["edge_org_id"] = settings.EDGE_ORG_ID
         context["edge_domain"] = self.request.get_host()
         return context

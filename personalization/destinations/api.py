@@ -5,19 +5,19 @@ from rest_framework import serializers
 from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 
-from accounts.constants import (
-    ACTIVATE_DESTINATIONS,
-    ACTIVATE_SEGMENTS_WITHOUT_MAPPING,
-    MANAGE_DESTINATIONS,
-    VIEW_DESTINATIONS,
-    VIEW_PROFILES,
-    VIEW_SEGMENTS,
+from accounts.permissions import (
+    CAN_ACTIVATE,
+    CAN_CONNECT_DESTINATIONS,
+    CAN_MAP_ATTRIBUTES,
+    CAN_VIEW_DESTINATIONS,
+    CAN_VIEW_PROFILES,
+    CAN_VIEW_SEGMENTS,
 )
 from personalization.api_base import (
-    AnyOfSandboxPermissions,
     SandboxedModelSerializer,
     SandboxedModelViewSet,
     SandboxField,
+    ScopedReadOnlyField,
     VisibleRelatedField,
 )
 from personalization.audiences.models import Audience
@@ -60,13 +60,17 @@ __all__ = [
 class ActivationSerializer(SandboxedModelSerializer):
     create_only_fields = ("destination", "audience")
 
-    destination = VisibleRelatedField(queryset=Destination.objects.all(), codename=VIEW_DESTINATIONS)
+    destination = VisibleRelatedField(queryset=Destination.objects.all(), rule=CAN_VIEW_DESTINATIONS)
     audience = VisibleRelatedField(
         queryset=Audience.objects.all(),
-        codename=VIEW_SEGMENTS,
+        rule=CAN_VIEW_SEGMENTS,
         help_text=_("A published audience of the destination's sandbox; picking one needs View Segments."),
     )
-    audience_name = serializers.CharField(source="audience.name", read_only=True)
+    audience_name = ScopedReadOnlyField(
+        source="audience.name",
+        rule=CAN_VIEW_SEGMENTS,
+        help_text=_("Null without View Segments."),
+    )
 
     class Meta:
         model = AudienceActivation
@@ -80,9 +84,8 @@ class ActivationViewSet(SandboxedModelViewSet):
     queryset = AudienceActivation.objects.select_related("destination", "audience")
     serializer_class = ActivationSerializer
     filterset_class = AudienceActivationFilterSet
-    permission_classes = [AnyOfSandboxPermissions]
-    view_permission = VIEW_DESTINATIONS
-    change_permissions = (ACTIVATE_DESTINATIONS, ACTIVATE_SEGMENTS_WITHOUT_MAPPING)
+    read_rule = CAN_VIEW_DESTINATIONS
+    write_rule = CAN_ACTIVATE
 
     def perform_create(self, serializer):
         serializer.instance = activation_save(
@@ -108,15 +111,17 @@ class AttributeMappingSerializer(SandboxedModelSerializer):
 
     destination = VisibleRelatedField(
         queryset=Destination.objects.all(),
-        codename=VIEW_DESTINATIONS,
+        rule=CAN_VIEW_DESTINATIONS,
         help_text=_("A Custom Personalization With Attributes destination."),
     )
     source = VisibleRelatedField(
         queryset=ProfileField.objects.all(),
-        codename=VIEW_PROFILES,
+        rule=CAN_VIEW_PROFILES,
         help_text=_("A scalar profile field of the destination's sandbox; picking one needs View Profiles."),
     )
-    source_path = serializers.CharField(source="source.path", read_only=True)
+    source_path = ScopedReadOnlyField(
+        source="source.path", rule=CAN_VIEW_PROFILES, help_text=_("Null without View Profiles.")
+    )
 
     class Meta:
         model = AttributeMapping
@@ -130,8 +135,8 @@ class AttributeMappingViewSet(SandboxedModelViewSet):
     queryset = AttributeMapping.objects.select_related("destination", "source")
     serializer_class = AttributeMappingSerializer
     filterset_class = AttributeMappingFilterSet
-    view_permission = VIEW_DESTINATIONS
-    change_permission = ACTIVATE_DESTINATIONS
+    read_rule = CAN_VIEW_DESTINATIONS
+    write_rule = CAN_MAP_ATTRIBUTES
     error_fields = {"too_many_mappings": "destination", "attributes_not_supported": "destination"}
     create_service = staticmethod(attribute_mapping_create)
     update_service = staticmethod(attribute_mapping_update)
@@ -148,12 +153,12 @@ class DestinationSerializer(SandboxedModelSerializer):
     sandbox = SandboxField()
     datastream = VisibleRelatedField(
         queryset=Datastream.objects.all(),
-        codename=VIEW_DESTINATIONS,
+        rule=CAN_VIEW_DESTINATIONS,
         help_text=_("A datastream of the same sandbox with the platform service and Personalization Destinations on."),
     )
     marketing_actions = VisibleRelatedField(
         queryset=MarketingAction.objects.all(),
-        codename=VIEW_DESTINATIONS,
+        rule=CAN_VIEW_DESTINATIONS,
         many=True,
         required=False,
         help_text=_("Ids of the marketing actions this destination performs; data usage policies check them."),
@@ -180,7 +185,11 @@ class DestinationSerializer(SandboxedModelSerializer):
 
 
 class NestedActivationSerializer(serializers.ModelSerializer):
-    audience_name = serializers.CharField(source="audience.name", read_only=True)
+    audience_name = ScopedReadOnlyField(
+        source="audience.name",
+        rule=CAN_VIEW_SEGMENTS,
+        help_text=_("Null without View Segments."),
+    )
 
     class Meta:
         model = AudienceActivation
@@ -189,7 +198,9 @@ class NestedActivationSerializer(serializers.ModelSerializer):
 
 
 class NestedAttributeMappingSerializer(serializers.ModelSerializer):
-    source_path = serializers.CharField(source="source.path", read_only=True)
+    source_path = ScopedReadOnlyField(
+        source="source.path", rule=CAN_VIEW_PROFILES, help_text=_("Null without View Profiles.")
+    )
 
     class Meta:
         model = AttributeMapping
@@ -213,8 +224,8 @@ class DestinationViewSet(SandboxedModelViewSet):
     queryset = Destination.objects.select_related("sandbox", "created_by").prefetch_related("marketing_actions")
     serializer_class = DestinationSerializer
     filterset_class = DestinationFilterSet
-    view_permission = VIEW_DESTINATIONS
-    change_permission = MANAGE_DESTINATIONS
+    read_rule = CAN_VIEW_DESTINATIONS
+    write_rule = CAN_CONNECT_DESTINATIONS
     error_fields = {"too_many_destinations": "sandbox"}
     create_service = staticmethod(destination_create)
     update_service = staticmethod(destination_update)

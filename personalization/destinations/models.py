@@ -6,6 +6,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import SandboxedModel
 from personalization.validators import field_error, json_key_validator, require_same_sandbox
 
 __all__ = ["AttributeMapping", "AudienceActivation", "Destination"]
@@ -16,10 +17,8 @@ WARN_PERSONALIZATION_DESTINATIONS = 10
 WARN_AUDIENCES_PER_DESTINATION = 250
 
 
-class Destination(models.Model):
+class Destination(SandboxedModel):
     """A Custom Personalization connection: which datastream answers with which audiences, under which alias."""
-
-    SANDBOX_LOOKUP = "sandbox"
 
     class Kind(models.TextChoices):
         CUSTOM_PERSONALIZATION = "custom_personalization", _("Custom Personalization")
@@ -107,7 +106,7 @@ class Destination(models.Model):
                 )
 
 
-class AudienceActivation(models.Model):
+class AudienceActivation(SandboxedModel):
     """An audience activated to a destination, served at lookup time between its start and end dates."""
 
     SANDBOX_LOOKUP = "destination__sandbox"
@@ -160,7 +159,7 @@ class AudienceActivation(models.Model):
             raise field_error("end_date", _("The end date cannot be before the start date."), "end_before_start")
 
 
-class AttributeMapping(models.Model):
+class AttributeMapping(SandboxedModel):
     """A profile field sent under a friendly name in the lookup's `attributes` (authenticated callers only)."""
 
     SANDBOX_LOOKUP = "destination__sandbox"

@@ -3,16 +3,7 @@
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from accounts.constants import (
-    ACTIVATE_DESTINATIONS,
-    ACTIVATE_SEGMENTS_WITHOUT_MAPPING,
-    MANAGE_DESTINATIONS,
-    VIEW_ALERTS,
-    VIEW_DESTINATIONS,
-    VIEW_PROFILES,
-    VIEW_SEGMENTS,
-)
-from accounts.permissions import has_sandbox_permission, restrict
+from accounts.permissions import CAN_VIEW_DESTINATIONS, CAN_VIEW_PROFILES, CAN_VIEW_SEGMENTS, Rule
 from personalization.audiences.models import Audience
 from personalization.datastreams.models import Datastream
 from personalization.destinations.models import Destination
@@ -26,46 +17,11 @@ __all__ = [
     "eligible_datastreams",
     "mappable_fields",
     "marketing_action_catalogue",
-    "may_activate",
-    "may_connect",
-    "may_map_attributes",
-    "may_subscribe_to_alerts",
 ]
 
 
-def _in_sandbox(queryset: QuerySet, user, codename: str, sandbox) -> QuerySet:
-    return restrict(queryset, user, codename).filter(sandbox=sandbox)
-
-
-# Permissions, as the product names them (DESIGN §6).
-
-
-def may_connect(user, sandbox) -> bool:
-    """Connecting a destination needs View Destinations and Manage Destinations."""
-    return all(has_sandbox_permission(user, code, sandbox) for code in (VIEW_DESTINATIONS, MANAGE_DESTINATIONS))
-
-
-def may_activate(user, sandbox) -> bool:
-    """
-    Activating needs View Destinations, View Profiles, View Segments and either Activate Destinations or
-    Activate Segments without Mapping.
-    """
-    needed = (VIEW_DESTINATIONS, VIEW_PROFILES, VIEW_SEGMENTS)
-    if not all(has_sandbox_permission(user, code, sandbox) for code in needed):
-        return False
-    return has_sandbox_permission(user, ACTIVATE_DESTINATIONS, sandbox) or has_sandbox_permission(
-        user, ACTIVATE_SEGMENTS_WITHOUT_MAPPING, sandbox
-    )
-
-
-def may_map_attributes(user, sandbox) -> bool:
-    """Only Activate Destinations (not "without mapping") may add, change or remove attribute mappings."""
-    return may_activate(user, sandbox) and has_sandbox_permission(user, ACTIVATE_DESTINATIONS, sandbox)
-
-
-def may_subscribe_to_alerts(user, sandbox) -> bool:
-    """Subscribing to a destination's alerts needs View Destinations and View Alerts (the bell shows them)."""
-    return all(has_sandbox_permission(user, code, sandbox) for code in (VIEW_DESTINATIONS, VIEW_ALERTS))
+def _in_sandbox(queryset: QuerySet, user, rule: Rule, sandbox) -> QuerySet:
+    return queryset.restrict(user, rule).in_sandbox(sandbox)
 
 
 # Choices offered in forms.
@@ -74,11 +30,11 @@ def may_subscribe_to_alerts(user, sandbox) -> bool:
 def eligible_datastreams(*, user, sandbox) -> QuerySet[Datastream]:
     """Return the datastreams of `sandbox` a destination may answer on: platform service and Personalization on."""
     queryset = Datastream.objects.filter(platform_enabled=True, personalization_destinations=True)
-    return _in_sandbox(queryset, user, VIEW_DESTINATIONS, sandbox).order_by("name")
+    return _in_sandbox(queryset, user, CAN_VIEW_DESTINATIONS, sandbox).order_by("name")
 
 
 def marketing_action_catalogue(*, user, sandbox) -> QuerySet[MarketingAction]:
-    return _in_sandbox(MarketingAction.objects.all(), user, VIEW_DESTINATIONS, sandbox).order_by("name")
+    return _in_sandbox(MarketingAction.objects.all(), user, CAN_VIEW_DESTINATIONS, sandbox).order_by("name")
 
 
 def activatable_audiences(*, user, sandbox, destination: Destination | None = None) -> QuerySet[Audience]:
@@ -89,21 +45,21 @@ def activatable_audiences(*, user, sandbox, destination: Destination | None = No
     eligible = Q(status=Audience.Status.PUBLISHED) & (Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
     if destination is not None:
         eligible |= Q(activations__destination=destination)
-    queryset = _in_sandbox(Audience.objects.all(), user, VIEW_SEGMENTS, sandbox)
+    queryset = _in_sandbox(Audience.objects.all(), user, CAN_VIEW_SEGMENTS, sandbox)
     return queryset.filter(pk__in=Audience.objects.filter(eligible).values("pk")).order_by("name")
 
 
 def mappable_fields(*, user, sandbox) -> QuerySet[ProfileField]:
     """Return the scalar profile fields of `sandbox`: arrays and maps cannot be sent as attributes."""
     queryset = ProfileField.objects.filter(field_type__in=ProfileField.SCALAR_TYPES)
-    return _in_sandbox(queryset, user, VIEW_PROFILES, sandbox).order_by("path")
+    return _in_sandbox(queryset, user, CAN_VIEW_PROFILES, sandbox).order_by("path")
 
 
 def destinations_to_activate(*, user, sandbox, kind: str) -> QuerySet[Destination]:
     """Return the connections of one catalog card in `sandbox`, with their activated audience counts."""
     queryset = Destination.objects.filter(kind=kind).select_related("datastream")
     return (
-        _in_sandbox(queryset, user, VIEW_DESTINATIONS, sandbox)
+        _in_sandbox(queryset, user, CAN_VIEW_DESTINATIONS, sandbox)
         .annotate(activation_count=Count("activations"))
         .order_by("name")
     )

@@ -7,15 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accounts.constants import (
-    ACTIVATE_DESTINATIONS,
-    MANAGE_DESTINATIONS,
-    VIEW_ALERTS,
-    VIEW_DESTINATIONS,
-    VIEW_PROFILES,
-    VIEW_SEGMENTS,
-)
-from accounts.permissions import has_sandbox_permission, require_sandbox_permission
+from accounts.permissions import CAN_ACTIVATE, CAN_CONNECT_DESTINATIONS, CAN_MAP_ATTRIBUTES, CAN_SUBSCRIBE_TO_ALERTS
 from personalization.audiences.rules.grammar import field_paths
 from personalization.destinations.models import AttributeMapping, AudienceActivation, Destination
 from personalization.governance.models import Label, Policy
@@ -59,7 +51,7 @@ def destination_create(*, user, sandbox, marketing_actions=(), **fields) -> Dest
     """Create a destination connection with its marketing actions, all or nothing."""
     destination = Destination(sandbox=sandbox, created_by=user, **fields)
     _check_marketing_actions(destination, marketing_actions)
-    save_checked(instance=destination, user=user, codename=MANAGE_DESTINATIONS)
+    save_checked(instance=destination, user=user, rule=CAN_CONNECT_DESTINATIONS)
     destination.marketing_actions.set(marketing_actions)
     return destination
 
@@ -72,7 +64,7 @@ def destination_update(*, user, destination: Destination, marketing_actions=None
         )
     if marketing_actions is not None:
         _check_marketing_actions(destination, marketing_actions)
-    save_checked(instance=destination, user=user, codename=MANAGE_DESTINATIONS, update=fields)
+    save_checked(instance=destination, user=user, rule=CAN_CONNECT_DESTINATIONS, update=fields)
     if marketing_actions is not None:
         destination.marketing_actions.set(marketing_actions)
     return destination
@@ -80,16 +72,7 @@ def destination_update(*, user, destination: Destination, marketing_actions=None
 
 def destination_delete(*, user, destination: Destination) -> None:
     """Delete a destination together with its activations and mappings; callers stop getting its entry."""
-    delete_checked(instance=destination, user=user, codename=MANAGE_DESTINATIONS)
-
-
-def _require_activate(user, destination: Destination) -> None:
-    """Activating needs Activate Destinations or Activate Segments without Mapping on the sandbox."""
-    from accounts.constants import ACTIVATE_SEGMENTS_WITHOUT_MAPPING
-
-    if has_sandbox_permission(user, ACTIVATE_SEGMENTS_WITHOUT_MAPPING, destination.sandbox_id):
-        return
-    require_sandbox_permission(user, ACTIVATE_DESTINATIONS, destination.sandbox_id)
+    delete_checked(instance=destination, user=user, rule=CAN_CONNECT_DESTINATIONS)
 
 
 @transaction.atomic
@@ -97,7 +80,7 @@ def activation_save(*, user, activation: AudienceActivation, **fields) -> Audien
     """Create or change an audience activation (its schedule)."""
     for field, value in fields.items():
         setattr(activation, field, value)
-    _require_activate(user, activation.destination)
+    CAN_ACTIVATE.require(user, activation.destination.sandbox_id)
     activation.full_clean()
     activation.save()
     return activation
@@ -105,23 +88,23 @@ def activation_save(*, user, activation: AudienceActivation, **fields) -> Audien
 
 @transaction.atomic
 def activation_delete(*, user, activation: AudienceActivation) -> None:
-    _require_activate(user, activation.destination)
+    CAN_ACTIVATE.require(user, activation.destination.sandbox_id)
     activation.delete()
 
 
 def attribute_mapping_create(*, user, destination: Destination, **fields) -> AttributeMapping:
     """Map a profile field; only Activate Destinations (not "without mapping") may change mappings."""
     return save_checked(
-        instance=AttributeMapping(destination=destination, **fields), user=user, codename=ACTIVATE_DESTINATIONS
+        instance=AttributeMapping(destination=destination, **fields), user=user, rule=CAN_MAP_ATTRIBUTES
     )
 
 
 def attribute_mapping_update(*, user, mapping: AttributeMapping, **fields) -> AttributeMapping:
-    return save_checked(instance=mapping, user=user, codename=ACTIVATE_DESTINATIONS, update=fields)
+    return save_checked(instance=mapping, user=user, rule=CAN_MAP_ATTRIBUTES, update=fields)
 
 
 def attribute_mapping_delete(*, user, mapping: AttributeMapping) -> None:
-    delete_checked(instance=mapping, user=user, codename=ACTIVATE_DESTINATIONS)
+    delete_checked(instance=mapping, user=user, rule=CAN_MAP_ATTRIBUTES)
 
 
 #
@@ -132,7 +115,7 @@ def attribute_mapping_delete(*, user, mapping: AttributeMapping) -> None:
 @transaction.atomic
 def destination_connect(*, user, sandbox, kind: str, marketing_actions=(), alert_types=(), **fields) -> Destination:
     """Connect a destination as the connect wizard does: the connection, its marketing actions, the user's alerts."""
-    require_sandbox_permission(user, VIEW_DESTINATIONS, sandbox)
+    CAN_CONNECT_DESTINATIONS.require(user, sandbox)
     destination = destination_create(
         user=user, sandbox=sandbox, marketing_actions=marketing_actions, kind=kind, **fields
     )
@@ -151,8 +134,7 @@ def alert_subscriptions_set(*, user, destination: Destination, alert_types) -> l
     # The alerts app sits downstream of destinations; this write is the one place the wizard reaches into it.
     from personalization.alerts.models import AlertSubscription, AlertType
 
-    require_sandbox_permission(user, VIEW_DESTINATIONS, destination.sandbox_id)
-    require_sandbox_permission(user, VIEW_ALERTS, destination.sandbox_id)
+    CAN_SUBSCRIBE_TO_ALERTS.require(user, destination.sandbox_id)
     wanted = list(dict.fromkeys(alert_types))
     unknown = sorted(set(wanted) - set(AlertType.values))
     if unknown:
@@ -319,10 +301,8 @@ def destination_activation_apply(
     """
     # Lock the destination row (not its sandbox) so two Finishes on one destination apply one after the other.
     destination = Destination.objects.select_for_update(of=("self",)).select_related("sandbox").get(pk=destination.pk)
-    for codename in (VIEW_DESTINATIONS, VIEW_PROFILES, VIEW_SEGMENTS):
-        require_sandbox_permission(user, codename, destination.sandbox_id)
-    _require_activate(user, destination)
-    if mappings is not None and not has_sandbox_permission(user, ACTIVATE_DESTINATIONS, destination.sandbox_id):
+    CAN_ACTIVATE.require(user, destination.sandbox_id)
+    if mappings is not None and not CAN_MAP_ATTRIBUTES.allows(user, destination.sandbox_id):
         raise PermissionDenied(_("Changing attribute mappings needs Activate Destinations."))
     audiences = list(dict.fromkeys(audiences))
     mapped_fields = (

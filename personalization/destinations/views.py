@@ -14,8 +14,14 @@ from django.utils.translation import gettext_lazy as _
 from django.views.generic import FormView, TemplateView, View
 from django.views.generic.detail import SingleObjectMixin
 
-from accounts.constants import MANAGE_DESTINATIONS, VIEW_ALERTS, VIEW_DATASTREAMS, VIEW_DESTINATIONS
-from accounts.permissions import SandboxPermissionRequiredMixin, has_sandbox_permission
+from accounts.permissions import (
+    CAN_ACTIVATE,
+    CAN_CONNECT_DESTINATIONS,
+    CAN_SUBSCRIBE_TO_ALERTS,
+    CAN_VIEW_DATASTREAMS,
+    CAN_VIEW_DESTINATIONS,
+    SandboxPermissionRequiredMixin,
+)
 from personalization import generic_views as generic
 from personalization.alerts.models import AlertSubscription
 from personalization.destinations.filtersets import DestinationFilterSet
@@ -25,12 +31,7 @@ from personalization.destinations.models import (
     WARN_PERSONALIZATION_DESTINATIONS,
     Destination,
 )
-from personalization.destinations.selectors import (
-    destination_kind_counts,
-    may_activate,
-    may_connect,
-    may_subscribe_to_alerts,
-)
+from personalization.destinations.selectors import destination_kind_counts
 from personalization.destinations.services import alert_subscriptions_set, destination_delete, destination_update
 from personalization.destinations.wizards import DestinationActivationWizard, DestinationConnectWizard
 
@@ -50,11 +51,11 @@ __all__ = [
 def _abilities(user, sandbox) -> dict[str, bool]:
     """What `user` may do with destinations of `sandbox`, for templates that show only the allowed buttons."""
     return {
-        "connect": may_connect(user, sandbox),
-        "manage": has_sandbox_permission(user, MANAGE_DESTINATIONS, sandbox),
-        "activate": may_activate(user, sandbox),
-        "subscribe": may_subscribe_to_alerts(user, sandbox),
-        "view_datastreams": has_sandbox_permission(user, VIEW_DATASTREAMS, sandbox),
+        "connect": CAN_CONNECT_DESTINATIONS.allows(user, sandbox),
+        "manage": CAN_CONNECT_DESTINATIONS.allows(user, sandbox),
+        "activate": CAN_ACTIVATE.allows(user, sandbox),
+        "subscribe": CAN_SUBSCRIBE_TO_ALERTS.allows(user, sandbox),
+        "view_datastreams": CAN_VIEW_DATASTREAMS.allows(user, sandbox),
     }
 
 
@@ -100,7 +101,7 @@ CARD_TEXT = {
 class DestinationCatalogView(SandboxPermissionRequiredMixin, TemplateView):
     """The two catalog cards, each offering Set up or Activate audiences as the sandbox and the user's role allow."""
 
-    permission_required = VIEW_DESTINATIONS
+    rule = CAN_VIEW_DESTINATIONS
     current_sandbox_only = True
     template_name = "destinations/catalog.html"
 
@@ -133,8 +134,8 @@ class DestinationCatalogView(SandboxPermissionRequiredMixin, TemplateView):
 class DestinationListView(generic.ObjectListView):
     """The Browse tab: one row per connection, with its status toggle and row actions."""
 
-    permission_required = VIEW_DESTINATIONS
-    manage_permission = MANAGE_DESTINATIONS
+    view_rule = CAN_VIEW_DESTINATIONS
+    manage_rule = CAN_CONNECT_DESTINATIONS
     queryset = Destination.objects.select_related("datastream").annotate(activation_count=Count("activations"))
     filterset_class = DestinationFilterSet
     filter_fields = ("q", "kind", "datastream", "enabled")
@@ -149,8 +150,8 @@ class DestinationListView(generic.ObjectListView):
 class DestinationDetailView(generic.ObjectDetailView):
     """Connection details, activation data (audiences, schedule, mappings), alert subscriptions and dataflow runs."""
 
-    permission_required = VIEW_DESTINATIONS
-    manage_permission = MANAGE_DESTINATIONS
+    view_rule = CAN_VIEW_DESTINATIONS
+    manage_rule = CAN_CONNECT_DESTINATIONS
     actions = ("edit", "delete")
     queryset = Destination.objects.select_related("sandbox", "datastream", "created_by")
     template_name = "destinations/destination_detail.html"
@@ -170,8 +171,8 @@ class DestinationDetailView(generic.ObjectDetailView):
 
 
 class DestinationEditView(generic.ObjectEditView):
-    permission_required = VIEW_DESTINATIONS
-    manage_permission = MANAGE_DESTINATIONS
+    view_rule = CAN_VIEW_DESTINATIONS
+    manage_rule = CAN_CONNECT_DESTINATIONS
     queryset = Destination.objects.select_related("sandbox")
     form_class = DestinationEditForm
     service = staticmethod(destination_update)
@@ -181,8 +182,8 @@ class DestinationEditView(generic.ObjectEditView):
 class DestinationDeleteView(generic.ObjectDeleteView):
     """Confirm a deletion by naming what stops: the alias in lookups, its audiences, attributes and alerts."""
 
-    permission_required = VIEW_DESTINATIONS
-    manage_permission = MANAGE_DESTINATIONS
+    view_rule = CAN_VIEW_DESTINATIONS
+    manage_rule = CAN_CONNECT_DESTINATIONS
     queryset = Destination.objects.select_related("sandbox", "datastream")
     service = staticmethod(destination_delete)
     object_kwarg = "destination"
@@ -202,8 +203,8 @@ class DestinationDeleteView(generic.ObjectDeleteView):
 class DestinationEnabledView(SandboxPermissionRequiredMixin, SingleObjectMixin, View):
     """Enable or disable a destination (POST `enabled=1|0`); a disabled one is left out of every lookup."""
 
-    permission_required = VIEW_DESTINATIONS
-    change_permission = MANAGE_DESTINATIONS
+    rule = CAN_CONNECT_DESTINATIONS
+    visible_with = CAN_VIEW_DESTINATIONS
     queryset = Destination.objects.all()
     http_method_names = ["post"]
 
@@ -227,8 +228,8 @@ class DestinationEnabledView(SandboxPermissionRequiredMixin, SingleObjectMixin, 
 class DestinationAlertsView(SandboxPermissionRequiredMixin, SingleObjectMixin, FormView):
     """Subscribe to (or unsubscribe from) this destination's alerts; the subscriptions are the user's own."""
 
-    permission_required = VIEW_DESTINATIONS
-    change_permission = VIEW_ALERTS
+    rule = CAN_SUBSCRIBE_TO_ALERTS
+    visible_with = CAN_VIEW_DESTINATIONS
     queryset = Destination.objects.select_related("sandbox")
     form_class = AlertSubscriptionForm
     template_name = "destinations/destination_alerts.html"

@@ -1,8 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from accounts.constants import VIEW_DESTINATIONS, VIEW_PROFILES
-from accounts.permissions import restrict, sandbox_ids_with
+from accounts.permissions import CAN_PREVIEW_LOOKUPS, in_sandbox, restrict
 from personalization.datastreams.models import Datastream
 from personalization.profiles.models import IdentityNamespace
 
@@ -20,15 +19,8 @@ class LookupPreviewForm(forms.Form):
 
     def __init__(self, *args, user, sandbox, **kwargs):
         super().__init__(*args, **kwargs)
-        visible = restrict(Datastream.objects.all(), user, VIEW_DESTINATIONS).filter(
-            sandbox_id__in=sandbox_ids_with(user, VIEW_PROFILES)
-        )
-        if sandbox is not None:
-            visible = visible.filter(sandbox=sandbox)
+        visible = in_sandbox(restrict(Datastream.objects.all(), user, CAN_PREVIEW_LOOKUPS), sandbox)
         self.fields["datastream"].queryset = visible.order_by("name")
-        codes = (
-            IdentityNamespace.objects.filter(sandbox=sandbox).order_by("code").values_list("code", flat=True)
-            if sandbox is not None
-            else []
-        )
+        namespaces = in_sandbox(restrict(IdentityNamespace.objects.all(), user, CAN_PREVIEW_LOOKUPS), sandbox)
+        codes = namespaces.order_by("code").values_list("code", flat=True)
         self.fields["namespace"].choices = [(code, code) for code in codes]

@@ -32,6 +32,8 @@ _REASONS = {
 class ActivationVerdict:
     destination: object
     audience: Audience
+    # What the page shows for the audience: its name, or its id when the viewer may not see audiences.
+    audience_label: str
     activation: AudienceActivation
     membership: AudienceMembership | None
     reason: str
@@ -77,8 +79,12 @@ def _reason(destination, membership, state, serving) -> str:
     return "served"
 
 
-def preview_lookup(datastream, namespace: str, value: str) -> LookupPreview:
-    """Return the answers for `namespace:value` on `datastream`, computed the way the lookup computes them."""
+def preview_lookup(datastream, namespace: str, value: str, *, show_audience_names: bool = True) -> LookupPreview:
+    """
+    Return the answers for `namespace:value` on `datastream`, computed the way the lookup computes them.
+
+    `show_audience_names=False` (the viewer lacks View Segments) leaves the verdicts' audiences unnamed.
+    """
     config = projection.load_config(datastream.pk)
     config["gen"] = "preview"
     found = projection.load_identity(datastream.sandbox_id, namespace, value)
@@ -110,6 +116,7 @@ def preview_lookup(datastream, namespace: str, value: str) -> LookupPreview:
             ActivationVerdict(
                 destination=activation.destination,
                 audience=audience,
+                audience_label=audience.name if show_audience_names else str(audience.pk),
                 activation=activation,
                 membership=membership,
                 reason=_reason(activation.destination, membership, state, serving),

@@ -4,8 +4,13 @@ from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django.views.generic import TemplateView
 
-from accounts.constants import VIEW_DATASTREAMS, VIEW_DESTINATIONS, VIEW_PROFILES
-from accounts.permissions import SandboxPermissionRequiredMixin, has_sandbox_permission, restrict
+from accounts.permissions import (
+    CAN_PREVIEW_LOOKUPS,
+    CAN_VIEW_DATASTREAMS,
+    CAN_VIEW_SEGMENTS,
+    SandboxPermissionRequiredMixin,
+    restrict,
+)
 from personalization.datastreams.models import Datastream
 from personalization.destinations.models import AudienceActivation
 from personalization.edge.forms import LookupPreviewForm
@@ -15,13 +20,9 @@ from personalization.edge.preview import preview_lookup
 class LookupPreviewView(SandboxPermissionRequiredMixin, TemplateView):
     """Show what a datastream answers for one identity, for both kinds of caller, and why."""
 
-    permission_required = VIEW_PROFILES
+    rule = CAN_PREVIEW_LOOKUPS
     current_sandbox_only = True
     template_name = "edge/lookup_preview.html"
-
-    def has_permission(self) -> bool:
-        sandbox = self.request.sandbox
-        return super().has_permission() and has_sandbox_permission(self.request.user, VIEW_DESTINATIONS, sandbox)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -33,7 +34,10 @@ class LookupPreviewView(SandboxPermissionRequiredMixin, TemplateView):
             datastream = form.cleaned_data["datastream"]
             context["datastream"] = datastream
             context["preview"] = preview_lookup(
-                datastream, form.cleaned_data["namespace"], form.cleaned_data["identity"]
+                datastream,
+                form.cleaned_data["namespace"],
+                form.cleaned_data["identity"],
+                show_audience_names=CAN_VIEW_SEGMENTS.allows(self.request.user, datastream.sandbox_id),
             )
         return context
 
@@ -44,13 +48,15 @@ class DemoSiteView(SandboxPermissionRequiredMixin, TemplateView):
     a banner by alias and audience, the way a real page would.
     """
 
-    permission_required = VIEW_DATASTREAMS
+    rule = CAN_VIEW_DATASTREAMS
     template_name = "edge/demo.html"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        datastreams = restrict(Datastream.objects.all(), self.request.user, VIEW_DATASTREAMS)
+        datastreams = restrict(Datastream.objects.all(), self.request.user, CAN_VIEW_DATASTREAMS)
         datastream = get_object_or_404(datastreams, pk=self.kwargs["pk"])
+        # Audience names belong to the audiences domain: without View Segments the offers name only the alias.
+        show_names = CAN_VIEW_SEGMENTS.allows(self.request.user, datastream.sandbox_id)
         activations = (
             AudienceActivation.objects.filter(destination__datastream=datastream)
             .select_related("destination", "audience")
@@ -63,7 +69,7 @@ class DemoSiteView(SandboxPermissionRequiredMixin, TemplateView):
                 {
                     "alias": activation.destination.alias,
                     "audience": str(activation.audience_id),
-                    "name": activation.audience.name,
+                    "name": activation.audience.name if show_names else "",
                 }
                 for activation in activations
             ],

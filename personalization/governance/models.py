@@ -2,15 +2,14 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import SandboxedModel
 from personalization.validators import require_same_sandbox
 
 __all__ = ["Label", "MarketingAction", "Policy"]
 
 
-class Label(models.Model):
+class Label(SandboxedModel):
     """A data usage label (C1–C12, I1, I2, S1, S2 or custom) applied to profile fields."""
-
-    SANDBOX_LOOKUP = "sandbox"
 
     class Category(models.TextChoices):
         CONTRACT = "contract", _("Contract")
@@ -40,10 +39,8 @@ class Label(models.Model):
         return self.code
 
 
-class MarketingAction(models.Model):
+class MarketingAction(SandboxedModel):
     """What a destination does with data (Onsite Personalization, Export to Third Party, …)."""
-
-    SANDBOX_LOOKUP = "sandbox"
 
     sandbox = models.ForeignKey("accounts.Sandbox", on_delete=models.PROTECT, related_name="marketing_actions")
     key = models.SlugField(_("key"), max_length=64)
@@ -91,10 +88,8 @@ def validate_deny_expression(value):
     walk(value, "deny")
 
 
-class Policy(models.Model):
+class Policy(SandboxedModel):
     """A data usage policy: when the labels in `deny` meet, the marketing action is refused."""
-
-    SANDBOX_LOOKUP = "sandbox"
 
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")

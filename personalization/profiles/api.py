@@ -3,15 +3,20 @@
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 
-from accounts.constants import MANAGE_PROFILES, VIEW_PROFILES
 from accounts.models import Sandbox
-from accounts.permissions import restrict, sandbox_ids_with
+from accounts.permissions import (
+    CAN_INGEST_PROFILES,
+    CAN_MANAGE_PROFILES,
+    CAN_VIEW_PROFILES,
+    CAN_VIEW_SEGMENTS,
+    restrict,
+    sandbox_ids_with,
+)
 from personalization.api_base import (
     SandboxedModelSerializer,
     SandboxedModelViewSet,
@@ -68,8 +73,8 @@ class ProfileFieldViewSet(SandboxedModelViewSet):
     queryset = ProfileField.objects.select_related("sandbox").prefetch_related("labels")
     serializer_class = ProfileFieldSerializer
     filterset_class = ProfileFieldFilterSet
-    view_permission = VIEW_PROFILES
-    change_permission = MANAGE_PROFILES
+    read_rule = CAN_VIEW_PROFILES
+    write_rule = CAN_MANAGE_PROFILES
     create_service = staticmethod(profile_field_create)
     update_service = staticmethod(profile_field_update)
     delete_service = staticmethod(profile_field_delete)
@@ -96,8 +101,8 @@ class IdentityNamespaceViewSet(SandboxedModelViewSet):
     queryset = IdentityNamespace.objects.select_related("sandbox")
     serializer_class = IdentityNamespaceSerializer
     filterset_class = IdentityNamespaceFilterSet
-    view_permission = VIEW_PROFILES
-    change_permission = MANAGE_PROFILES
+    read_rule = CAN_VIEW_PROFILES
+    write_rule = CAN_MANAGE_PROFILES
     create_service = staticmethod(identity_namespace_create)
     update_service = staticmethod(identity_namespace_update)
     delete_service = staticmethod(identity_namespace_delete)
@@ -132,7 +137,10 @@ class ProfileSerializer(serializers.ModelSerializer):
         source="active_memberships",
         many=True,
         read_only=True,
-        help_text=_("Audiences the profile is in now (realized or existing); exited memberships are left out."),
+        help_text=_(
+            "Audiences the profile is in now (realized or existing); exited memberships are left out. Empty unless "
+            "you may see audiences (View Segments)."
+        ),
     )
 
     class Meta:
@@ -142,7 +150,7 @@ class ProfileSerializer(serializers.ModelSerializer):
 
 class TransitionSerializer(serializers.Serializer):
     audience = serializers.UUIDField(help_text=_("The audience whose membership changed."))
-    name = serializers.CharField(help_text=_("The audience's name."))
+    name = serializers.CharField(allow_null=True, help_text=_("The audience's name; null without View Segments."))
     # `from` is a Python keyword: declared under another name, renamed in get_fields.
     from_ = serializers.CharField(allow_null=True, help_text=_("The status before; null for a first membership."))
     to = serializers.CharField(help_text=_("The status after: realized, existing or exited."))
@@ -189,18 +197,27 @@ class ProfileViewSet(SandboxedReadOnlyModelViewSet):
     """
 
     queryset = Profile.objects.select_related("sandbox").prefetch_related(
-        Prefetch("identities", queryset=Identity.objects.select_related("namespace")),
-        Prefetch(
-            "memberships",
-            queryset=AudienceMembership.objects.filter(status__in=AudienceMembership.ACTIVE_STATUSES)
-            .select_related("audience")
-            .order_by("audience__name"),
-            to_attr="active_memberships",
-        ),
+        Prefetch("identities", queryset=Identity.objects.select_related("namespace"))
     )
     serializer_class = ProfileSerializer
     filterset_class = ProfileFilterSet
-    view_permission = VIEW_PROFILES
+    read_rule = CAN_VIEW_PROFILES
+    action_rules = {"upsert": CAN_INGEST_PROFILES}
+
+    def _with_memberships(self, queryset):
+        """Prefetch the active memberships, but only of audiences the user may see (View Segments)."""
+        memberships = AudienceMembership.objects.filter(status__in=AudienceMembership.ACTIVE_STATUSES)
+        visible = restrict(memberships, self.request.user, CAN_VIEW_SEGMENTS)
+        return queryset.prefetch_related(
+            Prefetch(
+                "memberships",
+                queryset=visible.select_related("audience").order_by("audience__name"),
+                to_attr="active_memberships",
+            )
+        )
+
+    def get_queryset(self):
+        return self._with_memberships(super().get_queryset())
 
     def filter_queryset(self, queryset):
         self._check_namespace()
@@ -211,7 +228,7 @@ class ProfileViewSet(SandboxedReadOnlyModelViewSet):
         code = self.request.query_params.get("namespace")
         if not code:
             return
-        known = restrict(IdentityNamespace.objects.all(), self.request.user, VIEW_PROFILES)
+        known = restrict(IdentityNamespace.objects.all(), self.request.user, CAN_VIEW_PROFILES)
         if not known.filter(code=code).exists():
             codes = sorted(set(known.values_list("code", flat=True)))
             raise serializers.ValidationError(
@@ -236,7 +253,6 @@ class ProfileViewSet(SandboxedReadOnlyModelViewSet):
         detail=False,
         methods=["put", "patch"],
         url_path=r"(?P<namespace>[A-Za-z][A-Za-z0-9_]{0,63})/(?P<identity>.+)",
-        permission_classes=[IsAuthenticated],
         serializer_class=ProfileUpsertSerializer,
     )
     def upsert(self, request, namespace: str, identity: str):
@@ -264,9 +280,13 @@ class ProfileViewSet(SandboxedReadOnlyModelViewSet):
             identities=body.validated_data.get("identities", []),
             merge=request.method == "PATCH",
         )
-        profile = self.queryset.get(pk=result.profile.pk)
+        written = restrict(self.queryset, request.user, CAN_INGEST_PROFILES)
+        profile = self._with_memberships(written).get(pk=result.profile.pk)
         data = {**ProfileSerializer(profile, context=self.get_serializer_context()).data}
-        data["transitions"] = [transition.as_dict() for transition in result.transitions]
+        names_visible = CAN_VIEW_SEGMENTS.allows(request.user, profile.sandbox_id)
+        data["transitions"] = [
+            {**transition.as_dict(), **({} if names_visible else {"name": None})} for transition in result.transitions
+        ]
         return Response(data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
     def _ingestion_sandbox(self, name: str | None) -> Sandbox:
@@ -277,7 +297,7 @@ class ProfileViewSet(SandboxedReadOnlyModelViewSet):
                 {"sandbox": [_('Name the sandbox in the body ("sandbox": "prod") or as ?sandbox=prod.')]}
             )
         user = self.request.user
-        visible = sandbox_ids_with(user, VIEW_PROFILES) | sandbox_ids_with(user, MANAGE_PROFILES)
+        visible = sandbox_ids_with(user, CAN_VIEW_PROFILES) | sandbox_ids_with(user, CAN_INGEST_PROFILES)
         sandbox = Sandbox.objects.filter(name=name, pk__in=visible).first()
         if sandbox is None:
             raise serializers.ValidationError(

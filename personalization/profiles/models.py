@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import SandboxedModel
 from personalization.profiles.identities import identity_problem
 from personalization.validators import (
     dotted_path_validator,
@@ -17,10 +18,8 @@ from personalization.validators import (
 __all__ = ["Identity", "IdentityNamespace", "Profile", "ProfileField"]
 
 
-class ProfileField(models.Model):
+class ProfileField(SandboxedModel):
     """One attribute of the profile schema, addressed by its dotted path in the profile's JSON."""
-
-    SANDBOX_LOOKUP = "sandbox"
 
     class FieldType(models.TextChoices):
         STRING = "string", _("String")
@@ -93,10 +92,8 @@ class ProfileField(models.Model):
             )
 
 
-class IdentityNamespace(models.Model):
+class IdentityNamespace(SandboxedModel):
     """A kind of identity (ECID, Email, CRMID, …); codes are case-sensitive, as in the Edge API's identityMap."""
-
-    SANDBOX_LOOKUP = "sandbox"
 
     sandbox = models.ForeignKey("accounts.Sandbox", on_delete=models.PROTECT, related_name="identity_namespaces")
     code = models.CharField(
@@ -124,10 +121,8 @@ class IdentityNamespace(models.Model):
         return self.code
 
 
-class Profile(models.Model):
+class Profile(SandboxedModel):
     """A person's merged profile: nested JSON attributes plus the identities that point at it."""
-
-    SANDBOX_LOOKUP = "sandbox"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     sandbox = models.ForeignKey("accounts.Sandbox", on_delete=models.PROTECT, related_name="profiles")
@@ -161,10 +156,8 @@ class Profile(models.Model):
         return value
 
 
-class Identity(models.Model):
+class Identity(SandboxedModel):
     """An identity value in a namespace, pointing at exactly one profile of the same sandbox."""
-
-    SANDBOX_LOOKUP = "sandbox"
 
     sandbox = models.ForeignKey("accounts.Sandbox", on_delete=models.PROTECT, related_name="identities")
     namespace = models.ForeignKey(IdentityNamespace, on_delete=models.PROTECT, related_name="identities")

@@ -8,8 +8,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from accounts.constants import MANAGE_PROFILES
-from accounts.permissions import require_sandbox_permission
+from accounts.permissions import CAN_INGEST_PROFILES, CAN_MANAGE_PROFILES
 from personalization.profiles.identities import identity_problem
 from personalization.profiles.models import Identity, IdentityNamespace, Profile, ProfileField
 from personalization.services import delete_checked, save_checked
@@ -28,7 +27,7 @@ __all__ = [
 
 
 def profile_field_create(*, user, sandbox, **fields) -> ProfileField:
-    return save_checked(instance=ProfileField(sandbox=sandbox, **fields), user=user, codename=MANAGE_PROFILES)
+    return save_checked(instance=ProfileField(sandbox=sandbox, **fields), user=user, rule=CAN_MANAGE_PROFILES)
 
 
 def profile_field_update(*, user, field: ProfileField, **fields) -> ProfileField:
@@ -43,7 +42,7 @@ def profile_field_update(*, user, field: ProfileField, **fields) -> ProfileField
             },
             code="field_in_use",
         )
-    return save_checked(instance=field, user=user, codename=MANAGE_PROFILES, update=fields)
+    return save_checked(instance=field, user=user, rule=CAN_MANAGE_PROFILES, update=fields)
 
 
 def profile_field_delete(*, user, field: ProfileField) -> None:
@@ -55,11 +54,11 @@ def profile_field_delete(*, user, field: ProfileField) -> None:
             % {"path": field.path, "names": ", ".join(destinations)},
             code="field_in_use",
         )
-    delete_checked(instance=field, user=user, codename=MANAGE_PROFILES)
+    delete_checked(instance=field, user=user, rule=CAN_MANAGE_PROFILES)
 
 
 def identity_namespace_create(*, user, sandbox, **fields) -> IdentityNamespace:
-    return save_checked(instance=IdentityNamespace(sandbox=sandbox, **fields), user=user, codename=MANAGE_PROFILES)
+    return save_checked(instance=IdentityNamespace(sandbox=sandbox, **fields), user=user, rule=CAN_MANAGE_PROFILES)
 
 
 def identity_namespace_update(*, user, namespace: IdentityNamespace, **fields) -> IdentityNamespace:
@@ -67,7 +66,7 @@ def identity_namespace_update(*, user, namespace: IdentityNamespace, **fields) -
         raise ValidationError(
             {"code": _("Identities already use this namespace; its code can no longer change.")}, code="code_in_use"
         )
-    return save_checked(instance=namespace, user=user, codename=MANAGE_PROFILES, update=fields)
+    return save_checked(instance=namespace, user=user, rule=CAN_MANAGE_PROFILES, update=fields)
 
 
 def identity_namespace_delete(*, user, namespace: IdentityNamespace) -> None:
@@ -78,7 +77,7 @@ def identity_namespace_delete(*, user, namespace: IdentityNamespace) -> None:
             % {"count": count, "code": namespace.code},
             code="namespace_in_use",
         )
-    delete_checked(instance=namespace, user=user, codename=MANAGE_PROFILES)
+    delete_checked(instance=namespace, user=user, rule=CAN_MANAGE_PROFILES)
 
 
 #
@@ -266,7 +265,7 @@ def profile_upsert(
     are not merged). `schema` (`{path: type}` of all profile fields) saves reading it when the caller has it.
     Needs Manage Profiles on the sandbox. All or nothing.
     """
-    require_sandbox_permission(user, MANAGE_PROFILES, sandbox)
+    CAN_INGEST_PROFILES.require(user, sandbox)
     # Part of the caller's transaction when there is one (no savepoint round trips on the ingestion path).
     with transaction.atomic(savepoint=False):
         problem = identity_problem(value, namespace)

@@ -4,7 +4,7 @@ from django import forms
 from django.db.models import Count, Prefetch
 from django.utils.translation import gettext_lazy as _
 
-from accounts.constants import MANAGE_PROFILES, VIEW_PROFILES
+from accounts.permissions import CAN_MANAGE_PROFILES, CAN_VIEW_DESTINATIONS, CAN_VIEW_PROFILES, CAN_VIEW_SEGMENTS
 from personalization import generic_views as generic
 from personalization.profiles.filtersets import ProfileFieldFilterSet, ProfileFilterSet
 from personalization.profiles.forms import ProfileFieldForm
@@ -27,8 +27,8 @@ __all__ = [
 
 
 class _ProfileFieldPermissions:
-    permission_required = VIEW_PROFILES
-    manage_permission = MANAGE_PROFILES
+    view_rule = CAN_VIEW_PROFILES
+    manage_rule = CAN_MANAGE_PROFILES
 
 
 class ProfileFieldListView(_ProfileFieldPermissions, generic.ObjectListView):
@@ -46,7 +46,10 @@ class ProfileFieldDetailView(_ProfileFieldPermissions, generic.ObjectDetailView)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["mappings"] = self.object.mappings.select_related("destination").order_by("destination__name")
+        # Destinations belong to their own domain: listed only with View Destinations on the field's sandbox.
+        mappings = self.object.mappings.restrict(self.request.user, CAN_VIEW_DESTINATIONS)
+        context["mappings"] = mappings.select_related("destination").order_by("destination__name")
+        context["may_view_destinations"] = CAN_VIEW_DESTINATIONS.allows(self.request.user, self.object.sandbox_id)
         return context
 
 
@@ -78,7 +81,7 @@ class ProfileFieldDeleteView(_ProfileFieldPermissions, generic.ObjectDeleteView)
 
 
 class ProfileListView(generic.ObjectListView):
-    permission_required = VIEW_PROFILES
+    view_rule = CAN_VIEW_PROFILES
     queryset = Profile.objects.prefetch_related(
         Prefetch("identities", queryset=Identity.objects.select_related("namespace").order_by("-primary", "value"))
     )
@@ -89,7 +92,7 @@ class ProfileListView(generic.ObjectListView):
     def get_filterset(self, queryset):
         filterset = super().get_filterset(queryset)
         namespaces = generic.scope_to_sandbox(
-            IdentityNamespace.objects.all(), self.request.user, VIEW_PROFILES, self.request.sandbox
+            IdentityNamespace.objects.all(), self.request.user, CAN_VIEW_PROFILES, self.request.sandbox
         )
         choices = [("", _("Any namespace")), *((code, code) for code in namespaces.values_list("code", flat=True))]
         filterset.form.fields["namespace"].widget = forms.Select(choices=choices)
@@ -98,7 +101,7 @@ class ProfileListView(generic.ObjectListView):
 
 
 class ProfileDetailView(generic.ObjectDetailView):
-    permission_required = VIEW_PROFILES
+    view_rule = CAN_VIEW_PROFILES
     queryset = Profile.objects.select_related("sandbox")
     template_name = "profiles/profile_detail.html"
 
@@ -106,5 +109,8 @@ class ProfileDetailView(generic.ObjectDetailView):
         context = super().get_context_data(**kwargs)
         context["identities"] = self.object.identities.select_related("namespace").order_by("-primary", "value")
         context["attributes_json"] = json.dumps(self.object.attributes, indent=2, sort_keys=True, ensure_ascii=False)
-        context["memberships"] = self.object.memberships.select_related("audience").order_by("audience__name")
+        # Audience names belong to the audiences domain: shown only with View Segments on the profile's sandbox.
+        memberships = self.object.memberships.restrict(self.request.user, CAN_VIEW_SEGMENTS)
+        context["memberships"] = memberships.select_related("audience").order_by("audience__name")
+        context["may_view_audiences"] = CAN_VIEW_SEGMENTS.allows(self.request.user, self.object.sandbox_id)
         return context

@@ -86,7 +86,7 @@ def test_a_revoked_personal_token_stops_being_active():
 
 def test_a_datastream_manager_creates_an_api_credential_whose_secret_is_not_stored(sandbox, user, grant):
     # given
-    grant(user, sandbox, MANAGE_DATASTREAMS)
+    grant(user, sandbox, VIEW_DATASTREAMS, MANAGE_DATASTREAMS)
     # when
     credential, secret = api_credential_create(user=user, sandbox=sandbox, name="Checkout server")
     # then
@@ -106,7 +106,7 @@ def test_creating_an_api_credential_without_manage_datastreams_is_refused(sandbo
 
 
 def test_creating_an_api_credential_with_a_taken_name_is_refused(sandbox, user, grant):
-    grant(user, sandbox, MANAGE_DATASTREAMS)
+    grant(user, sandbox, VIEW_DATASTREAMS, MANAGE_DATASTREAMS)
     api_credential_create(user=user, sandbox=sandbox, name="Checkout server")
 
     with pytest.raises(ValidationError) as excinfo:
@@ -130,7 +130,7 @@ def test_revoking_an_api_credential_needs_manage_datastreams(sandbox, user, gran
 
 
 def test_a_revoked_api_credential_is_inactive(sandbox, user, grant):
-    grant(user, sandbox, MANAGE_DATASTREAMS)
+    grant(user, sandbox, VIEW_DATASTREAMS, MANAGE_DATASTREAMS)
     credential, _secret = api_credential_create(user=user, sandbox=sandbox, name="Checkout server")
 
     api_credential_revoke(user=user, credential=credential)

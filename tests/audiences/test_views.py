@@ -64,6 +64,7 @@ class TestAudienceViews(
             start_date=datetime.date(2025, 1, 1),
         )
         self.grant_view()
+        self._grant(self.user, self.sandbox_a, VIEW_DESTINATIONS)  # destinations are their own domain
         # when
         response = self.client.get(self.url("detail", self.obj_a))
         content = response.content.decode()

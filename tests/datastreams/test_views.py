@@ -2,7 +2,8 @@ import pytest
 
 from django.urls import reverse
 
-from accounts.constants import MANAGE_DATASTREAMS, VIEW_DATASTREAMS
+from accounts.constants import MANAGE_DATASTREAMS, VIEW_DATASTREAMS, VIEW_DESTINATIONS
+from accounts.permissions import CAN_VIEW_DATASTREAMS
 from personalization.datastreams.models import Datastream
 from tests.factories import DatastreamFactory, DestinationFactory
 from tests.utils.permissions import UIViewTestCases
@@ -105,6 +106,7 @@ class TestDatastreamViews(
     def test_detail_lists_the_destinations_on_the_datastream(self):
         DestinationFactory(datastream=self.obj_a, name="Checkout banner")
         self.grant_view()
+        self._grant(self.user, self.sandbox_a, VIEW_DESTINATIONS)  # destinations are their own domain
         assert "Checkout banner" in self.client.get(self.url("detail", self.obj_a)).content.decode()
 
     def test_list_filters_by_search_and_flags(self):
@@ -164,7 +166,7 @@ def test_a_unique_constraint_refusal_from_the_service_lands_on_its_field(user, s
     from personalization.datastreams.forms import DatastreamForm
     from personalization.generic_views import add_service_errors
 
-    form = DatastreamForm(datastream_form(), user=user, sandbox=sandbox, codename=VIEW_DATASTREAMS)
+    form = DatastreamForm(datastream_form(), user=user, sandbox=sandbox, rule=CAN_VIEW_DATASTREAMS)
     form.is_valid()
     add_service_errors(form, ValidationError("A datastream with this name already exists in this sandbox."))
     add_service_errors(form, ValidationError({"sandbox": "Something about the sandbox."}))

@@ -185,8 +185,9 @@ def test_a_destination_with_mappings_cannot_change_its_kind(user_client, connect
     assert mapping.destination.kind == Destination.Kind.WITH_ATTRIBUTES
 
 
-def test_the_destination_detail_includes_its_activations_and_mappings(user_client, connector, sandbox):
-    # given
+def test_the_destination_detail_includes_its_activations_and_mappings(user_client, connector, sandbox, grant):
+    # given: audience names and field paths need View Segments and View Profiles besides View Destinations
+    grant(connector, sandbox, perms.VIEW_SEGMENTS, perms.VIEW_PROFILES)
     destination = DestinationFactory(datastream__sandbox=sandbox, kind=Destination.Kind.WITH_ATTRIBUTES)
     activation = ActivationFactory(destination=destination, audience=AudienceFactory(sandbox=sandbox, name="Shoppers"))
     field = ProfileFieldFactory(sandbox=sandbox, path="homeAddress.countryCode")
@@ -234,7 +235,8 @@ class TestActivationEndpoints(
     basename = "activation"
     view_permission = perms.VIEW_DESTINATIONS
     change_permission = perms.ACTIVATE_DESTINATIONS
-    extra_permissions = (perms.VIEW_SEGMENTS,)
+    # Activating needs View Profiles and View Segments too (spec §11), so viewers here hold them as well.
+    extra_permissions = (perms.VIEW_SEGMENTS, perms.VIEW_PROFILES)
 
     def make_object(self, sandbox):
         return ActivationFactory(destination__datastream__sandbox=sandbox)
@@ -252,7 +254,7 @@ class TestActivationEndpoints(
 
 @pytest.fixture
 def activator(user, sandbox, grant):
-    grant(user, sandbox, perms.VIEW_DESTINATIONS, perms.ACTIVATE_DESTINATIONS, perms.VIEW_SEGMENTS)
+    grant(user, sandbox, perms.VIEW_DESTINATIONS, perms.ACTIVATE_DESTINATIONS, perms.VIEW_SEGMENTS, perms.VIEW_PROFILES)
     return user
 
 
@@ -263,7 +265,14 @@ def destination(sandbox):
 
 def test_activating_without_mapping_permission_is_enough_to_activate(user_client, user, sandbox, grant, destination):
     # given
-    grant(user, sandbox, perms.VIEW_DESTINATIONS, perms.ACTIVATE_SEGMENTS_WITHOUT_MAPPING, perms.VIEW_SEGMENTS)
+    grant(
+        user,
+        sandbox,
+        perms.VIEW_DESTINATIONS,
+        perms.ACTIVATE_SEGMENTS_WITHOUT_MAPPING,
+        perms.VIEW_SEGMENTS,
+        perms.VIEW_PROFILES,
+    )
     audience = AudienceFactory(sandbox=sandbox)
     # when
     response = post(user_client, ACTIVATIONS_URL, {"destination": str(destination.pk), "audience": str(audience.pk)})
@@ -366,7 +375,8 @@ class TestAttributeMappingEndpoints(
     basename = "attribute-mapping"
     view_permission = perms.VIEW_DESTINATIONS
     change_permission = perms.ACTIVATE_DESTINATIONS
-    extra_permissions = (perms.VIEW_PROFILES,)
+    # Mapping is part of activating: View Profiles and View Segments too (spec §11).
+    extra_permissions = (perms.VIEW_PROFILES, perms.VIEW_SEGMENTS)
 
     def make_object(self, sandbox):
         return MappingFactory(destination__datastream__sandbox=sandbox)
@@ -385,7 +395,7 @@ class TestAttributeMappingEndpoints(
 
 @pytest.fixture
 def mapper(user, sandbox, grant):
-    grant(user, sandbox, perms.VIEW_DESTINATIONS, perms.ACTIVATE_DESTINATIONS, perms.VIEW_PROFILES)
+    grant(user, sandbox, perms.VIEW_DESTINATIONS, perms.ACTIVATE_DESTINATIONS, perms.VIEW_PROFILES, perms.VIEW_SEGMENTS)
     return user
 
 
@@ -464,7 +474,14 @@ def test_activating_without_mapping_does_not_allow_changing_mappings(
     user_client, user, sandbox, grant, attributes_destination
 ):
     # given
-    grant(user, sandbox, perms.VIEW_DESTINATIONS, perms.ACTIVATE_SEGMENTS_WITHOUT_MAPPING, perms.VIEW_PROFILES)
+    grant(
+        user,
+        sandbox,
+        perms.VIEW_DESTINATIONS,
+        perms.ACTIVATE_SEGMENTS_WITHOUT_MAPPING,
+        perms.VIEW_PROFILES,
+        perms.VIEW_SEGMENTS,
+    )
     field = ProfileFieldFactory(sandbox=sandbox)
     # when
     response = post(user_client, MAPPINGS_URL, mapping_data(attributes_destination, field))

@@ -11,6 +11,8 @@ from accounts.constants import (
     ACTIVATE_SEGMENTS_WITHOUT_MAPPING,
     MANAGE_DESTINATIONS,
     VIEW_DESTINATIONS,
+    VIEW_PROFILES,
+    VIEW_SEGMENTS,
 )
 from personalization.audiences.models import Audience
 from personalization.destinations.models import (
@@ -57,7 +59,7 @@ def manager(user, sandbox, grant):
 @pytest.fixture
 def activator(sandbox, grant):
     user = UserFactory(username="activator")
-    grant(user, sandbox, VIEW_DESTINATIONS, ACTIVATE_DESTINATIONS)
+    grant(user, sandbox, VIEW_DESTINATIONS, ACTIVATE_DESTINATIONS, VIEW_PROFILES, VIEW_SEGMENTS)
     return user
 
 
@@ -358,7 +360,7 @@ def test_activating_without_an_activate_permission_is_refused(viewer, sandbox):
 
 def test_activate_segments_without_mapping_is_enough_to_activate(sandbox, grant):
     user = UserFactory(username="segments-only")
-    grant(user, sandbox, VIEW_DESTINATIONS, ACTIVATE_SEGMENTS_WITHOUT_MAPPING)
+    grant(user, sandbox, VIEW_DESTINATIONS, ACTIVATE_SEGMENTS_WITHOUT_MAPPING, VIEW_PROFILES, VIEW_SEGMENTS)
     destination = DestinationFactory(datastream__sandbox=sandbox)
 
     activation_save(
@@ -472,7 +474,7 @@ def test_renaming_a_target_to_one_already_used_is_refused(activator, sandbox, at
 def test_activate_segments_without_mapping_cannot_change_mappings(sandbox, grant, attributes_destination):
     # given
     user = UserFactory(username="segments-only")
-    grant(user, sandbox, VIEW_DESTINATIONS, ACTIVATE_SEGMENTS_WITHOUT_MAPPING)
+    grant(user, sandbox, VIEW_DESTINATIONS, ACTIVATE_SEGMENTS_WITHOUT_MAPPING, VIEW_PROFILES, VIEW_SEGMENTS)
     existing = MappingFactory(destination=attributes_destination, target="tier")
     # when / then
     with pytest.raises(PermissionDenied):

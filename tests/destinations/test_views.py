@@ -93,6 +93,8 @@ class TestDestinationViews(
             target="tier",
         )
         self.grant_view()
+        # Audience names and profile field paths are other domains' objects: they need their view permissions.
+        self._grant(self.user, self.sandbox_a, VIEW_SEGMENTS, VIEW_PROFILES)
         # when
         content = self.client.get(self.url("detail", destination)).content.decode()
         # then

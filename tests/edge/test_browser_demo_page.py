@@ -38,7 +38,12 @@ def shop(live_server):
     destination = DestinationFactory(datastream=datastream, alias="personalizationAlias")
     ActivationFactory(destination=destination, audience=gold)
     owner = UserFactory(username="shop-owner")
-    role_create(name="shop owners", permissions=[perms.VIEW_DATASTREAMS], users=[owner], sandboxes=[sandbox])
+    role_create(
+        name="shop owners",
+        permissions=[perms.VIEW_DATASTREAMS, perms.VIEW_SEGMENTS],
+        users=[owner],
+        sandboxes=[sandbox],
+    )
     session = Client()
     session.force_login(owner)
     browser = launch_chromium()

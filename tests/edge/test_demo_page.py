@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 def test_the_demo_page_lists_the_offers_by_alias_and_audience(scenario, client, grant):
     user = UserFactory(username="site-owner")
-    grant(user, scenario.sandbox, perms.VIEW_DATASTREAMS)
+    grant(user, scenario.sandbox, perms.VIEW_DATASTREAMS, perms.VIEW_SEGMENTS)
     client.force_login(user)
 
     response = client.get(reverse("edge:demo", args=[scenario.datastream.pk]))

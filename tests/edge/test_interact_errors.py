@@ -178,7 +178,7 @@ def test_a_token_used_with_another_api_key_is_EXEG_0500(scenario):
 
 def test_a_credential_of_another_sandbox_is_EXEG_0500(scenario, grant):
     elsewhere = SandboxFactory(name="elsewhere")
-    grant(scenario.admin, elsewhere, "manage_datastreams")
+    grant(scenario.admin, elsewhere, "view_datastreams", "manage_datastreams")
     body = problem(scenario.lookup(headers=scenario.auth_headers(sandbox=elsewhere)), "EXEG-0500-401")
     assert "another sandbox" in body["detail"]
 

@@ -180,8 +180,9 @@ def test_profiles_are_read_only(user_client, profile_manager, sandbox):
     assert user_client.delete(reverse("api:profile-detail", args=[profile.pk])).status_code == 405
 
 
-def test_a_profile_shows_its_identities_attributes_and_current_audiences(user_client, profile_viewer, sandbox):
-    # given
+def test_a_profile_shows_its_identities_attributes_and_current_audiences(user_client, profile_viewer, sandbox, grant):
+    # given: audience names need View Segments besides View Profiles
+    grant(profile_viewer, sandbox, perms.VIEW_SEGMENTS)
     profile = ProfileFactory(sandbox=sandbox, attributes={"homeAddress": {"countryCode": "DE"}})
     IdentityFactory(profile=profile, value="ecid-1", primary=True)
     IdentityFactory(

@@ -33,7 +33,8 @@ def schema(sandbox):
 
 @pytest.fixture
 def writer(user, schema, grant):
-    grant(user, schema, perms.VIEW_PROFILES, perms.MANAGE_PROFILES)
+    # View Segments too: the answers name the audiences whose memberships changed.
+    grant(user, schema, perms.VIEW_PROFILES, perms.MANAGE_PROFILES, perms.VIEW_SEGMENTS)
     return user
 
 

@@ -2,7 +2,7 @@ import pytest
 
 from django.urls import reverse
 
-from accounts.constants import MANAGE_PROFILES, VIEW_PROFILES, VIEW_SEGMENTS
+from accounts.constants import MANAGE_PROFILES, VIEW_DESTINATIONS, VIEW_PROFILES, VIEW_SEGMENTS
 from personalization.audiences.models import AudienceMembership
 from personalization.profiles.models import ProfileField
 from tests.factories import (
@@ -74,6 +74,7 @@ class TestProfileFieldViews(
             destination__datastream__sandbox=self.sandbox_a, destination__name="Hero", source=self.obj_a, target="tier"
         )
         self.grant_view()
+        self._grant(self.user, self.sandbox_a, VIEW_DESTINATIONS)  # destinations are their own domain
         content = self.client.get(self.url("detail", self.obj_a)).content.decode()
         assert "C9" in content and "No onsite use" in content
         assert "Hero" in content and "tier" in content
@@ -172,13 +173,23 @@ class TestProfileViews(UIViewTestCases.ListView, UIViewTestCases.DetailView):
             exited_at=membership.qualified_at,
         )
         self.grant_view()
+        self._grant(self.user, self.sandbox_a, VIEW_SEGMENTS)  # audiences are their own domain
         content = self.client.get(self.url("detail", self.obj_a)).content.decode()
         assert "ecid-alpha" in content and "ECID" in content
         assert "&quot;tier&quot;: &quot;gold&quot;" in content
         assert "Gold members" in content and "Realized" in content
         assert "Lapsed" in content and "Exited" in content
-        # Audience links need View Segments.
+        assert membership.audience.get_absolute_url() in content
+
+    def test_detail_without_view_segments_names_no_audience_and_says_why(self):
+        membership = MembershipFactory(
+            audience__sandbox=self.sandbox_a, audience__name="Gold members", profile=self.obj_a
+        )
+        self.grant_view()
+        content = self.client.get(self.url("detail", self.obj_a)).content.decode()
+        assert "Gold members" not in content
         assert membership.audience.get_absolute_url() not in content
+        assert "shown to roles with View Segments" in content
 
     def test_there_is_no_page_to_create_profiles(self):
         self.grant_view()

@@ -3,7 +3,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from accounts.constants import VIEW_DESTINATIONS
+from accounts.permissions import CAN_VIEW_DESTINATIONS
 from personalization.alerts.models import AlertType
 from personalization.destinations.models import Destination
 from personalization.destinations.selectors import eligible_datastreams, marketing_action_catalogue
@@ -71,10 +71,10 @@ class DestinationConnectionForm(SandboxedModelForm):
             "datastream": DATASTREAM_HELP,
         }
 
-    def __init__(self, *args, user, sandbox, kind=None, codename=VIEW_DESTINATIONS, **kwargs):
+    def __init__(self, *args, user, sandbox, kind=None, rule=CAN_VIEW_DESTINATIONS, **kwargs):
         if kwargs.get("instance") is None:
             kwargs["instance"] = Destination(kind=kind, sandbox=sandbox)
-        super().__init__(*args, user=user, sandbox=sandbox, codename=codename, **kwargs)
+        super().__init__(*args, user=user, sandbox=sandbox, rule=rule, **kwargs)
         self.fields["datastream"].queryset = eligible_datastreams(user=user, sandbox=sandbox)
         self.fields["datastream"].empty_label = _("Choose a datastream")
         self.fields["alias"].label = _("Integration alias")

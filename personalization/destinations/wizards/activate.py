@@ -17,8 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from accounts.constants import VIEW_DESTINATIONS
-from accounts.permissions import restrict
+from accounts.permissions import CAN_ACTIVATE, CAN_MAP_ATTRIBUTES, CAN_VIEW_DESTINATIONS, restrict
 from personalization.destinations.forms import (
     ActivationReviewForm,
     AttributeMappingFormSet,
@@ -27,7 +26,7 @@ from personalization.destinations.forms import (
     SelectDestinationForm,
 )
 from personalization.destinations.models import MAX_ATTRIBUTE_MAPPINGS, WARN_AUDIENCES_PER_DESTINATION, Destination
-from personalization.destinations.selectors import destinations_to_activate, may_activate, may_map_attributes
+from personalization.destinations.selectors import destinations_to_activate
 from personalization.destinations.services import PolicyCheck, activation_policy_check, destination_activation_apply
 from personalization.destinations.wizards.base import DestinationWizardView
 from personalization.destinations.wizards.connect import kind_or_404
@@ -42,7 +41,9 @@ def entered_from_catalog(wizard) -> bool:
 
 def offers_mapping(wizard) -> bool:
     """Map attributes only on the With Attributes card, and only with Activate Destinations (not "without mapping")."""
-    return wizard.kind == Destination.Kind.WITH_ATTRIBUTES and may_map_attributes(wizard.request.user, wizard.sandbox)
+    return wizard.kind == Destination.Kind.WITH_ATTRIBUTES and CAN_MAP_ATTRIBUTES.allows(
+        wizard.request.user, wizard.sandbox
+    )
 
 
 @dataclass
@@ -112,6 +113,7 @@ class DestinationActivationWizard(DestinationWizardView):
     """Activate audiences to a destination (the URL names it) or to one picked from a catalog card's connections."""
 
     wizard_name = "activate"
+    rule = CAN_ACTIVATE
     title = _("Activate audiences")
     form_list = [
         ("destination", SelectDestinationForm),
@@ -132,7 +134,7 @@ class DestinationActivationWizard(DestinationWizardView):
     def check_access(self, request, *args, **kwargs) -> None:
         if "pk" in kwargs:
             queryset = Destination.objects.select_related("sandbox", "datastream")
-            visible = restrict(queryset, request.user, VIEW_DESTINATIONS)
+            visible = restrict(queryset, request.user, CAN_VIEW_DESTINATIONS)
             self.fixed_destination = get_object_or_404(visible, pk=kwargs["pk"])
             self.sandbox = self.fixed_destination.sandbox
             self.kind = self.fixed_destination.kind
@@ -140,7 +142,7 @@ class DestinationActivationWizard(DestinationWizardView):
             self.fixed_destination = None
             self.kind = kind_or_404(kwargs["kind"])
             self.sandbox = request.sandbox
-        if self.sandbox is None or not may_activate(request.user, self.sandbox):
+        if not self.rule.allows(request.user, self.sandbox):
             raise PermissionDenied
 
     # What earlier steps decided
@@ -246,7 +248,7 @@ class DestinationActivationWizard(DestinationWizardView):
             kind=self.kind,
             kind_label=Destination.Kind(self.kind).label,
             sandbox=self.sandbox,
-            may_map=may_map_attributes(self.request.user, self.sandbox),
+            may_map=CAN_MAP_ATTRIBUTES.allows(self.request.user, self.sandbox),
             max_mappings=MAX_ATTRIBUTE_MAPPINGS,
             audience_guardrail=WARN_AUDIENCES_PER_DESTINATION,
             cancel_url=destination.get_absolute_url() if destination else reverse("destinations:destination_catalog"),

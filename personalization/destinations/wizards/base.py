@@ -41,6 +41,8 @@ class DestinationWizardView(SessionWizardView):
     """Base of the destination wizards: named steps, per-step templates and the browser behaviours above."""
 
     wizard_name = ""
+    # What the wizard needs; `check_access` asks it on the wizard's sandbox. The permission matrix reads it.
+    rule = None
     title = ""
     step_titles: dict[str, str] = {}
 

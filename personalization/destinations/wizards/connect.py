@@ -7,18 +7,14 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from accounts.permissions import CAN_ACTIVATE, CAN_CONNECT_DESTINATIONS, CAN_SUBSCRIBE_TO_ALERTS
 from personalization.destinations.forms import AlertSubscriptionForm, DestinationConnectionForm, MarketingActionsForm
 from personalization.destinations.models import (
     MAX_DESTINATIONS_PER_SANDBOX,
     WARN_PERSONALIZATION_DESTINATIONS,
     Destination,
 )
-from personalization.destinations.selectors import (
-    eligible_datastreams,
-    may_activate,
-    may_connect,
-    may_subscribe_to_alerts,
-)
+from personalization.destinations.selectors import eligible_datastreams
 from personalization.destinations.services import destination_connect
 from personalization.destinations.wizards.base import DestinationWizardView
 
@@ -33,13 +29,14 @@ def kind_or_404(value: str) -> str:
 
 def offers_alerts(wizard) -> bool:
     """Show the Alerts step to users who can see alerts (View Alerts) in the sandbox."""
-    return may_subscribe_to_alerts(wizard.request.user, wizard.sandbox)
+    return CAN_SUBSCRIBE_TO_ALERTS.allows(wizard.request.user, wizard.sandbox)
 
 
 class DestinationConnectWizard(DestinationWizardView):
     """Connect a Custom Personalization destination of the kind named in the URL, in the current sandbox."""
 
     wizard_name = "connect"
+    rule = CAN_CONNECT_DESTINATIONS
     title = _("Configure new destination")
     form_list = [
         ("connection", DestinationConnectionForm),
@@ -56,7 +53,7 @@ class DestinationConnectWizard(DestinationWizardView):
     def check_access(self, request, *args, **kwargs) -> None:
         self.kind = kind_or_404(kwargs["kind"])
         self.sandbox = request.sandbox
-        if self.sandbox is None or not may_connect(request.user, self.sandbox):
+        if not self.rule.allows(request.user, self.sandbox):
             raise PermissionDenied
 
     def get_form_kwargs(self, step=None):
@@ -78,7 +75,7 @@ class DestinationConnectWizard(DestinationWizardView):
             soft_limit=WARN_PERSONALIZATION_DESTINATIONS,
             at_hard_limit=existing >= MAX_DESTINATIONS_PER_SANDBOX,
             hard_limit=MAX_DESTINATIONS_PER_SANDBOX,
-            may_activate=may_activate(self.request.user, self.sandbox),
+            may_activate=CAN_ACTIVATE.allows(self.request.user, self.sandbox),
             cancel_url=reverse("destinations:destination_catalog"),
         )
         if self.steps.current == "connection":
@@ -101,6 +98,8 @@ class DestinationConnectWizard(DestinationWizardView):
         except ValidationError as error:
             return self.render_done_refusal("connection", error)
         messages.success(self.request, _("%(name)s is connected.") % {"name": destination.name})
-        if self.request.POST.get("wizard_finish") == "activate" and may_activate(self.request.user, self.sandbox):
+        if self.request.POST.get("wizard_finish") == "activate" and CAN_ACTIVATE.allows(
+            self.request.user, self.sandbox
+        ):
             return redirect("destinations:destination_activate", pk=destination.pk)
         return redirect(destination.get_absolute_url())
