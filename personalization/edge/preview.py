@@ -80,7 +80,6 @@ def _reason(destination, membership, state, serving) -> str:
 def preview_lookup(datastream, namespace: str, value: str) -> LookupPreview:
     """Return the answers for `namespace:value` on `datastream`, computed the way the lookup computes them."""
     config = projection.load_config(datastream.pk)
-    config["gen"] = "preview"
     found = projection.load_identity(datastream.sandbox_id, namespace, value)
     now = time.time()
     answer = projection.build_projection(config, found, now)
