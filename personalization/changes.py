@@ -1,9 +1,12 @@
 """
 Change notifications that keep derived stores (the edge projection) correct.
 
-Domain code announces *what* changed after the transaction commits; the edge app listens. Model saves
-and deletes announce themselves through receivers in the edge app; bulk writes (batch evaluation, CSV
-imports) call these helpers explicitly because bulk operations bypass model signals.
+Domain code announces *what* changed, inside the transaction that changes it. Each announcement is sent twice:
+at once as `changing` (the signal the edge app records what becomes stale on, in that same transaction, so a
+change that rolls back invalidates nothing and one that commits is never lost), and after the commit as its own
+signal, for listeners that only care about committed changes. Model saves and deletes announce
+themselves through receivers in the edge app; bulk writes (batch evaluation, CSV imports) call these helpers
+explicitly because bulk operations bypass model signals.
 """
 
 from django.db import transaction
@@ -14,12 +17,15 @@ __all__ = [
     "announce_identities_changed",
     "announce_profiles_changed",
     "announce_tokens_revoked",
+    "changing",
     "configuration_changed",
     "identities_changed",
     "profiles_changed",
     "tokens_revoked",
 ]
 
+# Sent inside the writer's transaction, with one of the signals below as `sender` and its arguments.
+changing = Signal()
 # sandbox_id: the sandbox whose datastreams, destinations, activations, mappings or audiences changed.
 configuration_changed = Signal()
 # sandbox_id, profile_ids: profiles whose attributes, identities or memberships changed.
@@ -30,21 +36,22 @@ identities_changed = Signal()
 tokens_revoked = Signal()
 
 
-def _after_commit(signal: Signal, **kwargs) -> None:
+def _announce(signal: Signal, **kwargs) -> None:
+    changing.send(sender=signal, **kwargs)
     transaction.on_commit(lambda: signal.send(sender=None, **kwargs))
 
 
 def announce_configuration_changed(sandbox_id) -> None:
-    _after_commit(configuration_changed, sandbox_id=sandbox_id)
+    _announce(configuration_changed, sandbox_id=sandbox_id)
 
 
 def announce_profiles_changed(sandbox_id, profile_ids) -> None:
-    _after_commit(profiles_changed, sandbox_id=sandbox_id, profile_ids=list(profile_ids))
+    _announce(profiles_changed, sandbox_id=sandbox_id, profile_ids=list(profile_ids))
 
 
 def announce_identities_changed(sandbox_id, identities) -> None:
-    _after_commit(identities_changed, sandbox_id=sandbox_id, identities=list(identities))
+    _announce(identities_changed, sandbox_id=sandbox_id, identities=list(identities))
 
 
 def announce_tokens_revoked(digests) -> None:
-    _after_commit(tokens_revoked, digests=list(digests))
+    _announce(tokens_revoked, digests=list(digests))

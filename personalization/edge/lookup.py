@@ -20,7 +20,7 @@ from django.conf import settings
 from accounts.models import AccessToken
 from personalization.edge import projection
 from personalization.edge.errors import EdgeError
-from personalization.edge.store import identity_key, store
+from personalization.edge.store import NOT_READ, Facts, decode_facts, encode_facts, identity_key, store
 from personalization.profiles.identities import IDENTITY_FORMATS, identity_checker, identity_problem
 
 __all__ = [
@@ -35,12 +35,13 @@ __all__ = [
 ]
 
 CONFIG_TTL = 3600
-PROJECTION_TTL = 3600
+FACTS_TTL = 3600
 ECID = "ECID"
 _ECID_PATTERN = re.compile(r"^\d{38}$")
 _REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 IDENTITY_COOKIE_MAX_AGE = 34128000
 _JSON = json.JSONDecoder()
+_NOBODY = Facts("", None, frozenset(), {})
 
 
 @dataclass
@@ -217,20 +218,20 @@ def _valid_identity(namespace: str, value: str) -> tuple[str, str]:
 
 def datastream_config(datastream_id: str) -> dict:
     """Return a datastream's config from the edge store, loading it on a miss; EXEG-0003 when it does not exist."""
-    cached, _projection, _token, _count = store.fetch(
-        datastream_id=datastream_id, identity=None, token=None, rate_second=None
-    )
-    return _config(datastream_id, cached)
+    fetched = store.fetch(datastream_id=datastream_id, identity=None, token=None, rate_second=None)
+    return _config(datastream_id, fetched[0] if fetched is not None else None, stored=fetched is not None)
 
 
-def _config(datastream_id: str, cached: dict | None) -> dict:
+def _config(datastream_id: str, cached: dict | None, *, stored: bool) -> dict:
+    """Return the config read from the store, or load it (1-2 queries) and, when the store is up, keep it."""
     if cached is not None:
         return cached
     config = projection.load_config(datastream_id)
     if config is None:
         raise EdgeError("EXEG-0003-400", "The datastream %s does not exist." % datastream_id)
-    config["gen"] = store.get_generation(config["sandbox"])
-    store.put_config(datastream_id, config, CONFIG_TTL)
+    config["pgen"] = store.generation(config["sandbox"]) if stored else ""
+    if stored:
+        store.put_config(config, CONFIG_TTL)
     return config
 
 
@@ -258,43 +259,76 @@ def _authenticate(request: LookupRequest, token_info: dict | None, config: dict,
     return True
 
 
-def _projection(config: dict, visitor: Visitor, cached: dict | None, key: str, now: float) -> dict:
-    if cached is not None and cached["gen"] == config["gen"] and cached["until"] > now:
+def _facts(config: dict, visitor: Visitor, key: str, cached, *, stored: bool) -> Facts:
+    """Return the visitor's profile facts: the store's when they belong to the config's generation, else loaded."""
+    if visitor.minted:
+        return _NOBODY
+    if cached is NOT_READ:
+        cached = store.fetch_facts(config["sandbox"], key) if stored else None
+    if cached is not None and cached.generation == config["pgen"]:
         return cached
-    found = None
-    if not visitor.minted:
-        found = projection.load_identity(config["sandbox"], visitor.namespace, visitor.value)
-    answer = projection.build_projection(config, found, now)
-    ttl = max(1, min(PROJECTION_TTL, int(answer["until"] - now)))
-    store.put_projection(config["id"], key, answer, ttl)
-    return answer
+    identity = projection.load_identity(config["sandbox"], visitor.namespace, visitor.value)
+    return _keep_facts(config, key, identity, stored=stored)
 
 
-def interact(request: LookupRequest, *, rate_limit: int) -> tuple[dict, dict, Visitor, str]:
+def _keep_facts(config: dict, key: str, identity: dict | None, *, stored: bool) -> Facts:
+    encoded = encode_facts(config["pgen"], identity)
+    if stored:
+        store.put_facts(config["sandbox"], key, encoded, FACTS_TTL)
+    return decode_facts(encoded)
+
+
+def _compose(config: dict, facts: Facts, now: float) -> tuple[str, str]:
     """
-    Answer one lookup; return `(config, projection, visitor, payload_json)`.
+    Return the `(authenticated, anonymous)` payload JSON for these facts under this config, memoised on the
+    facts (which live in the mirror) per config version until the next schedule boundary.
+    """
+    version = config.get("version")
+    memo = facts.answers.get(version)
+    if memo is not None and memo[0] <= now < memo[1]:
+        return memo[2], memo[3]
+    answer = projection.build_projection(config, facts.as_identity(), now)
+    full, anon = projection.render_payload(answer["full"]), projection.render_payload(answer["anon"])
+    if version is not None:
+        if len(facts.answers) > 4:
+            facts.answers.clear()
+        facts.answers[version] = (now, answer["until"], full, anon)
+    return full, anon
+
+
+def interact(request: LookupRequest, *, rate_limit: int) -> tuple[dict, Facts, Visitor, str]:
+    """
+    Answer one lookup; return `(config, facts, visitor, payload_json)`.
 
     `payload_json` is the `activation:pull` payload for this caller: with attributes only when the
-    request is authenticated with a credential of the datastream's sandbox.
+    request is authenticated with a credential of the datastream's sandbox. With the edge store unavailable
+    (Redis unreachable), everything is read from PostgreSQL: config, profile and token, at most 4 queries.
     """
     visitor = resolve_visitor(request.body, sdk=request.sdk, cookies=request.cookies)
     key = identity_key(visitor.namespace, visitor.value)
     now = time.time()
     token_digest = AccessToken.digest_of(request.bearer) if request.bearer is not None else None
-    cached_config, cached_projection, token_info, count = store.fetch(
+    rate_second = int(now) if rate_limit else None
+    fetched = store.fetch(
         datastream_id=request.datastream_id,
         identity=None if visitor.minted else key,
         token=token_digest,
-        rate_second=int(now) if rate_limit else None,
+        rate_second=rate_second,
         rate_limit=rate_limit,
     )
+    stored = fetched is not None
+    if stored:
+        cached_config, cached_facts, token_info, count = fetched
+    else:
+        cached_config, cached_facts, token_info = None, NOT_READ, None
+        count = store.count_locally(request.datastream_id, rate_second, rate_limit) if rate_limit else None
     if rate_limit and count is not None and count > rate_limit:
         raise EdgeError(
             "EXEG-0429-429",
             "This datastream allows %d lookups per second; retry after the time in Retry-After." % rate_limit,
             headers={"Retry-After": "1"},
         )
-    config = _config(request.datastream_id, cached_config)
+    config = _config(request.datastream_id, cached_config, stored=stored)
     if not config["enabled"]:
         raise EdgeError("EXEG-0004-422", "The datastream is disabled; enable it to serve lookups.")
     authenticated = _authenticate(request, token_info, config, now)
@@ -304,13 +338,14 @@ def interact(request: LookupRequest, *, rate_limit: int) -> tuple[dict, dict, Vi
             "The identity namespace %r is not defined in this sandbox; namespace codes are case-sensitive (known: %s)."
             % (visitor.namespace, ", ".join(config["namespaces"]) or "none"),
         )
-    answer = _projection(config, visitor, cached_projection, key, now)
-    if config["edge_segmentation"] and answer["profile"] is not None:
-        answer = _segment_on_edge(config, request, key, answer, now)
-    return config, answer, visitor, projection.render_payload(answer["full"] if authenticated else answer["anon"])
+    facts = _facts(config, visitor, key, cached_facts, stored=stored)
+    if config["edge_segmentation"] and facts.profile is not None:
+        facts = _segment_on_edge(config, request, key, facts, stored=stored)
+    full, anon = _compose(config, facts, now)
+    return config, facts, visitor, full if authenticated else anon
 
 
-def _segment_on_edge(config: dict, request: LookupRequest, key: str, answer: dict, now: float) -> dict:
+def _segment_on_edge(config: dict, request: LookupRequest, key: str, facts: Facts, *, stored: bool) -> Facts:
     """
     Same-page personalization: evaluate the edge audiences activated here against the profile and this
     request's event, store new memberships, and answer with them. Only datastreams with edge segmentation
@@ -318,6 +353,7 @@ def _segment_on_edge(config: dict, request: LookupRequest, key: str, answer: dic
     """
     from personalization.audiences.evaluation import edge_qualify
 
+    now = time.time()
     audience_ids = sorted(
         {
             activation["audience"]
@@ -327,13 +363,11 @@ def _segment_on_edge(config: dict, request: LookupRequest, key: str, answer: dic
         }
     )
     if not audience_ids:
-        return answer
+        return facts
     event = _first_event(request.body, request.sdk).get("xdm")
     identity = edge_qualify(
-        sandbox_id=config["sandbox"], profile_id=answer["profile"], audience_ids=audience_ids, event=event
+        sandbox_id=config["sandbox"], profile_id=facts.profile, audience_ids=audience_ids, event=event
     )
     if identity is None:
-        return answer
-    fresh = projection.build_projection(config, identity, now)
-    store.put_projection(config["id"], key, fresh, max(1, min(PROJECTION_TTL, int(fresh["until"] - now))))
-    return fresh
+        return facts
+    return _keep_facts(config, key, identity, stored=stored)

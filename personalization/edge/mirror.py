@@ -8,8 +8,8 @@ message on it for every write, delete or expiry of a key under those prefixes, w
 
 Every read first drains that connection (a non-blocking `recv`), so a change Redis has acknowledged is
 seen by the next lookup in every process. A value read from Redis is only kept if no invalidation for
-its key arrived while the read was in flight. If the connection breaks, the copies are dropped and
-reads go to Redis until it is re-established.
+its key arrived while the read was in flight. If the connection breaks, the copies are dropped and `sync`
+says so; the store then treats Redis as unavailable (`breaker.Breaker`) until it answers again.
 
 The per-second rate-limit counter is kept the same way: counted in memory, added to the shared Redis
 counter in small batches (`RateCounter`), so the limit holds across processes within a batch per process.
@@ -21,14 +21,11 @@ import os
 import select
 import socket
 import threading
-import time
 import weakref
 
 __all__ = ["Mirror", "RateCounter", "connection_settings"]
 
 logger = logging.getLogger(__name__)
-
-_RECONNECT_AFTER = 1.0
 
 
 class _Broken(Exception):
@@ -133,7 +130,6 @@ class Mirror:
         self._socket = None
         self._thread = threading.local()  # each thread's own poll object (one may not be polled concurrently)
         self._reader = _Reader()
-        self._retry_at = 0.0
 
     def _forked(self) -> None:
         """In a forked child: drop the parent's connection, copies and lock state (the child starts afresh)."""
@@ -185,16 +181,12 @@ class Mirror:
         self._pending.clear()
 
     def _ensure(self) -> bool:
-        """Return True when the invalidation connection is up (connecting at most once a second)."""
+        """Return True when the invalidation connection is up, connecting when it is not."""
         if self._socket is not None:
             return True
-        now = time.monotonic()
-        if now < self._retry_at:
-            return False
         try:
             self._connect()
         except (OSError, _Broken, ValueError) as error:
-            self._retry_at = now + _RECONNECT_AFTER
             logger.warning("edge.mirror.unavailable", extra={"error": str(error)})
             return False
         return True
@@ -282,7 +274,6 @@ class Mirror:
             except _Broken as error:
                 logger.warning("edge.mirror.lost", extra={"error": str(error)})
                 self._disconnect()
-                self._retry_at = time.monotonic() + _RECONNECT_AFTER
                 return False
             return True
 

@@ -3,7 +3,7 @@ import uuid
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["DataflowRun"]
+__all__ = ["DataflowRun", "EdgeInvalidation"]
 
 
 class DataflowRun(models.Model):
@@ -43,3 +43,23 @@ class DataflowRun(models.Model):
 
     def __str__(self):
         return "%s run at %s" % (self.destination, self.started_at)
+
+
+class EdgeInvalidation(models.Model):
+    """
+    What a committed write made stale in the edge store, kept until Redis has applied it.
+
+    Written in the same transaction as the change, so a change that commits while Redis is unreachable still
+    reaches the store: every process applies the pending rows before it serves from Redis again.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    keys = models.JSONField(help_text=_("The edge store entries to refresh or drop, as [kind, id, ...] lists."))
+
+    class Meta:
+        verbose_name = _("edge invalidation")
+        verbose_name_plural = _("edge invalidations")
+
+    def __str__(self):
+        return "invalidation %s (%d keys)" % (self.pk, len(self.keys or []))

@@ -86,7 +86,6 @@ def preview_lookup(datastream, namespace: str, value: str, *, show_audience_name
     `show_audience_names=False` (the viewer lacks View Segments) leaves the verdicts' audiences unnamed.
     """
     config = projection.load_config(datastream.pk)
-    config["gen"] = "preview"
     found = projection.load_identity(datastream.sandbox_id, namespace, value)
     now = time.time()
     answer = projection.build_projection(config, found, now)

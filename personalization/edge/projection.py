@@ -266,13 +266,11 @@ def build_projection(config: dict, identity: dict | None, at: float) -> dict:
     Return the answer for one identity on one datastream.
 
     `full` is the payload JSON for authenticated callers, `anon` the same without any `attributes`
-    key, each as a tuple of pieces whose concatenation is the JSON (`render_payload`): pieces that
-    many profiles share (a destination's header, a set of segments) can then be stored once per
-    process (`store.decode_projection`). `until` is the next moment a schedule or expiry boundary
-    could change the answer.
+    key, each as a tuple of pieces whose concatenation is the JSON (`render_payload`). `until` is the
+    next moment a schedule or expiry boundary could change the answer.
     """
     if identity is None:
-        return {"gen": config["gen"], "until": _FAR_FUTURE, "profile": None, "full": _EMPTY, "anon": _EMPTY}
+        return {"until": _FAR_FUTURE, "profile": None, "full": _EMPTY, "anon": _EMPTY}
     plan, until = serving_plan(config, at)
     member_of = set(identity["audiences"])
     attributes = identity["attributes"]
@@ -297,11 +295,10 @@ def build_projection(config: dict, identity: dict | None, at: float) -> dict:
             full.append(',"attributes":%s' % dumps(values))
         full.append(tail)
     if not plan:
-        return {"gen": config["gen"], "until": until, "profile": identity["profile"], "full": _EMPTY, "anon": _EMPTY}
+        return {"until": until, "profile": identity["profile"], "full": _EMPTY, "anon": _EMPTY}
     anon[-1] += "]"
     full[-1] += "]"
     return {
-        "gen": config["gen"],
         "until": until,
         "profile": identity["profile"],
         "full": tuple(full),

@@ -1,19 +1,19 @@
-"""Rebuild the edge store from the database: every datastream's config and every identity's answer."""
+"""Rebuild the edge store from the database: every datastream's config and every identity's profile facts."""
 
-import time
 from collections import defaultdict
 
 from personalization.audiences.models import AudienceMembership
 from personalization.datastreams.models import Datastream
-from personalization.edge import projection
-from personalization.edge.lookup import CONFIG_TTL, PROJECTION_TTL
-from personalization.edge.store import identity_key, store
+from personalization.edge import invalidation
+from personalization.edge.lookup import FACTS_TTL
+from personalization.edge.store import encode_facts, identity_key, store
 from personalization.profiles.models import Identity, Profile
 
 __all__ = ["edge_rebuild"]
 
 
-def _answers_for_chunk(profile_ids, configs, now):
+def _facts_for_chunk(sandbox_id, generation: str, profile_ids):
+    """Yield `(sandbox, identity hash, encoded facts)` for every identity of these profiles (three queries)."""
     attributes = dict(Profile.objects.filter(pk__in=profile_ids).values_list("pk", "attributes"))
     audiences = defaultdict(list)
     memberships = AudienceMembership.objects.filter(
@@ -24,15 +24,17 @@ def _answers_for_chunk(profile_ids, configs, now):
     identities = Identity.objects.filter(profile_id__in=profile_ids).values_list(
         "profile_id", "namespace__code", "value"
     )
+    encoded = {}
     for profile_id, namespace, value in identities:
-        found = {
-            "profile": str(profile_id),
-            "attributes": attributes.get(profile_id) or {},
-            "audiences": sorted(audiences[profile_id]),
-        }
-        key = identity_key(namespace, value)
-        for config in configs:
-            yield config["id"], key, projection.build_projection(config, found, now)
+        facts = encoded.get(profile_id)
+        if facts is None:
+            found = {
+                "profile": str(profile_id),
+                "attributes": attributes.get(profile_id) or {},
+                "audiences": sorted(audiences[profile_id]),
+            }
+            facts = encoded[profile_id] = encode_facts(generation, found)
+        yield sandbox_id, identity_key(namespace, value), facts
 
 
 def edge_rebuild(*, sandbox_id=None, chunk_size: int = 2000, clear: bool = True, progress=None) -> dict:
@@ -45,35 +47,28 @@ def edge_rebuild(*, sandbox_id=None, chunk_size: int = 2000, clear: bool = True,
     datastreams = Datastream.objects.all()
     if sandbox_id is not None:
         datastreams = datastreams.filter(sandbox_id=sandbox_id)
-    by_sandbox = defaultdict(list)
-    for datastream_id in datastreams.values_list("pk", flat=True):
-        config = projection.load_config(datastream_id)
-        config["gen"] = store.get_generation(config["sandbox"])
-        store.put_config(datastream_id, config, CONFIG_TTL)
-        if config["destinations"]:
-            by_sandbox[config["sandbox"]].append(config)
+    datastream_ids = [str(pk) for pk in datastreams.values_list("pk", flat=True)]
+    invalidation.refresh_configs(datastream_ids)
+    sandboxes = sorted({str(pk) for pk in datastreams.values_list("sandbox_id", flat=True)})
     answers = 0
-    now = time.time()
-    for sandbox, configs in by_sandbox.items():
+    for sandbox in sandboxes:
+        generation = store.generation(sandbox)
         profile_ids = Profile.objects.filter(sandbox_id=sandbox).order_by("pk").values_list("pk", flat=True)
         chunk = []
         for profile_id in profile_ids.iterator(chunk_size=chunk_size):
             chunk.append(profile_id)
             if len(chunk) >= chunk_size:
-                answers += _store_chunk(chunk, configs, now)
+                answers += _store_chunk(sandbox, generation, chunk)
                 chunk = []
                 if progress:
                     progress(answers)
-        answers += _store_chunk(chunk, configs, now)
-    return {"datastreams": len(list(datastreams.values_list("pk", flat=True))), "answers": answers}
+        answers += _store_chunk(sandbox, generation, chunk)
+    return {"datastreams": len(datastream_ids), "answers": answers}
 
 
-def _store_chunk(profile_ids, configs, now) -> int:
+def _store_chunk(sandbox_id, generation: str, profile_ids) -> int:
     if not profile_ids:
         return 0
-    items = []
-    for datastream_id, key, answer in _answers_for_chunk(profile_ids, configs, now):
-        items.append((datastream_id, key, answer))
-    ttl = PROJECTION_TTL
-    store.put_projections(items, ttl)
+    items = list(_facts_for_chunk(sandbox_id, generation, profile_ids))
+    store.put_many_facts(items, FACTS_TTL, strict=True)
     return len(items)

@@ -1,39 +1,65 @@
 """
-The edge store: precomputed lookup answers kept in the cache (Redis in production, local memory embedded).
+The edge store: what a lookup needs, kept in the cache (Redis in production, local memory embedded).
 
-Everything here is a cache of PostgreSQL: deleting any key loses nothing, the next lookup recomputes it.
+Everything here is a cache of PostgreSQL: deleting any key loses nothing, the next lookup recomputes it. The
+answer is composed at lookup time from two kinds of entries, so a marketer's change rewrites one small entry:
+
+- per datastream: its configuration (destinations, activations with their windows, mappings, audience status
+  and expiry, edge audiences' rules), changed by configuration writes only;
+- per identity: the profile's facts (its id, live memberships and attributes), changed when that profile
+  changes, whatever the configuration does.
+
 On Redis, each worker process also mirrors the keys it reads in memory (`mirror.Mirror`: Redis pushes an
-invalidation for every change, drained before each read), so a warm lookup makes no network round trip;
-keys it lacks come in one `MGET`. Without the mirror (disabled, or its connection lost) the datastream's
-version, the identity's projection, the bearer token and the rate-limit counter are fetched together
-(one Lua script on Redis, `get_many` elsewhere).
+invalidation for every change, drained before each read), so a warm lookup makes no network round trip; keys
+it lacks come in one `MGET`. Without the mirror, the keys and the rate counter come in one pipelined round
+trip. No command spans two keys of different hash tags' slots except `MGET`/pipelines, which a cluster client
+splits per node (see docs/decisions.md, "Edge store keys").
 
-Keys
-- `ds:<datastream>`: the datastream's lookup config (destinations, activations, mappings) and `gen`.
-- `dsv:<datastream>`: the config's version token. Each worker keeps the parsed config in memory and only
-  re-reads `ds:` when this tiny value changes, so a warm request never parses the (large) config.
-- `gen:<sandbox>`: a random generation token; any configuration change in the sandbox replaces it, so
-  projections computed under the old token are ignored (no counter that could repeat after an eviction).
-- `p:<datastream>:<identity hash>`: the answer for one identity, with the `gen` it was built under and
-  the time it stays valid (the next schedule boundary), encoded as one string (`encode_projection`).
-- `tok:<token digest>`: a live bearer token's credential and expiry.
-- `rl:<datastream>:<second>`: the per-second request counter.
+When Redis fails, the breaker (`breaker.Breaker`) opens: `fetch` returns None and callers answer from
+PostgreSQL, writes to the store are skipped, and invalidations stay in the database
+(`invalidation.EdgeInvalidation` rows) until a process that sees Redis again applies them, before it serves
+from Redis.
+
+Keys (after the cache's prefix and `edge:`; `{…}` is the Redis Cluster hash tag)
+- `dsv:{<datastream>}`: the config's version, a digest of its content (mirrored; tiny).
+- `ds:{<datastream>}`: the config itself, read only when a process's parsed copy has another version.
+- `pgen:{<sandbox>}`: the sandbox's profile generation: bulk membership changes too large to name profile by
+  profile start a new one, and facts built under another are ignored. The configs carry it.
+- `pf:<sandbox>:{<identity hash>}`: one identity's profile facts (`encode_facts`); an unknown identity has an
+  entry too, saying nobody has it.
+- `tok:{<token digest>}`: a live bearer token's credential and expiry.
+- `rl:{<datastream>}:<second>`: the per-second request counter.
 """
 
 import hashlib
 import json
 import secrets
+import threading
 
 from django.conf import settings
 from django.core.cache import caches
 from django.core.signals import setting_changed
 
+from personalization.edge.breaker import Breaker
 from personalization.edge.mirror import Mirror, RateCounter, connection_settings
 
-__all__ = ["EdgeStore", "decode_projection", "encode_projection", "identity_key", "store"]
+__all__ = [
+    "NOT_READ",
+    "EdgeStore",
+    "Facts",
+    "StoreUnavailable",
+    "decode_facts",
+    "encode_facts",
+    "identity_key",
+    "store",
+]
 
 _PREFIX = "edge:"
 _RATE_WINDOW_TTL = 3
+
+
+class StoreUnavailable(Exception):
+    """Redis did not take a write that must not be lost (the caller keeps its durable record)."""
 
 
 def identity_key(namespace: str, value: str) -> str:
@@ -41,21 +67,63 @@ def identity_key(namespace: str, value: str) -> str:
     return hashlib.blake2b(("%s\x00%s" % (namespace, value)).encode(), digest_size=16).hexdigest()
 
 
-def _k(*parts) -> str:
-    return _PREFIX + ":".join(str(part) for part in parts)
+def key_of(kind: str, *ids) -> str:
+    """Return the logical name (without any prefix) of an edge key: `kind` and its ids, the last one tagged."""
+    ids = [str(part) for part in ids]
+    if kind == "rl":
+        return "rl:{%s}:%s" % (ids[0], ids[1])
+    return "%s:%s{%s}" % (kind, "".join(part + ":" for part in ids[:-1]), ids[-1])
 
 
-def _lookup_keys(prefix: str, datastream_id: str, identity: str | None, token: str | None) -> dict:
-    """
-    Return the keys one lookup reads, by kind: the names `_k` makes, after `prefix` (`_PREFIX`, or it with the
-    cache's own prefix before it), joined by plain concatenation because this runs on every lookup.
-    """
-    keys = {"dsv": prefix + "dsv:" + datastream_id}
-    if identity:
-        keys["p"] = prefix + "p:" + datastream_id + ":" + identity
-    if token:
-        keys["tok"] = prefix + "tok:" + token
-    return keys
+def config_version(config: dict) -> str:
+    """Return the digest of a config's shared content: equal configs get equal versions."""
+    shared = {key: value for key, value in config.items() if not key.startswith("_") and key != "version"}
+    raw = json.dumps(shared, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
+
+
+class Facts:
+    """One identity's profile facts, decoded; `answers` memoises composed payloads per config version."""
+
+    __slots__ = ("_attributes", "_raw_attributes", "answers", "audiences", "generation", "profile")
+
+    def __init__(self, generation: str, profile: str | None, audiences: frozenset, attributes):
+        self.generation = generation
+        self.profile = profile
+        self.audiences = audiences
+        if isinstance(attributes, str):
+            self._raw_attributes, self._attributes = attributes, None
+        else:
+            self._raw_attributes, self._attributes = None, attributes or {}
+        self.answers: dict = {}
+
+    @property
+    def attributes(self) -> dict:
+        if self._attributes is None:
+            self._attributes = json.loads(self._raw_attributes) if self._raw_attributes else {}
+        return self._attributes
+
+    def as_identity(self) -> dict | None:
+        """Return the facts the way `projection.load_identity` does (None for an identity nobody has)."""
+        if self.profile is None:
+            return None
+        return {"profile": self.profile, "attributes": self.attributes, "audiences": sorted(self.audiences)}
+
+
+_SEP = "\x1f"
+
+
+def encode_facts(generation: str, identity: dict | None) -> str:
+    """Encode one identity's facts (None: nobody has it). JSON escapes control characters, so `_SEP` is safe."""
+    if identity is None:
+        return _SEP.join((generation, "", "", ""))
+    attributes = json.dumps(identity["attributes"] or {}, separators=(",", ":"), ensure_ascii=False)
+    return _SEP.join((generation, identity["profile"], ",".join(identity["audiences"]), attributes))
+
+
+def decode_facts(raw: str) -> Facts:
+    generation, profile, audiences, attributes = raw.split(_SEP, 3)
+    return Facts(generation, profile or None, frozenset(audiences.split(",")) if audiences else frozenset(), attributes)
 
 
 class EdgeStore:
@@ -67,32 +135,43 @@ class EdgeStore:
         self._prefix = ""
         self._edge_key_prefix = _PREFIX
         self._configs: dict[str, tuple[str, dict]] = {}
-        self._fetch_script = None
+        self._sandbox_of: dict[str, object] = {}  # datastream → sandbox: fixed for a datastream's life
         self._count_script = None
         self._mirror: Mirror | None = None
         self._rates = RateCounter(self._add_to_counter)
+        self._local_counts: dict[str, int] = {}
+        self._local_rates = RateCounter(self._add_locally)
+        self._recovering = threading.Lock()
+        self.recover = None  # set by `invalidation`: applies the pending invalidations before serving again
+        self.breaker = Breaker(self._probe, interval=settings.EDGE_REDIS_PROBE_INTERVAL)
 
     def reset(self) -> None:
-        """Forget the memoised Redis client, scripts, mirror and parsed configs (after the cache settings changed)."""
+        """Forget the Redis client, scripts, mirror, breaker and parsed configs (after the cache settings changed)."""
         if self._mirror is not None:
             self._mirror.close()
+        self.breaker.stop()
         self._redis = _UNSET
         self._configs = {}
-        self._fetch_script = None
+        self._sandbox_of = {}
         self._count_script = None
         self._mirror = None
         self._rates = RateCounter(self._add_to_counter)
+        self._local_counts = {}
+        self._local_rates = RateCounter(self._add_locally)
+        self.breaker = Breaker(self._probe, interval=settings.EDGE_REDIS_PROBE_INTERVAL)
 
     @property
     def cache(self):
         return caches[self.alias]
 
     def _raw_redis(self):
-        """Return the raw Redis client behind django-redis, or None for other cache backends."""
+        """Return the edge store's own Redis client (short timeouts, no retries), or None off Redis."""
         redis = self._redis
         if redis is _UNSET:
             client = getattr(self.cache, "client", None)
-            redis = client.get_client(write=True) if client is not None and hasattr(client, "get_client") else None
+            redis = None
+            if client is not None and hasattr(client, "get_client"):
+                redis = _edge_client(client.get_client(write=True))
             # The cache's key function is fixed per process: compute its prefix once, not on every key.
             self._prefix = self.cache.make_key("")
             self._edge_key_prefix = self._prefix + _PREFIX
@@ -101,16 +180,50 @@ class EdgeStore:
             self._redis = redis
         return redis
 
+    @property
+    def on_redis(self) -> bool:
+        return self._raw_redis() is not None
+
     def _new_mirror(self, redis) -> Mirror | None:
         capacity = settings.EDGE_LOCAL_CACHE_SIZE
         connection = connection_settings(redis)
         if not capacity or connection is None:
             return None
-        prefixes = [self._full_key(_k(kind, "")) for kind in _MIRRORED]
+        prefixes = [self._edge_key_prefix + kind + ":" for kind in _MIRRORED]
         return Mirror(connection, prefixes, capacity)
 
     def _full_key(self, key: str) -> str:
-        return self._prefix + key
+        return self._edge_key_prefix + key
+
+    # Availability ----------------------------------------------------------------------------------
+
+    def _probe(self) -> None:
+        self._raw_redis().ping()
+
+    def available(self) -> bool:
+        """
+        Return whether lookups may be served from Redis now. After an outage, the first caller that finds Redis
+        answering again applies the pending invalidations (`recover`) and closes the breaker; until then, and
+        while another thread does it, the answer is False and callers use PostgreSQL.
+        """
+        breaker = self.breaker
+        if breaker.closed:
+            return True
+        if not breaker.reachable or not self._recovering.acquire(False):
+            return False
+        try:
+            if not breaker.closed:
+                if self._mirror is not None:
+                    self._mirror.clear()  # copies from before the outage cannot be trusted
+                if self.recover is not None:
+                    self.recover()
+                breaker.close()
+            return True
+        except Exception as error:  # Redis failed again, or the database did: stay on the fallback
+            breaker.trip(error)
+            return False
+        finally:
+            self._recovering.release()
 
     # Reads -----------------------------------------------------------------------------------------
 
@@ -124,43 +237,104 @@ class EdgeStore:
         rate_limit: int = 0,
     ):
         """
-        Return `(config, projection, token_info, request_count)`, decoded; a missing key gives None.
+        Return `(config, facts, token_info, request_count)`, decoded (a missing key gives None), or None when
+        Redis is unavailable (answer from PostgreSQL then; `count_locally` counts the request).
 
-        With the mirror, keys this process holds cost no round trip and the rest come in one MGET;
-        without it, everything comes in one round trip. The config itself comes from this process's
-        memory while its version token is unchanged.
+        `facts` needs the datastream's sandbox, known once this process has seen the datastream's config; the
+        first lookup of a datastream in a process reads its facts with `fetch_facts` after the config.
         """
         redis = self._raw_redis()
-        mirror = self._mirror
-        if mirror is not None and mirror.sync():
-            keys = _lookup_keys(self._edge_key_prefix, datastream_id, identity, token)
-            values = self._read_mirrored(redis, mirror, keys.items())
-            count = None
-            if rate_second is not None:
-                count = self._rates.hit(self._rate_key, datastream_id, rate_second, rate_limit)
-            return self._config(datastream_id, values.get("dsv")), values.get("p"), values.get("tok"), count
+        if redis is None:
+            return self._fetch_from_cache(datastream_id, identity, token, rate_second)
+        if not self.available():
+            return None
+        sandbox = self._sandbox_of.get(datastream_id)
+        keys = {"dsv": self._full_key(key_of("dsv", datastream_id))}
+        if identity and sandbox is not None:
+            keys["pf"] = self._full_key(key_of("pf", sandbox, identity))
+        if token:
+            keys["tok"] = self._full_key(key_of("tok", token))
+        try:
+            mirror = self._mirror
+            if mirror is not None:
+                if not mirror.sync():
+                    raise _MirrorLost("the invalidation connection is down")
+                values = self._read_mirrored(redis, mirror, keys.items())
+                count = None
+                if rate_second is not None:
+                    count = self._rates.hit(self._rate_key, datastream_id, rate_second, rate_limit)
+            else:
+                values, count = self._read_pipelined(redis, keys, datastream_id, rate_second)
+            config = self._config(datastream_id, values.get("dsv"))
+        except _FAILURES as error:
+            self.breaker.trip(error)
+            return None
+        facts = values.get("pf")
+        if identity and "pf" not in keys:
+            # This process had not seen the datastream: its sandbox came with the config just read.
+            facts = self.fetch_facts(config["sandbox"], identity) if config is not None else NOT_READ
+        return config, facts, values.get("tok"), count
+
+    def fetch_facts(self, sandbox_id, identity: str) -> Facts | None:
+        """Return one identity's facts from the store (None when absent or Redis is unavailable)."""
+        key = key_of("pf", sandbox_id, identity)
+        redis = self._raw_redis()
+        if redis is None:
+            raw = self.cache.get(_PREFIX + key)
+            return decode_facts(raw) if raw is not None else None
+        if not self.available():
+            return None
+        try:
+            mirror = self._mirror
+            if mirror is not None:
+                if not mirror.sync():
+                    raise _MirrorLost("the invalidation connection is down")
+                return self._read_mirrored(redis, mirror, [("pf", self._full_key(key))]).get("pf")
+            raw = redis.get(self._full_key(key))
+        except _FAILURES as error:
+            self.breaker.trip(error)
+            return None
+        return decode_facts(raw.decode()) if raw is not None else None
+
+    def count_locally(self, datastream_id: str, second: int, limit: int) -> int:
+        """Count a request in this process only (while Redis is unavailable): the limit then holds per process."""
+        return self._local_rates.hit(self._local_rate_key, datastream_id, second, limit)
+
+    def _fetch_from_cache(self, datastream_id, identity, token, rate_second):
+        sandbox = self._sandbox_of.get(datastream_id)
+        keys = {"dsv": _PREFIX + key_of("dsv", datastream_id)}
+        if identity and sandbox is not None:
+            keys["pf"] = _PREFIX + key_of("pf", sandbox, identity)
+        if token:
+            keys["tok"] = _PREFIX + key_of("tok", token)
+        found = self.cache.get_many(list(keys.values()))
+        values = {kind: _decode(kind, found[key]) for kind, key in keys.items() if key in found}
         count = None
-        if redis is not None:
-            script = self._fetch_script
-            if script is None:
-                script = self._fetch_script = redis.register_script(_FETCH_LUA)
-            keys = _lookup_keys(self._edge_key_prefix, datastream_id, identity, token)
-            rate_key = self._rate_key(datastream_id, rate_second) if rate_second is not None else ""
-            full_keys = [keys.get(kind, "") for kind in _FETCHED] + [rate_key]
-            *raw_values, count = script(keys=full_keys, args=[_RATE_WINDOW_TTL])
-            values = {kind: _decode(kind, raw.decode()) for kind, raw in zip(_FETCHED, raw_values, strict=True) if raw}
-        else:
-            keys = _lookup_keys(_PREFIX, datastream_id, identity, token)
-            found = self.cache.get_many(list(keys.values()))
-            values = {kind: _decode(kind, found[key]) for kind, key in keys.items() if key in found}
-            if rate_second is not None:
-                rate_key = _k("rl", datastream_id, rate_second)
-                self.cache.add(rate_key, 0, _RATE_WINDOW_TTL)
-                try:
-                    count = self.cache.incr(rate_key)
-                except ValueError:
-                    count = 1
-        return self._config(datastream_id, values.get("dsv")), values.get("p"), values.get("tok"), count
+        if rate_second is not None:
+            rate_key = _PREFIX + key_of("rl", datastream_id, rate_second)
+            self.cache.add(rate_key, 0, _RATE_WINDOW_TTL)
+            try:
+                count = self.cache.incr(rate_key)
+            except ValueError:
+                count = 1
+        config = self._config(datastream_id, values.get("dsv"))
+        facts = values.get("pf")
+        if identity and "pf" not in keys:
+            facts = self.fetch_facts(config["sandbox"], identity) if config is not None else NOT_READ
+        return config, facts, values.get("tok"), count
+
+    def _read_pipelined(self, redis, keys: dict, datastream_id: str, rate_second):
+        pipe = redis.pipeline(transaction=False)
+        kinds = list(keys)
+        for kind in kinds:
+            pipe.get(keys[kind])
+        if rate_second is not None:
+            rate_key = self._rate_key(datastream_id, rate_second)
+            pipe.set(rate_key, 0, ex=_RATE_WINDOW_TTL, nx=True)
+            pipe.incr(rate_key)
+        replies = pipe.execute()
+        values = {kind: _decode(kind, raw.decode()) for kind, raw in zip(kinds, replies, strict=False) if raw}
+        return values, (int(replies[-1]) if rate_second is not None else None)
 
     def _read_mirrored(self, redis, mirror: Mirror, keys) -> dict:
         """Return the decoded values of `(kind, full key)` pairs from the copies, reading missing ones with one MGET."""
@@ -185,28 +359,34 @@ class EdgeStore:
         ticket = mirror.begin([full for _kind, full in keys])
         raw_values = redis.mget([full for _kind, full in keys])
         found = {
-            full: _decode(kind, raw.decode(), share=True) if raw is not None else None
+            full: _decode(kind, raw.decode()) if raw is not None else None
             for (kind, full), raw in zip(keys, raw_values, strict=True)
         }
         mirror.keep(ticket, found)
         return found
 
     def warm_mirror(self) -> int:
-        """Copy this process's share of answers from Redis into its mirror (at worker start); return how many."""
+        """Copy this process's share of facts from Redis into its mirror (at worker start); return how many."""
         redis = self._raw_redis()
         mirror = self._mirror
-        if redis is None or mirror is None or not mirror.sync():
+        if redis is None or mirror is None or not self.available():
             return 0
         copied = 0
         batch = []
-        for key in redis.scan_iter(match=self._full_key(_k("p", "*")), count=2000):
-            batch.append(("p", key.decode()))
-            if len(batch) == 1000:
-                copied += self._copy_into_mirror(redis, mirror, batch)
-                batch = []
-            if copied >= mirror.capacity:
-                return copied
-        return copied + (self._copy_into_mirror(redis, mirror, batch) if batch else 0)
+        try:
+            if not mirror.sync():
+                raise _MirrorLost("the invalidation connection is down")
+            for key in redis.scan_iter(match=self._full_key("pf:*"), count=2000):
+                batch.append(("pf", key.decode()))
+                if len(batch) == 1000:
+                    copied += self._copy_into_mirror(redis, mirror, batch)
+                    batch = []
+                if copied >= mirror.capacity:
+                    return copied
+            return copied + (self._copy_into_mirror(redis, mirror, batch) if batch else 0)
+        except _FAILURES as error:
+            self.breaker.trip(error)
+            return copied
 
     def _copy_into_mirror(self, redis, mirror: Mirror, keys: list[tuple[str, str]]) -> int:
         mirror.sync()  # changes made while the copy runs apply before each batch
@@ -214,7 +394,11 @@ class EdgeStore:
         return sum(value is not None for value in found.values())
 
     def _rate_key(self, datastream_id: str, second: int) -> str:
-        return self._full_key(_k("rl", datastream_id, second))
+        return self._full_key(key_of("rl", datastream_id, second))
+
+    @staticmethod
+    def _local_rate_key(datastream_id: str, second: int) -> str:
+        return "%s:%d" % (datastream_id, second)
 
     def _add_to_counter(self, key: str, amount: int) -> int:
         script = self._count_script
@@ -222,81 +406,144 @@ class EdgeStore:
             script = self._count_script = self._raw_redis().register_script(_COUNT_LUA)
         return int(script(keys=[key], args=[amount, _RATE_WINDOW_TTL]))
 
+    def _add_locally(self, key: str, amount: int) -> int:
+        counts = self._local_counts
+        if len(counts) > 10_000:
+            counts.clear()
+        counts[key] = counts.get(key, 0) + amount
+        return counts[key]
+
     def _config(self, datastream_id: str, version: str | None) -> dict | None:
         if version is None:
             return None
         local = self._configs.get(datastream_id)
         if local is not None and local[0] == version:
             return local[1]
-        raw = self._get(_k("ds", datastream_id))
+        raw = self._get(key_of("ds", datastream_id))
         if raw is None:
             return None
         config = json.loads(raw)
         if config.get("version") != version:
             return None
-        self._configs[datastream_id] = (version, config)
+        self._remember(datastream_id, config)
         return config
 
-    def get_generation(self, sandbox_id) -> str:
-        """Return the sandbox's generation token, creating one if the store has none."""
-        key = _k("gen", sandbox_id)
-        token = self._get(key)
-        if token is None:
-            token = secrets.token_hex(8)
-            if not self._add(key, token):
-                token = self._get(key)
+    def _remember(self, datastream_id: str, config: dict) -> None:
+        self._configs[datastream_id] = (config["version"], config)
+        self._sandbox_of[datastream_id] = config["sandbox"]
+
+    def holds_config(self, datastream_id) -> bool:
+        """Return whether the store holds a config for the datastream; raise `StoreUnavailable` when down."""
+        try:
+            return self._get(key_of("dsv", datastream_id)) is not None
+        except _FAILURES as error:
+            self.breaker.trip(error)
+            raise StoreUnavailable(str(error)) from error
+
+    def generation(self, sandbox_id) -> str:
+        """Return the sandbox's profile generation, creating one if the store has none ("" when unavailable)."""
+        key = key_of("pgen", sandbox_id)
+        try:
+            token = self._get(key)
+            if token is None:
+                token = secrets.token_hex(6)
+                if not self._add(key, token):
+                    token = self._get(key) or token
+        except _FAILURES as error:
+            self.breaker.trip(error)
+            return ""
         return token
 
     # Writes ----------------------------------------------------------------------------------------
 
-    def put_config(self, datastream_id, config: dict, ttl: int) -> None:
-        """Store a config under a fresh version token (the config dict gets it as `version`)."""
-        config["version"] = secrets.token_hex(8)
-        # Keys starting with "_" are per-process memos (e.g. the serving plan), never shared.
-        shared = {key: value for key, value in config.items() if not key.startswith("_")}
-        self._set(_k("ds", datastream_id), json.dumps(shared, separators=(",", ":")), ttl)
-        self._set(_k("dsv", datastream_id), config["version"], ttl)
-        self._configs[str(datastream_id)] = (config["version"], config)
+    def put_config(self, config: dict, ttl: int, *, strict: bool = False) -> bool:
+        """
+        Store a datastream's config under its content's version (set on the dict as `version`); return whether
+        the stored one changed. An unchanged config writes nothing, so no process drops its copy. With
+        `strict`, a Redis failure raises `StoreUnavailable` instead of being skipped.
+        """
+        datastream_id = config["id"]
+        config["version"] = config_version(config)
+        self._remember(datastream_id, config)
+        if self.on_redis and not strict and not self.breaker.closed:
+            return False
+        try:
+            if self._get(key_of("dsv", datastream_id)) == config["version"]:
+                return False
+            # Keys starting with "_" are per-process memos (e.g. the serving plan), never shared.
+            shared = {key: value for key, value in config.items() if not key.startswith("_")}
+            self._set(key_of("ds", datastream_id), json.dumps(shared, separators=(",", ":"), default=str), ttl)
+            self._set(key_of("dsv", datastream_id), config["version"], ttl)
+        except _FAILURES as error:
+            self.breaker.trip(error)
+            if strict:
+                raise StoreUnavailable(str(error)) from error
+            return False
+        return True
 
-    def put_projection(self, datastream_id, identity: str, projection: dict, ttl: int) -> None:
-        self._set(_k("p", datastream_id, identity), encode_projection(projection), ttl)
+    def put_facts(self, sandbox_id, identity: str, facts: str, ttl: int) -> None:
+        """Store one identity's encoded facts (skipped while Redis is unavailable)."""
+        self.put_many_facts([(sandbox_id, identity, facts)], ttl)
 
-    def put_projections(self, items, ttl: int) -> None:
-        """Store many `(datastream_id, identity, projection)` answers at once."""
-        mapping = {_k("p", ds, identity): encode_projection(answer) for ds, identity, answer in items}
+    def put_many_facts(self, items, ttl: int, *, strict: bool = False) -> None:
+        """Store many `(sandbox, identity, encoded facts)` at once."""
+        mapping = {key_of("pf", sandbox, identity): facts for sandbox, identity, facts in items}
         if not mapping:
             return
         redis = self._raw_redis()
-        if redis is not None:
+        if redis is None:
+            self.cache.set_many({_PREFIX + key: value for key, value in mapping.items()}, ttl)
+            return
+        if not strict and not self.breaker.closed:
+            return
+        try:
             self._forget_copies(mapping)
             pipe = redis.pipeline(transaction=False)
             for key, value in mapping.items():
                 pipe.set(self._full_key(key), value, ex=ttl)
             pipe.execute()
-        else:
-            self.cache.set_many(mapping, ttl)
+        except _FAILURES as error:
+            self.breaker.trip(error)
+            if strict:
+                raise StoreUnavailable(str(error)) from error
 
     def put_token(self, digest: str, info: dict, ttl: int) -> None:
-        self._set(_k("tok", digest), json.dumps(info), ttl)
+        if self.on_redis and not self.breaker.closed:
+            return
+        try:
+            self._set(key_of("tok", digest), json.dumps(info), ttl)
+        except _FAILURES as error:
+            self.breaker.trip(error)
 
-    def forget_tokens(self, digests) -> None:
-        self._delete([_k("tok", digest) for digest in digests])
+    def forget(self, keys) -> None:
+        """Drop the named entries (`(kind, *ids)` tuples); raise `StoreUnavailable` when Redis did not take it."""
+        names = [key_of(*key) for key in keys]
+        if not names:
+            return
+        try:
+            self._delete(names)
+        except _FAILURES as error:
+            self.breaker.trip(error)
+            raise StoreUnavailable(str(error)) from error
 
-    def forget_config(self, sandbox_id, datastream_ids) -> None:
-        """Start a new generation for the sandbox and drop its datastream configs."""
-        self._set(_k("gen", sandbox_id), secrets.token_hex(8), None)
-        self._delete([_k(kind, ds) for ds in datastream_ids for kind in ("dsv", "ds")])
-
-    def forget_projections(self, datastream_ids, identities) -> None:
-        self._delete([_k("p", ds, identity) for ds in datastream_ids for identity in identities])
+    def new_generation(self, sandbox_id) -> str:
+        """Start a new profile generation for a sandbox (its configs must then be stored again); raise when down."""
+        token = secrets.token_hex(6)
+        try:
+            self._set(key_of("pgen", sandbox_id), token, None)
+        except _FAILURES as error:
+            self.breaker.trip(error)
+            raise StoreUnavailable(str(error)) from error
+        return token
 
     def clear(self) -> None:
         """Drop every edge key (used by `edge_rebuild`)."""
         redis = self._raw_redis()
+        self._configs = {}
         if self._mirror is not None:
             self._mirror.clear()
         if redis is not None:
-            pattern = self._full_key(_PREFIX + "*")
+            pattern = self._full_key("*")
             batch = []
             for key in redis.scan_iter(match=pattern, count=1000):
                 batch.append(key)
@@ -308,14 +555,14 @@ class EdgeStore:
         else:
             self.cache.clear()
 
-    # Primitives ------------------------------------------------------------------------------------
+    # Primitives (logical key names; Redis errors propagate) ----------------------------------------
 
     def _get(self, key) -> str | None:
         redis = self._raw_redis()
         if redis is not None:
             raw = redis.get(self._full_key(key))
             return raw.decode() if raw is not None else None
-        return self.cache.get(key)
+        return self.cache.get(_PREFIX + key)
 
     def _forget_copies(self, keys) -> None:
         """Drop this process's copies of keys it is changing (Redis tells the other processes)."""
@@ -328,37 +575,65 @@ class EdgeStore:
             self._forget_copies([key])
             redis.set(self._full_key(key), value, ex=ttl)
         else:
-            self.cache.set(key, value, ttl)
+            self.cache.set(_PREFIX + key, value, ttl)
 
     def _add(self, key, value: str) -> bool:
         redis = self._raw_redis()
         if redis is not None:
             return bool(redis.set(self._full_key(key), value, nx=True))
-        return self.cache.add(key, value, None)
+        return self.cache.add(_PREFIX + key, value, None)
 
     def _delete(self, keys) -> None:
-        if not keys:
-            return
         redis = self._raw_redis()
         if redis is not None:
             self._forget_copies(keys)
-            redis.delete(*[self._full_key(key) for key in keys])
+            pipe = redis.pipeline(transaction=False)
+            for key in keys:  # one DEL per key: keys of different slots never share a command
+                pipe.delete(self._full_key(key))
+            pipe.execute()
         else:
-            self.cache.delete_many(keys)
+            self.cache.delete_many([_PREFIX + key for key in keys])
 
 
+class _MirrorLost(Exception):
+    """The mirror's invalidation connection is down: its copies, and Redis, cannot be trusted right now."""
+
+
+def _redis_failures():
+    from redis.exceptions import RedisError
+
+    return (RedisError, OSError, _MirrorLost)
+
+
+_FAILURES = _redis_failures()
 _UNSET = object()
 _ABSENT = object()
+# `fetch` could not read the facts (the datastream's sandbox was not known yet): read them once it is.
+NOT_READ = object()
 
 # The kinds of keys each process mirrors: read on every warm lookup, changed rarely.
-_MIRRORED = ("dsv", "p", "tok")
-# The keys the one-round-trip script reads, in its KEYS order (the rate counter comes last).
-_FETCHED = ("dsv", "p", "tok")
+_MIRRORED = ("dsv", "pf", "tok")
 
 
-def _decode(kind: str, raw: str, share: bool = False):
-    if kind == "p":
-        return decode_projection(raw, share=share)
+def _edge_client(cache_client):
+    """
+    Return a Redis client for the edge store on the cache's server: the same address and credentials, but
+    short timeouts and no retries, so a fault opens the breaker at once instead of holding a request.
+    """
+    import redis
+
+    pool = cache_client.connection_pool
+    kwargs = dict(pool.connection_kwargs)
+    kwargs["socket_connect_timeout"] = settings.EDGE_REDIS_CONNECT_TIMEOUT
+    kwargs["socket_timeout"] = settings.EDGE_REDIS_TIMEOUT
+    kwargs["retry"] = redis.retry.Retry(redis.backoff.NoBackoff(), 0)
+    kwargs.pop("retry_on_timeout", None)
+    return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
+
+
+def _decode(kind: str, raw: str):
+    if kind == "pf":
+        return decode_facts(raw)
     if kind == "tok":
         return json.loads(raw)
     return raw
@@ -371,65 +646,12 @@ if count == tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return count
 """
 
-# One server-side call per lookup: the config version, the projection, the token and the rate counter.
-# An empty key name means "not needed"; Lua `false` comes back as nil, keeping the reply's positions.
-_FETCH_LUA = """
-local out = {false, false, false, false}
-out[1] = redis.call('GET', KEYS[1])
-if KEYS[2] ~= '' then out[2] = redis.call('GET', KEYS[2]) end
-if KEYS[3] ~= '' then out[3] = redis.call('GET', KEYS[3]) end
-if KEYS[4] ~= '' then
-  local count = redis.call('INCR', KEYS[4])
-  if count == 1 then redis.call('EXPIRE', KEYS[4], ARGV[1]) end
-  out[4] = count
-end
-return out
-"""
-# Projections are stored as one string: JSON escapes control characters, so these separators never
-# appear inside the payloads, and splitting is far cheaper than decoding JSON on every request.
-_SEP = "\x1f"
-_PIECE = "\x1e"
-# Payload pieces many answers share (destination headers, segment lists), stored once per process.
-_shared_pieces: dict[str, str] = {}
-_SHARED_PIECES_MAX = 100_000
-
-
-def encode_projection(answer: dict) -> str:
-    return _SEP.join(
-        (
-            answer["gen"],
-            repr(answer["until"]),
-            answer["profile"] or "",
-            _PIECE.join(answer["anon"]),
-            _PIECE.join(answer["full"]),
-        )
-    )
-
-
-def decode_projection(raw: str, *, share: bool = False) -> dict:
-    """Decode a stored answer; with `share`, pieces equal to ones already held are replaced by those."""
-    gen, until, profile, anon, full = raw.split(_SEP)
-    anon, full = tuple(anon.split(_PIECE)), tuple(full.split(_PIECE))
-    if share:
-        if len(_shared_pieces) > _SHARED_PIECES_MAX:
-            _shared_pieces.clear()
-        keep = _shared_pieces.setdefault
-        gen = keep(gen, gen)
-        anon = tuple(keep(piece, piece) for piece in anon)
-        # Attribute pieces belong to one profile (shared only between its destinations): sharing them
-        # process-wide would only grow the table.
-        own = {}
-        full = tuple(
-            own.setdefault(piece, piece) if piece.startswith(',"attributes"') else keep(piece, piece) for piece in full
-        )
-    return {"gen": gen, "until": float(until), "profile": profile or None, "anon": anon, "full": full}
-
 
 store = EdgeStore()
 
 
 def _reset_on_cache_settings_change(*, setting, **kwargs):
-    if setting in ("CACHES", "EDGE_LOCAL_CACHE_SIZE"):
+    if setting in ("CACHES", "EDGE_LOCAL_CACHE_SIZE", "EDGE_REDIS_PROBE_INTERVAL"):
         store.reset()
 
 

@@ -243,26 +243,21 @@ def test_apply_refuses_an_audience_of_another_sandbox(activator, other_sandbox, 
     assert "another sandbox" in excinfo.value.messages[0]
 
 
-def test_apply_clears_the_lookups_cached_answer_after_commit(
+def test_apply_refreshes_the_lookups_cached_config_after_commit(
     activator, sandbox, destination, django_capture_on_commit_callbacks
 ):
-    from personalization import changes
+    from personalization.edge.lookup import datastream_config
 
-    announced = []
+    datastream_id = str(destination.datastream_id)
+    datastream_config(datastream_id)  # the lookup's config is now held by the edge store
+    audience = AudienceFactory(sandbox=sandbox)
 
-    def listen(sender, sandbox_id, **kwargs):
-        announced.append(sandbox_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        destination_activation_apply(user=activator, destination=destination, audiences=[audience], schedule={})
 
-    changes.configuration_changed.connect(listen)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            destination_activation_apply(
-                user=activator, destination=destination, audiences=[AudienceFactory(sandbox=sandbox)], schedule={}
-            )
-    finally:
-        changes.configuration_changed.disconnect(listen)
-
-    assert sandbox.pk in announced
+    destinations = datastream_config(datastream_id)["destinations"]
+    (served,) = [entry for entry in destinations if entry["id"] == str(destination.pk)]
+    assert str(audience.pk) in {activation["audience"] for activation in served["activations"]}
 
 
 # activation_policy_check

@@ -163,3 +163,53 @@ def mirrored_store(settings):
     yield store
     store.clear()
     store.reset()
+
+
+class CutRedis:
+    """The edge store on the real Redis through a loopback proxy the test cuts, hangs and restores."""
+
+    def __init__(self, store, proxy):
+        self.store = store
+        self.proxy = proxy
+
+    def cut(self):
+        self.proxy.cut()
+
+    def hang(self):
+        self.proxy.hang()
+
+    def restore(self):
+        self.proxy.restore()
+
+    def serving_from_redis(self, lookup, timeout=10.0) -> bool:
+        """Make lookups until this process serves from Redis again (its breaker closed); False on timeout."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            lookup()
+            if self.store.breaker.closed:
+                return True
+            time.sleep(0.02)
+        return False
+
+
+@pytest.fixture(params=["mirrored", "not mirrored"])
+def cut_redis(request, settings):
+    """The edge store on Redis behind a proxy the test can cut, with and without the per-process mirror."""
+    from urllib.parse import urlsplit
+
+    from tests.utils.tcp_proxy import TcpProxy
+
+    real = urlsplit(REDIS_URL)
+    proxy = TcpProxy(real.hostname or "127.0.0.1", real.port or 6379)
+    settings.EDGE_REDIS_PROBE_INTERVAL = 0.02
+    store = _edge_store_on_redis(settings, 1000 if request.param == "mirrored" else 0)
+    settings.CACHES = {
+        "default": {**settings.CACHES["default"], "LOCATION": "redis://%s%s" % (proxy.url_host, real.path or "/0")}
+    }
+    yield CutRedis(store, proxy)
+    proxy.restore()
+    store.clear()
+    store.reset()
+    proxy.close()

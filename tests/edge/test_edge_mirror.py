@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from personalization.audiences.models import AudienceMembership
 from personalization.edge.mirror import RateCounter
-from personalization.edge.store import identity_key
+from personalization.edge.store import identity_key, key_of
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services]
 
@@ -44,8 +44,9 @@ def round_trips(mirrored, monkeypatch):
 
 
 def answer_key(store, scenario) -> str:
+    """The visitor's profile facts entry, as another process would name it."""
     identity = identity_key("ECID", scenario.ecid.value)
-    return store._full_key("edge:p:%s:%s" % (scenario.datastream.pk, identity))
+    return store._full_key(key_of("pf", scenario.sandbox.pk, identity))
 
 
 def exit_quietly(scenario):
@@ -81,7 +82,7 @@ def test_a_burst_of_changes_is_caught_up_before_the_next_answer(mirrored, scenar
     exit_quietly(scenario)
     pipe = other_process.pipeline(transaction=False)
     for number in range(20000):
-        pipe.set(mirrored._full_key("edge:p:burst:%d" % number), "x" * 50, ex=60)
+        pipe.set(mirrored._full_key("pf:burst:{%d}" % number), "x" * 50, ex=60)
     pipe.delete(answer_key(mirrored, scenario))
     pipe.execute()
 
