@@ -7,7 +7,7 @@ from rest_framework.response import Response
 
 from django.utils.translation import gettext as _
 
-from accounts.permissions import CAN_MANAGE_SEGMENTS, CAN_VIEW_SEGMENTS
+from accounts.permissions import CAN_IMPORT_AUDIENCES, CAN_MANAGE_SEGMENTS, CAN_VIEW_SEGMENTS
 from personalization.api_base import SandboxedModelSerializer, SandboxedModelViewSet, SandboxField
 from personalization.audiences.filtersets import AudienceFilterSet
 from personalization.audiences.forms_import import CsvUploadForm
@@ -27,6 +27,8 @@ from personalization.audiences.services import (
     audience_publish,
     audience_update,
 )
+from personalization.profiles.models import IdentityNamespace
+from personalization.profiles.services import unknown_namespace_message
 
 __all__ = [
     "AudienceEvaluationSerializer",
@@ -161,13 +163,10 @@ class AudienceImportRequestSerializer(serializers.Serializer):
     def validate(self, attrs):
         audience = self.context["audience"]
         errors = {}
-        namespace = audience.sandbox.identity_namespaces.filter(code=attrs["namespace"]).first()
+        namespaces = IdentityNamespace.objects.restrict(self.context["request"].user, CAN_IMPORT_AUDIENCES)
+        namespace = namespaces.in_sandbox(audience.sandbox).filter(code=attrs["namespace"]).first()
         if namespace is None:
-            known = ", ".join(audience.sandbox.identity_namespaces.order_by("code").values_list("code", flat=True))
-            errors["namespace"] = _(
-                "No identity namespace has the code %(code)s in the sandbox %(sandbox)s; codes are case-sensitive. "
-                "Known: %(known)s."
-            ) % {"code": attrs["namespace"], "sandbox": audience.sandbox.name, "known": known}
+            errors["namespace"] = unknown_namespace_message(audience.sandbox, attrs["namespace"])
         if attrs["identity_column"] not in self.layout.header:
             errors["identity_column"] = _("The file has no column %(column)s; its columns are %(columns)s.") % {
                 "column": attrs["identity_column"],
@@ -186,7 +185,13 @@ class AudienceViewSet(SandboxedModelViewSet):
     filterset_class = AudienceFilterSet
     read_rule = CAN_VIEW_SEGMENTS
     write_rule = CAN_MANAGE_SEGMENTS
-    action_rules = {"publish": CAN_MANAGE_SEGMENTS, "evaluate": CAN_MANAGE_SEGMENTS, "evaluations": CAN_VIEW_SEGMENTS}
+    action_rules = {
+        "publish": CAN_MANAGE_SEGMENTS,
+        "evaluate": CAN_MANAGE_SEGMENTS,
+        "evaluations": CAN_VIEW_SEGMENTS,
+        "imports": CAN_VIEW_SEGMENTS,
+        "import_file": CAN_IMPORT_AUDIENCES,
+    }
     create_service = staticmethod(audience_create)
     update_service = staticmethod(audience_update)
     delete_service = staticmethod(audience_delete)
@@ -232,33 +237,22 @@ class AudienceViewSet(SandboxedModelViewSet):
         page = self.paginate_queryset(audience.evaluations.all())
         return self.get_paginated_response(AudienceEvaluationSerializer(page, many=True).data)
 
-    @extend_schema(methods=["get"], responses=AudienceImportSerializer(many=True))
-    @extend_schema(
-        methods=["post"],
-        request={"multipart/form-data": AudienceImportRequestSerializer},
-        responses={202: AudienceImportSerializer},
-    )
-    @action(detail=True, methods=["get", "post"], filter_backends=[])
+    @extend_schema(responses=AudienceImportSerializer(many=True))
+    @action(detail=True, methods=["get"], filter_backends=[])
     def imports(self, request, pk=None):
-        """
-        List the audience's CSV imports, newest first; or import a new member list (multipart, Import Audience,
-        View and Manage Segments). The import runs in the background: poll the answer's import in this list.
-        """
+        """The audience's CSV imports, newest first, a page at a time; poll a started import here."""
         audience = self.get_object()
-        if request.method == "GET":
-            page = self.paginate_queryset(audience.imports.select_related("namespace", "created_by"))
-            return self.get_paginated_response(AudienceImportSerializer(page, many=True).data)
-        if audience.origin != Audience.Origin.CUSTOM_UPLOAD:
-            raise serializers.ValidationError(
-                {
-                    "non_field_errors": [
-                        _("%(name)s is a segmentation audience; only custom upload audiences take CSV files.")
-                        % {"name": audience.name}
-                    ]
-                },
-                code="not_custom_upload",
-            )
-        body = AudienceImportRequestSerializer(data=request.data, context={"audience": audience})
+        page = self.paginate_queryset(audience.imports.select_related("namespace", "created_by"))
+        return self.get_paginated_response(AudienceImportSerializer(page, many=True).data)
+
+    @extend_schema(
+        request={"multipart/form-data": AudienceImportRequestSerializer}, responses={202: AudienceImportSerializer}
+    )
+    @imports.mapping.post
+    def import_file(self, request, pk=None):
+        """Import a new member list for a custom upload audience (multipart); it runs in the background."""
+        audience = self.get_object()
+        body = AudienceImportRequestSerializer(data=request.data, context={"audience": audience, "request": request})
         body.is_valid(raise_exception=True)
         audience_import = audience_import_start(
             user=request.user, audience=audience, upload=body.validated_data.pop("file"), **body.validated_data

@@ -22,6 +22,7 @@ __all__ = [
     "profile_field_delete",
     "profile_field_update",
     "profile_upsert",
+    "unknown_namespace_message",
     "validate_profile_attributes",
 ]
 
@@ -212,7 +213,8 @@ def _namespaces(sandbox, codes) -> dict:
     return {ns.code: ns for ns in IdentityNamespace.objects.filter(sandbox=sandbox, code__in=set(codes))}
 
 
-def _unknown_namespace(sandbox, code) -> str:
+def unknown_namespace_message(sandbox, code) -> str:
+    """Say that `code` names no namespace of `sandbox`, and list the codes it has."""
     known = ", ".join(IdentityNamespace.objects.filter(sandbox=sandbox).values_list("code", flat=True)) or "-"
     return _(
         "No identity namespace has the code %(code)s in the sandbox %(sandbox)s; codes are case-sensitive. "
@@ -230,7 +232,7 @@ def _clean_identities(sandbox, identities) -> list[dict]:
         namespace = namespaces.get(item.get("namespace"))
         value = item.get("id")
         if namespace is None:
-            errors[at + ".namespace"] = _unknown_namespace(sandbox, item.get("namespace"))
+            errors[at + ".namespace"] = unknown_namespace_message(sandbox, item.get("namespace"))
         if not isinstance(value, str):
             errors[at + ".id"] = _("The identity value must be a string.")
         else:
@@ -292,7 +294,7 @@ def profile_upsert(
             path_namespace = _namespaces(sandbox, [namespace]).get(namespace)
             if path_namespace is None:
                 raise ValidationError(
-                    {"namespace": ValidationError(_unknown_namespace(sandbox, namespace), code="unknown")}
+                    {"namespace": ValidationError(unknown_namespace_message(sandbox, namespace), code="unknown")}
                 )
         if created:
             profile = Profile(sandbox=sandbox, attributes={})

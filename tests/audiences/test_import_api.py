@@ -145,3 +145,12 @@ def test_an_audience_of_another_sandbox_is_not_found(importer, other_sandbox):
 
     assert importer.get(_url(foreign)).status_code == 404
     assert importer.post(_url(foreign), {"file": _csv(MEMBERS[0])}).status_code == 404
+
+
+def test_the_import_list_needs_only_view_segments(client, sandbox, grant, audience):
+    reader = UserFactory(username="reader")
+    grant(reader, sandbox, VIEW_SEGMENTS)
+    client.force_login(reader)
+
+    assert client.get(_url(audience)).json()["count"] == 1
+    assert client.post(_url(audience), {"file": _csv(MEMBERS[0])}).status_code == 403
