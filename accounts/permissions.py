@@ -191,6 +191,7 @@ CAN_MANAGE_ALERTS = Rule(_("Manage alert rules and webhooks"), all_of=(codes.VIE
 CAN_MANAGE_POLICIES = _SINGLE[codes.MANAGE_POLICIES]
 # Administration
 CAN_MANAGE_ROLES = _SINGLE[codes.MANAGE_ROLES]
+CAN_VIEW_AUDIT_LOG = _SINGLE[codes.VIEW_AUDIT_LOG]
 
 RULES = {name: value for name, value in globals().items() if name.startswith("CAN_") and isinstance(value, Rule)}
 
