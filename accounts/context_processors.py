@@ -12,6 +12,7 @@ NAVIGATION = (
     ("Lookup preview", "edge:lookup_preview", rules.CAN_PREVIEW_LOOKUPS),
     ("Roles", "accounts:role_list", rules.CAN_MANAGE_ROLES),
     ("Users", "accounts:user_list", rules.CAN_MANAGE_ROLES),
+    ("Audit log", "accounts:audit_log", rules.CAN_VIEW_AUDIT_LOG),
 )
 
 

@@ -131,3 +131,58 @@ class UserCreateForm(forms.ModelForm):
                     self.add_error("password1", error)
             cleaned["password"] = password
         return cleaned
+
+
+class AuditLogFilterForm(forms.Form):
+    """Filters of the audit log page; every field is optional and a bad value is simply ignored."""
+
+    q = forms.CharField(label=_("Object or user"), required=False, widget=forms.TextInput(attrs={"type": "search"}))
+    kind = forms.ChoiceField(label=_("Kind"), required=False)
+    action = forms.ChoiceField(label=_("What happened"), required=False)
+    sandbox = forms.ModelChoiceField(label=_("Sandbox"), queryset=Sandbox.objects.none(), required=False)
+    since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=_("Until"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    ACTIONS = (
+        ("", _("Any")),
+        ("create", _("Created")),
+        ("update", _("Changed")),
+        ("delete", _("Deleted")),
+        ("sign_in", _("Signed in")),
+        ("sign_out", _("Signed out")),
+        ("sign_in_failed", _("Sign-in failed")),
+        ("locked_out", _("Locked out")),
+    )
+
+    def __init__(self, *args, sandboxes, kinds, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["sandbox"].queryset = sandboxes
+        self.fields["sandbox"].empty_label = _("Any")
+        self.fields["kind"].choices = [("", _("Any")), *kinds]
+        self.fields["action"].choices = self.ACTIONS
+
+    def filter(self, entries):
+        from django.db.models import Q
+
+        from accounts.models import AuditEntry
+
+        if not self.is_valid():
+            return entries
+        data = self.cleaned_data
+        if data["q"]:
+            entries = entries.filter(Q(object_repr__icontains=data["q"]) | Q(actor__username__icontains=data["q"]))
+        if data["kind"]:
+            entries = entries.filter(content_type_id=data["kind"], event="")
+        actions = {"create": AuditEntry.Action.CREATE, "update": AuditEntry.Action.UPDATE}
+        actions["delete"] = AuditEntry.Action.DELETE
+        if data["action"] in actions:
+            entries = entries.filter(action=actions[data["action"]], event="")
+        elif data["action"]:
+            entries = entries.filter(event=data["action"])
+        if data["sandbox"]:
+            entries = entries.filter(sandbox=data["sandbox"])
+        if data["since"]:
+            entries = entries.filter(timestamp__date__gte=data["since"])
+        if data["until"]:
+            entries = entries.filter(timestamp__date__lte=data["until"])
+        return entries

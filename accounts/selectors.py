@@ -10,6 +10,7 @@ from accounts.models import Role, Sandbox, SandboxGroupObjectPermission, Sandbox
 from accounts.permissions import CAN_MANAGE_ROLES, restrict
 
 __all__ = [
+    "audit_entries",
     "effective_permissions",
     "managed_sandbox_ids",
     "may_administer",
@@ -116,3 +117,21 @@ def sandboxes_with_role_managers() -> set[int]:
         permission__codename=MANAGE_ROLES, user__is_active=True
     ).values_list("content_object_id", flat=True)
     return set(through_roles) | set(direct)
+
+
+def audit_entries(*, user) -> QuerySet:
+    """
+    Return the audit log entries `user` may read: those of sandboxes where they hold View Audit Log, and the
+    organisation-wide ones (sign-ins, users, roles, personal tokens) when they hold it in any sandbox.
+    """
+    from accounts.models import AuditEntry
+    from accounts.permissions import CAN_VIEW_AUDIT_LOG
+
+    sandbox_ids = CAN_VIEW_AUDIT_LOG.sandbox_ids(user)
+    if not sandbox_ids:
+        return AuditEntry.objects.none()
+    return (
+        AuditEntry.objects.filter(Q(sandbox__in=sandbox_ids) | Q(sandbox__isnull=True))
+        .select_related("actor", "content_type", "sandbox")
+        .order_by("-timestamp", "-pk")
+    )

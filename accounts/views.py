@@ -10,12 +10,13 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
-from accounts.forms import ApiCredentialForm, RoleForm, UserCreateForm
+from accounts.forms import ApiCredentialForm, AuditLogFilterForm, RoleForm, UserCreateForm
 from accounts.middleware import SESSION_KEY
 from accounts.models import ApiCredential
 from accounts.permissions import (
     CAN_MANAGE_API_CREDENTIALS,
     CAN_MANAGE_ROLES,
+    CAN_VIEW_AUDIT_LOG,
     CAN_VIEW_DATASTREAMS,
     PUBLIC,
     SIGNED_IN,
@@ -23,6 +24,7 @@ from accounts.permissions import (
     sandboxes_visible_to,
 )
 from accounts.selectors import (
+    audit_entries,
     effective_permissions,
     managed_sandbox_ids,
     may_administer,
@@ -375,3 +377,47 @@ class UserUnlockView(_UserPermissions, DetailView):
         user_unlock(user=request.user, target=target)
         messages.success(request, _("%(name)s may sign in again.") % {"name": target.get_username()})
         return redirect("accounts:user_detail", pk=target.pk)
+
+
+#
+# Audit log (View Audit Log)
+#
+
+
+def audited_kinds():
+    """Return `(content type id, name)` of every audited model, for the kind filter."""
+    from auditlog.registry import auditlog
+
+    from django.contrib.contenttypes.models import ContentType
+
+    models = sorted(auditlog.get_models(), key=lambda model: str(model._meta.verbose_name))
+    types = ContentType.objects.get_for_models(*models)
+    return [(types[model].pk, str(model._meta.verbose_name).capitalize()) for model in models]
+
+
+class AuditLogView(SandboxPermissionRequiredMixin, ListView):
+    """Every configuration change and sign-in event the user may read, newest first, filterable."""
+
+    rule = CAN_VIEW_AUDIT_LOG
+    template_name = "accounts/audit_log.html"
+    paginate_by = 50
+    context_object_name = "entries"
+
+    def get_queryset(self):
+        from accounts.models import Sandbox
+
+        self.filter_form = AuditLogFilterForm(
+            self.request.GET or None,
+            sandboxes=Sandbox.objects.filter(pk__in=CAN_VIEW_AUDIT_LOG.sandbox_ids(self.request.user)),
+            kinds=audited_kinds(),
+        )
+        return self.filter_form.filter(audit_entries(user=self.request.user))
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["filter_form"] = self.filter_form
+        context["verbose_name_plural"] = _("audit log entries")
+        context["is_filtered"] = bool(self.filter_form.is_bound and self.filter_form.is_valid()) and any(
+            self.filter_form.cleaned_data.values()
+        )
+        return context

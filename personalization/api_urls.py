@@ -2,7 +2,7 @@
 
 from rest_framework.routers import DefaultRouter
 
-from accounts.api import ApiCredentialViewSet, PersonalTokenViewSet, RoleViewSet, SandboxViewSet
+from accounts.api import ApiCredentialViewSet, AuditEntryViewSet, PersonalTokenViewSet, RoleViewSet, SandboxViewSet
 from personalization.audiences.api import AudienceViewSet
 from personalization.datastreams.api import DatastreamViewSet
 from personalization.destinations.api import ActivationViewSet, AttributeMappingViewSet, DestinationViewSet
@@ -15,6 +15,7 @@ router.register("sandboxes", SandboxViewSet, basename="sandbox")
 router.register("roles", RoleViewSet, basename="role")
 router.register("tokens", PersonalTokenViewSet, basename="token")
 router.register("credentials", ApiCredentialViewSet, basename="credential")
+router.register("audit-log", AuditEntryViewSet, basename="audit-entry")
 
 # Datastreams
 router.register("datastreams", DatastreamViewSet, basename="datastream")

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "formtools",
     "django_htmx",
     "axes",
+    "auditlog",
     "accounts",
     "personalization",
     "personalization.datastreams",
@@ -66,6 +67,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "personalization.api_input.ApiQueryTextMiddleware",
     "accounts.middleware.CurrentSandboxMiddleware",
+    "accounts.audit.AuditActorMiddleware",
     "personalization.middleware.ProductNotFoundPageMiddleware",
     # Last, as django-axes asks: it turns a sign-in refused for a locked account into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -148,6 +150,10 @@ SESSION_COOKIE_AGE = env.int("SESSION_AGE_HOURS", default=12) * 3600
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=False)
 # Invitation and set-password links stay valid this long (Django's password-reset tokens).
 PASSWORD_RESET_TIMEOUT = env.int("INVITATION_VALID_DAYS", default=3) * 86400
+# Audit log (django-auditlog) in our own table, which also keeps each entry's sandbox and sign-in events.
+AUDITLOG_LOGENTRY_MODEL = "accounts.AuditEntry"
+AUDITLOG_MASK_CALLABLE = "accounts.audit.mask_secret"
+AUDITLOG_STORE_JSON_CHANGES = True
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
