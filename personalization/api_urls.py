@@ -1,14 +1,26 @@
 """The management API router: every viewset under /api/v1/."""
 
-from rest_framework.routers import DefaultRouter
+from rest_framework.routers import APIRootView, DefaultRouter
 
 from accounts.api import ApiCredentialViewSet, AuditEntryViewSet, PersonalTokenViewSet, RoleViewSet, SandboxViewSet
+from accounts.permissions import SIGNED_IN
 from personalization.audiences.api import AudienceViewSet
 from personalization.datastreams.api import DatastreamViewSet
 from personalization.destinations.api import ActivationViewSet, AttributeMappingViewSet, DestinationViewSet
 from personalization.profiles.api import IdentityNamespaceViewSet, ProfileFieldViewSet, ProfileViewSet
 
-router = DefaultRouter()
+
+class ApiRootView(APIRootView):
+    """The API's index of endpoints: any signed-in user may read it."""
+
+    rule = SIGNED_IN
+
+
+class Router(DefaultRouter):
+    APIRootView = ApiRootView
+
+
+router = Router()
 
 # Accounts
 router.register("sandboxes", SandboxViewSet, basename="sandbox")
