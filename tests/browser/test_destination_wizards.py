@@ -303,6 +303,9 @@ def test_a_viewer_sees_no_action_buttons_and_is_refused_when_posting_directly(pa
     page.goto("/destinations/catalog/")
     for name in ("Set up", "Activate audiences", "Configure new destination"):
         expect(_control(page, name)).to_have_count(0)
+    # and each card says which permission the missing buttons need
+    hint = page.locator("[data-permission-hint]").filter(has_text="“Activate audiences to a destination” needs")
+    expect(hint.first).to_contain_text("Activate Destinations")
     page.goto("/destinations/")
     expect(page.get_by_role("link", name="Homepage", exact=True)).to_be_visible()
     expect(page.get_by_role("switch")).to_have_count(0)
