@@ -22,13 +22,13 @@ from personalization.audiences.forms_import import AudienceDetailsForm, ConfirmF
 from personalization.audiences.import_review import estimate_exits
 from personalization.audiences.import_services import audience_import_create, audience_import_start
 from personalization.audiences.models import Audience
-from personalization.destinations.wizards.base import DestinationWizardView
+from personalization.wizards import BrowserWizardView
 
 __all__ = ["AudienceCsvImportWizard"]
 
 
-class AudienceCsvImportWizard(DestinationWizardView):
-    """Import an audience from a CSV file into the current sandbox (the wizard base is the destinations' one)."""
+class AudienceCsvImportWizard(BrowserWizardView):
+    """Import an audience from a CSV file into the current sandbox (the shared browser wizard)."""
 
     wizard_name = "import"
     rule = CAN_IMPORT_AUDIENCES
