@@ -147,16 +147,16 @@ class ImportOutcome:
 
 
 def _batch_size() -> int:
-    return getattr(settings, "AUDIENCE_IMPORT_BATCH_SIZE", 2000)
+    return settings.AUDIENCE_IMPORT_BATCH_SIZE
 
 
 def _work_mem() -> str:
     """PostgreSQL's work_mem for the merge statements of an import (SET LOCAL: that transaction only)."""
-    return getattr(settings, "AUDIENCE_IMPORT_WORK_MEM", "256MB")
+    return settings.AUDIENCE_IMPORT_WORK_MEM
 
 
 def _announce_limit() -> int:
-    return getattr(settings, "AUDIENCE_IMPORT_ANNOUNCE_LIMIT", 5000)
+    return settings.AUDIENCE_IMPORT_ANNOUNCE_LIMIT
 
 
 #

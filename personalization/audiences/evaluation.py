@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import BooleanField, Case, ExpressionWrapper, F, FilteredRelation, Q, Value, When
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -33,6 +33,7 @@ logger = logging.getLogger("personalization.audiences.evaluation")
 __all__ = [
     "Transition",
     "audience_evaluate",
+    "audience_evaluation_claim",
     "audience_evaluation_run",
     "edge_qualify",
     "is_batch_evaluable",
@@ -62,11 +63,11 @@ def is_batch_evaluable(audience: Audience) -> bool:
 
 
 def _chunk_size() -> int:
-    return getattr(settings, "AUDIENCE_EVALUATION_CHUNK_SIZE", 50_000)
+    return settings.AUDIENCE_EVALUATION_CHUNK_SIZE
 
 
 def _announce_limit() -> int:
-    return getattr(settings, "AUDIENCE_EVALUATION_ANNOUNCE_LIMIT", 5_000)
+    return settings.AUDIENCE_EVALUATION_ANNOUNCE_LIMIT
 
 
 def _boundaries(total: int, after, size: int) -> list[uuid.UUID]:
@@ -359,15 +360,33 @@ def _finish(evaluation: AudienceEvaluation, audience: Audience, note: str = "") 
     return evaluation
 
 
+def audience_evaluation_claim(*, audience_id, trigger: str) -> AudienceEvaluation | None:
+    """
+    Return the audience's queued or running evaluation, or queue a new one; None when the audience is gone.
+
+    Idempotent: the database allows one active evaluation per audience, so concurrent calls share it.
+    """
+    audience = Audience.objects.filter(pk=audience_id).first()
+    if audience is None:
+        return None
+    active = AudienceEvaluation.objects.filter(audience=audience, status__in=AudienceEvaluation.ACTIVE_STATUSES)
+    existing = active.first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return AudienceEvaluation.objects.create(audience=audience, trigger=trigger)
+    except IntegrityError:
+        return active.first()
+
+
 def audience_evaluate(*, audience_id, trigger: str = AudienceEvaluation.Trigger.MANUAL) -> AudienceEvaluation | None:
     """
     Evaluate an audience over its whole sandbox now, in this process, and return the finished evaluation.
 
     Joins the audience's queued or running evaluation if it has one. Celery runs the same code through
-    `evaluate_audience` (see `services.audience_evaluation_enqueue`).
+    `tasks.evaluate_audience` (see `services.audience_evaluation_enqueue`).
     """
-    from personalization.audiences.services import audience_evaluation_claim
-
     evaluation = audience_evaluation_claim(audience_id=audience_id, trigger=trigger)
     if evaluation is None:
         return None

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from accounts.permissions import CAN_IMPORT_AUDIENCES
 from personalization.audiences.models import Audience, AudienceImport
+from personalization.audiences.tasks import import_csv as import_csv_task
 from personalization.services import save_checked
 
 __all__ = [
@@ -62,8 +63,6 @@ def audience_import_start(
     sandbox's. The file becomes the audience's member list (see `csv_import`); unless `confirm_exits`, the import
     stops, changing nothing, when the file would make more than half of the current members exit.
     """
-    from personalization.audiences.tasks import import_csv as import_csv_task
-
     CAN_IMPORT_AUDIENCES.require(user, audience.sandbox)
     if audience.origin != Audience.Origin.CUSTOM_UPLOAD:
         raise ValidationError(

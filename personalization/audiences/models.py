@@ -92,6 +92,7 @@ class Audience(SandboxedModel):
 
     def _clean_rule(self):
         """Validate the rule against this sandbox's schema and audiences (see `audiences.rules`)."""
+        # The rules package reads audiences (included ones, their names), so it imports this module; on use here.
         from personalization.audiences.rules import check_rule
 
         if self.rule is not None and self.sandbox_id:
@@ -100,6 +101,7 @@ class Audience(SandboxedModel):
     @property
     def rule_text(self) -> str:
         """The rule as one readable line, naming included audiences."""
+        # See `_clean_rule`: the rules package imports this module.
         from personalization.audiences.rules import describe_rule
 
         return describe_rule(self.rule, sandbox_id=self.sandbox_id)
