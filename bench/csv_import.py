@@ -166,7 +166,7 @@ def child(relative: str, rerun: bool, known: int) -> None:
     setup_django(DEFAULTS)
     from django.conf import settings
 
-    from personalization.audiences.csv_import import audience_import_run
+    from personalization.audiences.imports.run import audience_import_run
     from personalization.audiences.models import Audience, AudienceImport
     from personalization.profiles.models import IdentityNamespace
 

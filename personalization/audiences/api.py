@@ -11,9 +11,9 @@ from accounts.permissions import CAN_IMPORT_AUDIENCES, CAN_MANAGE_SEGMENTS, CAN_
 from personalization.api_base import SandboxedModelSerializer, SandboxedModelViewSet, SandboxField
 from personalization.audiences.evaluation import is_batch_evaluable
 from personalization.audiences.filtersets import AudienceFilterSet
-from personalization.audiences.forms_import import CsvUploadForm
-from personalization.audiences.import_models import AudienceImport
-from personalization.audiences.import_services import (
+from personalization.audiences.imports.forms import CsvUploadForm
+from personalization.audiences.imports.models import AudienceImport
+from personalization.audiences.imports.services import (
     EXPIRATION_DAYS_DEFAULT,
     EXPIRATION_DAYS_MAX,
     EXPIRATION_DAYS_MIN,

@@ -7,9 +7,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import SandboxedModel
+
+# The CSV upload history lives with the rest of the imports; Django finds the app's models here.
+from personalization.audiences.imports.models import AudienceImport
 from personalization.validators import field_error
 
-__all__ = ["Audience", "AudienceEvaluation", "AudienceMembership"]
+__all__ = ["Audience", "AudienceEvaluation", "AudienceImport", "AudienceMembership"]
 
 
 class Audience(SandboxedModel):
@@ -214,9 +217,3 @@ class AudienceEvaluation(SandboxedModel):
         if self.status == self.Status.SUCCEEDED:
             return 1.0
         return min(1.0, self.processed / self.total) if self.total else 0.0
-
-
-# The CSV upload history lives in its own module; importing it here registers the model with the app.
-from personalization.audiences.import_models import AudienceImport  # noqa: E402
-
-__all__ += ["AudienceImport"]

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from personalization.audiences import evaluation
-from personalization.audiences.csv_import import (
+from personalization.audiences.imports.run import (
     TRANSIENT_DATABASE_ERRORS,
     audience_import_fail,
     audience_import_release,
