@@ -38,6 +38,9 @@ __all__ = [
 ]
 
 ACTIVE = AudienceMembership.ACTIVE_STATUSES
+# The databases whose runs build a work list in SQL (`_WORK_SQL`); the others evaluate each chunk with the ORM.
+# Both write the same memberships: a test runs both on PostgreSQL (tests/audiences/test_write_paths_equal.py).
+WORK_LIST_VENDORS = ("postgresql",)
 # The cursor of an evaluation whose last chunk is done.
 _LAST = uuid.UUID(int=(1 << 128) - 1)
 Status = AudienceMembership.Status
@@ -283,7 +286,7 @@ def audience_evaluation_run(*, evaluation_id) -> AudienceEvaluation | None:
     cursor = evaluation.cursor
     boundaries = iter(_boundaries(evaluation.total, cursor, size))
     work = None
-    if connection.vendor == "postgresql":
+    if connection.vendor in WORK_LIST_VENDORS:
         work = _work_list_postgres(audience, rule_q, evaluation.pk, cursor)
     try:
         return _run_chunks(evaluation, audience, rule_q, cursor, boundaries, work)

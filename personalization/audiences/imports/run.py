@@ -44,6 +44,7 @@ logger = logging.getLogger("personalization.audiences.csv_import")
 __all__ = [
     "EXPIRY_REFRESH_WINDOW",
     "TRANSIENT_DATABASE_ERRORS",
+    "WRITERS",
     "ImportOutcome",
     "audience_import_fail",
     "audience_import_release",
@@ -52,6 +53,9 @@ __all__ = [
 ]
 
 EXPIRY_REFRESH_WINDOW = datetime.timedelta(days=7)
+# The writer of each database vendor; the others get `OrmWriter`. Both write the same memberships: a test runs
+# both on PostgreSQL (tests/audiences/test_write_paths_equal.py).
+WRITERS = {"postgresql": CopyWriter}
 
 
 @dataclass
@@ -66,7 +70,7 @@ class ImportOutcome:
 
 def _writer(audience: Audience, namespace_id: int, now, header: list[str], identity_index: int, **options) -> Writer:
     """Return the writer for the database in use: `COPY` on PostgreSQL, the ORM elsewhere (SQLite)."""
-    writer_class = CopyWriter if connection.vendor == "postgresql" else OrmWriter
+    writer_class = WRITERS.get(connection.vendor, OrmWriter)
     return writer_class(audience, namespace_id, now, header, identity_index, **options)
 
 
