@@ -1,4 +1,5 @@
 from accounts import permissions as rules
+from accounts.hints import MissingHere
 from accounts.middleware import SANDBOX_ORDER
 from accounts.permissions import permission_map, sandboxes_visible_to
 
@@ -42,4 +43,5 @@ def navigation(request):
         "current_sandbox": sandbox,
         "sandbox_perms": granted,
         "allowed": RulesHere(user, sandbox),
+        "missing": MissingHere(user, sandbox),
     }
