@@ -20,7 +20,7 @@ from django.urls import Resolver404, resolve
 
 from accounts.models import Sandbox
 from accounts.services import api_credential_create
-from personalization.audiences.import_services import audience_import_create
+from personalization.audiences.imports.services import audience_import_create
 from tests.browser.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
