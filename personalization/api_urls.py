@@ -5,9 +5,10 @@ from rest_framework.routers import APIRootView, DefaultRouter
 from accounts.api import ApiCredentialViewSet, AuditEntryViewSet, PersonalTokenViewSet, RoleViewSet, SandboxViewSet
 from accounts.permissions import SIGNED_IN
 from personalization.audiences.api import AudienceViewSet
+from personalization.audiences.profile_api import ProfileViewSet
 from personalization.datastreams.api import DatastreamViewSet
 from personalization.destinations.api import ActivationViewSet, AttributeMappingViewSet, DestinationViewSet
-from personalization.profiles.api import IdentityNamespaceViewSet, ProfileFieldViewSet, ProfileViewSet
+from personalization.profiles.api import IdentityNamespaceViewSet, ProfileFieldViewSet
 
 
 class ApiRootView(APIRootView):
