@@ -2,6 +2,7 @@
 
 import pytest
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
@@ -77,7 +78,7 @@ def test_deleting_configuration_is_logged(sandbox):
 
 
 def test_a_csv_import_is_logged_with_its_status_changes(sandbox):
-    from personalization.audiences.import_models import AudienceImport
+    AudienceImport = apps.get_model("audiences", "AudienceImport")  # noqa: N806 (a model class)
 
     audience = f.AudienceFactory(sandbox=sandbox, origin="custom_upload")
     namespace = f.IdentityNamespaceFactory(sandbox=sandbox)
