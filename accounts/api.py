@@ -1,7 +1,8 @@
 """Management API for sandboxes, roles (read-only), personal tokens and server-to-server API credentials."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.response import Response
 
@@ -293,12 +294,18 @@ class ScopedQuerysetPermission(SandboxObjectPermission):
 
 
 class AuditEntrySerializer(serializers.ModelSerializer):
-    action = serializers.SerializerMethodField()
-    actor = serializers.SlugRelatedField(read_only=True, slug_field="username")
+    action = serializers.SerializerMethodField(
+        help_text=_("create, update, delete; or sign_in, sign_out, sign_in_failed, locked_out")
+    )
+    actor = serializers.SlugRelatedField(
+        read_only=True, slug_field="username", allow_null=True, help_text=_("Empty for the system")
+    )
     object_type = serializers.CharField(source="content_type.model", read_only=True)
-    sandbox = serializers.SlugRelatedField(read_only=True, slug_field="name")
+    sandbox = serializers.SlugRelatedField(
+        read_only=True, slug_field="name", allow_null=True, help_text=_("Empty for roles, users and sign-ins")
+    )
     changes = serializers.JSONField(source="changes_dict", read_only=True, help_text=_("{field: [before, after]}"))
-    via = serializers.SerializerMethodField()
+    via = serializers.SerializerMethodField(help_text=_("The personal token a change came through, if any"))
 
     class Meta:
         model = AuditEntry
@@ -307,13 +314,32 @@ class AuditEntrySerializer(serializers.ModelSerializer):
             "object_type", "object_pk", "object_repr", "changes",
         ]  # fmt: skip
 
+    @extend_schema_field(
+        serializers.ChoiceField(
+            choices=["create", "update", "delete", "access", *[event for event in AuditEntry.Event.values if event]]
+        )
+    )
     def get_action(self, entry) -> str:
         return entry.event or {0: "create", 1: "update", 2: "delete", 3: "access"}[entry.action]
 
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_via(self, entry) -> str | None:
         return (entry.additional_data or {}).get("via")
 
 
+_AUDIT_FILTERS = [
+    OpenApiParameter("sandbox", str, description="A sandbox's name"),
+    OpenApiParameter(
+        "action",
+        str,
+        enum=["create", "update", "delete", "sign_in", "sign_out", "sign_in_failed", "locked_out"],
+    ),
+    OpenApiParameter("object_type", str, description="A model name, e.g. datastream, audience, role"),
+    OpenApiParameter("since", OpenApiTypes.DATE, description="Entries on or after this day (UTC)"),
+]
+
+
+@extend_schema_view(list=extend_schema(parameters=_AUDIT_FILTERS))
 class AuditEntryViewSet(RuleDeclaringViewSetMixin, viewsets.ReadOnlyModelViewSet):
     """
     The audit log (View Audit Log): configuration changes with before and after values, and sign-in events.
