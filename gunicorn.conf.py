@@ -1,4 +1,10 @@
-"""gunicorn reads this file from the working directory: how its workers start and write responses."""
+"""
+gunicorn reads this file from the working directory: how its workers start and write responses.
+
+`OneWriteResponse` subclasses gunicorn's response and reads its internals (`headers_sent`, `chunked`,
+`response_length`, `default_headers`), which a major release may change: pyproject.toml pins gunicorn below
+its next major version, and tests/test_gunicorn_conf.py checks the patch against the installed one.
+"""
 
 import gc
 

@@ -1,10 +1,24 @@
 """
 The profile lookup: from an Edge Network request to the `activation:pull` answer.
 
-This is the hot path. A warm request costs one edge-store round trip and no SQL: datastream config,
-projection and bearer token come from the store together. Misses are filled from the database in a
-bounded number of queries (`projection.load_config`: 1, `projection.load_identity`: 1). Datastreams with
-edge segmentation also evaluate their edge audiences on each request (`_segment_on_edge`: four queries).
+The request flow, one module per step:
+
+1. middleware (`middleware.EdgeFastPathMiddleware`): `/ee/…` and `/oauth/token` go straight to their views,
+   before sessions, auth and CSRF.
+2. view (`views._interact`): parse the query, the body and the credential headers into a `LookupRequest`;
+   turn an `EdgeError` into its RFC 7807 problem; render the answer around the payload.
+3. lookup (`interact`, here): pick the visitor, count the request (`ratelimit`), authenticate the caller,
+   read the config and the visitor's profile facts, evaluate edge audiences (`_segment_on_edge`), compose.
+4. store (`store.EdgeStore.fetch`): config version, profile facts and bearer token from this process's
+   mirror (`mirror`) or Redis in one round trip; `None` when Redis is unavailable (`breaker`), and then
+   everything comes from PostgreSQL.
+5. projection (`projection.load_config`, `load_identity`: one query each on a miss; `build_projection`):
+   the payload for these facts under this config, memoised on the facts per config version.
+6. render (`views._interact`): the payload JSON is spliced into the response as bytes.
+
+A warm request costs no SQL and, with the mirror, no network round trip. Misses are filled from the database
+in a bounded number of queries. Datastreams with edge segmentation also evaluate their edge audiences on each
+request (`_segment_on_edge`: four queries).
 """
 
 import base64

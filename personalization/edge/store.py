@@ -41,7 +41,8 @@ from django.core.cache import caches
 from django.core.signals import setting_changed
 
 from personalization.edge.breaker import Breaker
-from personalization.edge.mirror import Mirror, RateCounter, connection_settings
+from personalization.edge.mirror import Mirror, connection_settings
+from personalization.edge.ratelimit import RateCounter
 
 __all__ = [
     "NOT_READ",
