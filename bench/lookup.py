@@ -84,7 +84,7 @@ def seed(profiles: int, audiences: int, destinations: int) -> dict:
     size_matches = (
         datastream is not None
         and Profile.objects.filter(sandbox=sandbox).count() == profiles
-        and Audience.objects.filter(sandbox=sandbox).count() == audiences
+        and Audience.objects.filter(sandbox=sandbox).exclude(evaluation="edge").count() == audiences
         and Destination.objects.filter(datastream=datastream).count() == destinations
     )
     if not size_matches:
@@ -176,6 +176,81 @@ def seed(profiles: int, audiences: int, destinations: int) -> dict:
     return {"sandbox": sandbox, "datastream": datastream}
 
 
+EDGE_AUDIENCES = 10
+
+
+def edge_audience_rule(n: int) -> dict:
+    """
+    Return the rule of bench edge audience `n`: a profile condition every bench profile meets and an event
+    condition no bench request meets (or the reverse), so each lookup evaluates both and nobody qualifies.
+    """
+    if n % 2 == 0:
+        return {
+            "all": [
+                {"field": "bench.field%d" % n, "op": "starts_with", "value": "value-%d-" % n},
+                {"event": "eventType", "op": "equals", "value": "commerce.checkouts"},
+            ]
+        }
+    return {
+        "any": [
+            {"event": "web.webPageDetails.URL", "op": "contains", "value": "/checkout"},
+            {"field": "bench.field%d" % n, "op": "equals", "value": "never"},
+        ]
+    }
+
+
+def seed_edge_segmentation(sandbox, datastream):
+    """
+    Create (or reuse) a twin of the bench datastream with edge segmentation on: the same destinations,
+    activations and mappings, plus `EDGE_AUDIENCES` edge audiences activated on it (one per destination).
+    """
+    from django.db import transaction
+
+    from personalization.audiences.models import Audience
+    from personalization.datastreams.models import Datastream
+    from personalization.destinations.models import AttributeMapping, AudienceActivation, Destination
+
+    name = "Bench web, edge segmentation"
+    twin = Datastream.objects.filter(sandbox=sandbox, name=name).first()
+    activated = AudienceActivation.objects.filter(destination__datastream=twin, audience__evaluation="edge")
+    if twin is not None and activated.count() == EDGE_AUDIENCES:
+        return twin
+    with transaction.atomic():
+        Destination.objects.filter(datastream__sandbox=sandbox, datastream__name=name).delete()
+        Datastream.objects.filter(sandbox=sandbox, name=name).delete()
+        Audience.objects.filter(sandbox=sandbox, evaluation="edge").delete()
+        twin = Datastream.objects.create(
+            sandbox=sandbox, name=name, platform_enabled=True, personalization_destinations=True, edge_segmentation=True
+        )
+        edge = [
+            Audience.objects.create(
+                sandbox=sandbox,
+                name="Bench edge audience %d" % n,
+                evaluation="edge",
+                status="published",
+                rule=edge_audience_rule(n),
+            )
+            for n in range(EDGE_AUDIENCES)
+        ]
+        sources = list(Destination.objects.filter(datastream=datastream).order_by("alias"))
+        for index, source in enumerate(sources):
+            copy = Destination.objects.create(
+                sandbox=sandbox, datastream=twin, kind=source.kind, name="%s (edge)" % source.name, alias=source.alias
+            )
+            audience_ids = [*source.activations.values_list("audience_id", flat=True)]
+            audience_ids += [audience.pk for audience in edge[index :: len(sources)]]
+            AudienceActivation.objects.bulk_create(
+                [AudienceActivation(destination=copy, audience_id=pk) for pk in audience_ids]
+            )
+            AttributeMapping.objects.bulk_create(
+                [
+                    AttributeMapping(destination=copy, source_id=mapping.source_id, target=mapping.target)
+                    for mapping in source.mappings.all()
+                ]
+            )
+    return twin
+
+
 def credential_headers(sandbox) -> dict:
     from django.contrib.auth import get_user_model
 
@@ -213,6 +288,34 @@ def count_queries(datastream, headers) -> dict:
             assert client.post(url, body, content_type="application/json", headers=auth).status_code == 200
         results[label] = (len(cold), len(warm))
     return results
+
+
+def count_edge_segmentation_queries(twin) -> tuple[int, int]:
+    """Count SQL per unauthenticated lookup on the edge-segmentation datastream: cold (empty store) and warm."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from personalization.edge.store import store
+
+    client = Client()
+    url = "/ee/v2/interact?datastreamId=%s" % twin.pk
+    body = json.dumps(
+        {
+            "event": {
+                "xdm": {
+                    "identityMap": {"ECID": [{"id": "%038d" % 7, "primary": True}]},
+                    "eventType": "web.webpagedetails.pageViews",
+                }
+            }
+        }
+    )
+    store.clear()
+    with CaptureQueriesContext(connection) as cold:
+        assert client.post(url, body, content_type="application/json").status_code == 200
+    with CaptureQueriesContext(connection) as warm:
+        assert client.post(url, body, content_type="application/json").status_code == 200
+    return len(cold), len(warm)
 
 
 def free_port() -> int:
@@ -355,6 +458,19 @@ def lookup_script(path: str, profiles: int, headers: dict, seed: int, pause_ms: 
     }
 
 
+def edge_segmentation_rows(twin, base: str, profiles: int) -> dict:
+    """The warm row on the edge-segmentation twin (the same answers, plus %d edge audiences evaluated)."""
+    if twin is None:
+        return {}
+    path = "/ee/v2/interact?datastreamId=%s" % twin.pk
+    return {
+        "edge segmentation, warm (%d edge audiences)" % EDGE_AUDIENCES: (
+            base + path,
+            lookup_script(path, profiles, {}, 2),
+        )
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profiles", type=int, default=100_000)
@@ -368,6 +484,11 @@ def main():
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument("--skip-cold", action="store_true", help="skip the cold-store run")
+    parser.add_argument(
+        "--skip-edge-segmentation",
+        action="store_true",
+        help="skip the row on a twin datastream with edge segmentation and %d edge audiences" % EDGE_AUDIENCES,
+    )
     parser.add_argument(
         "--rate", type=int, default=1500, help="also measure latency with lookups paced near this rate (0: skip)"
     )
@@ -383,6 +504,8 @@ def main():
     datastream = seeded["datastream"]
     headers = credential_headers(seeded["sandbox"])
     queries = count_queries(datastream, headers)
+    twin = None if args.skip_edge_segmentation else seed_edge_segmentation(seeded["sandbox"], datastream)
+    edge_queries = count_edge_segmentation_queries(twin) if twin is not None else None
 
     from personalization.edge.rebuild import edge_rebuild
 
@@ -453,6 +576,7 @@ def main():
                     base + path,
                     lookup_script(path, args.profiles, headers, 3),
                 ),
+                **edge_segmentation_rows(twin, base, args.profiles),
             }
         )
         if args.rate:
@@ -518,6 +642,12 @@ def main():
             results["lookup, warm, authenticated (10 attributes)"]["rps"] / same_request,
         )
     )
+    edge_label = "edge segmentation, warm (%d edge audiences)" % EDGE_AUDIENCES
+    if edge_label in results:
+        print(
+            "edge segmentation vs the same lookup without it: %.2fx"
+            % (results[edge_label]["rps"] / results["lookup, warm, unauthenticated"]["rps"])
+        )
     warm = results["lookup, warm, unauthenticated"]
     print(
         "CPU per request: the baseline costs the app %.0f µs, a warm lookup %.0f µs app + %.0f µs Redis; "
@@ -531,6 +661,11 @@ def main():
     )
     for label, (cold, warm) in queries.items():
         print("SQL queries per %s lookup: cold %d, warm %d" % (label, cold, warm))
+    if edge_queries is not None:
+        print(
+            "SQL queries per edge-segmentation lookup (%d edge audiences): cold %d, warm %d"
+            % (EDGE_AUDIENCES, *edge_queries)
+        )
 
 
 if __name__ == "__main__":

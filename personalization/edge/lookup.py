@@ -8,7 +8,7 @@ The request flow, one module per step:
 2. view (`views._interact`): parse the query, the body and the credential headers into a `LookupRequest`;
    turn an `EdgeError` into its RFC 7807 problem; render the answer around the payload.
 3. lookup (`interact`, here): pick the visitor, count the request (`ratelimit`), authenticate the caller,
-   read the config and the visitor's profile facts, evaluate edge audiences (`_segment_on_edge`), compose.
+   read the config and the visitor's profile facts, evaluate edge audiences (`segmentation`), compose.
 4. store (`store.EdgeStore.fetch`): config version, profile facts and bearer token from this process's
    mirror (`mirror`) or Redis in one round trip; `None` when Redis is unavailable (`breaker`), and then
    everything comes from PostgreSQL.
@@ -16,9 +16,11 @@ The request flow, one module per step:
    the payload for these facts under this config, memoised on the facts per config version.
 6. render (`views._interact`): the payload JSON is spliced into the response as bytes.
 
-A warm request costs no SQL and, with the mirror, no network round trip. Misses are filled from the database
-in a bounded number of queries. Datastreams with edge segmentation also evaluate their edge audiences on each
-request (`_segment_on_edge`: four queries).
+A warm request costs no SQL and, with the mirror, no network round trip, on datastreams with edge segmentation
+too: their edge audiences are evaluated in memory on the profile facts plus the request's event
+(`segmentation.qualify`), and PostgreSQL is written only when a visitor newly qualifies. Misses are filled from
+the database in a bounded number of queries (`projection.load_config`: 1, 2-3 with edge audiences;
+`projection.load_identity`: 1).
 """
 
 import base64
@@ -32,7 +34,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from accounts.models import AccessToken
-from personalization.edge import projection
+from personalization.edge import projection, segmentation
 from personalization.edge.errors import EdgeError
 from personalization.edge.store import NOT_READ, Facts, decode_facts, encode_facts, identity_key, store
 from personalization.profiles.identities import IDENTITY_FORMATS, identity_checker, identity_problem
@@ -354,34 +356,34 @@ def interact(request: LookupRequest, *, rate_limit: int) -> tuple[dict, Facts, V
         )
     facts = _facts(config, visitor, key, cached_facts, stored=stored)
     if config["edge_segmentation"] and facts.profile is not None:
-        facts = _segment_on_edge(config, request, key, facts, stored=stored)
+        facts = _segment_on_edge(config, request, visitor, key, facts, now, stored=stored)
     full, anon = _compose(config, facts, now)
     return config, facts, visitor, full if authenticated else anon
 
 
-def _segment_on_edge(config: dict, request: LookupRequest, key: str, facts: Facts, *, stored: bool) -> Facts:
+def _segment_on_edge(
+    config: dict, request: LookupRequest, visitor: Visitor, key: str, facts: Facts, now: float, *, stored: bool
+) -> Facts:
     """
-    Same-page personalization: evaluate the edge audiences activated here against the profile and this
-    request's event, store new memberships, and answer with them. Only datastreams with edge segmentation
-    pay for it (four queries, plus the writes when someone qualifies); the others keep their SQL-free path.
+    Same-page personalization: evaluate the edge audiences served here in memory, on the profile facts and this
+    request's event (no query). Only a visitor who newly qualifies costs SQL: the memberships are written
+    (`edge_qualify` checks them on the database's profile) and the answer and the store get the new facts.
     """
+    event = _first_event(request.body, request.sdk).get("xdm")
+    qualified = segmentation.qualify(
+        config, attributes=facts.attributes, audiences=facts.audiences, event=event, now=now
+    )
+    if not qualified:
+        return facts
     from personalization.audiences.evaluation import edge_qualify
 
-    now = time.time()
-    audience_ids = sorted(
-        {
-            activation["audience"]
-            for destination in config["destinations"]
-            for activation in destination["activations"]
-            if projection.segment_state(activation, now) is None
-        }
-    )
-    if not audience_ids:
-        return facts
-    event = _first_event(request.body, request.sdk).get("xdm")
     identity = edge_qualify(
-        sandbox_id=config["sandbox"], profile_id=facts.profile, audience_ids=audience_ids, event=event
+        sandbox_id=config["sandbox"],
+        profile_id=facts.profile,
+        audience_ids=qualified,
+        event=event if isinstance(event, dict) else {},
     )
     if identity is None:
-        return facts
+        # The database already held the memberships (or the profile changed meanwhile): answer with its facts.
+        identity = projection.load_identity(config["sandbox"], visitor.namespace, visitor.value)
     return _keep_facts(config, key, identity, stored=stored)

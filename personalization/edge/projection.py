@@ -103,6 +103,7 @@ def load_config(datastream_id) -> dict | None:
 
     One query reads the enabled destinations with their datastream, activations, mappings and the
     sandbox's namespace codes folded in as JSON; a datastream with no enabled destination needs a second.
+    With edge segmentation on, the rules of its edge audiences come too (`segmentation.load_edge_rules`).
     """
     namespaces = _json_rows(
         IdentityNamespace.objects.filter(sandbox=OuterRef("datastream__sandbox")), group_by="sandbox", item=F("code")
@@ -154,7 +155,7 @@ def load_config(datastream_id) -> dict | None:
             return None
         namespace_codes = datastream["namespace_codes"]
     serving = datastream["platform_enabled"] and datastream["personalization_destinations"]
-    return {
+    config = {
         "id": str(datastream["id"]),
         "sandbox": datastream["sandbox_id"],
         "enabled": datastream["enabled"],
@@ -185,6 +186,12 @@ def load_config(datastream_id) -> dict | None:
             for row in (rows if serving else [])
         ],
     }
+    if config["edge_segmentation"]:
+        from personalization.edge.segmentation import load_edge_rules
+
+        activated = {activation["audience"] for item in config["destinations"] for activation in item["activations"]}
+        config.update(load_edge_rules(config["sandbox"], activated))
+    return config
 
 
 def load_identity(sandbox_id, namespace: str, value: str) -> dict | None:
