@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "guardian",
     "formtools",
     "django_htmx",
@@ -63,6 +64,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "personalization.api_input.ApiQueryTextMiddleware",
     "accounts.middleware.CurrentSandboxMiddleware",
+    "personalization.middleware.ProductNotFoundPageMiddleware",
 ]
 
 ROOT_URLCONF = "personalization.urls"
@@ -232,6 +234,17 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Group operations by resource (datastreams, audiences, …) rather than under one "v1" heading.
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    # Swagger UI and ReDoc from the app's own static files: the docs work offline and load nothing from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "REDOC_UI_SETTINGS": {
+        "theme": {
+            "typography": {"fontFamily": "system-ui, sans-serif", "headings": {"fontFamily": "system-ui, sans-serif"}}
+        }
+    },
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "POSTPROCESSING_HOOKS": [

@@ -53,3 +53,8 @@ def permission_denied(request, exception=None):
 
 def page_not_found(request, exception=None):
     return render(request, "404.html", status=404)
+
+
+def server_error(request):
+    # Rendered without the request context: whatever failed may be what the context processors need.
+    return render(None, "500.html", status=500)
