@@ -324,7 +324,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(port: int, workers: int, threads: int, worker_class: str):
+def start_gunicorn(port: int, workers: int, threads: int, worker_class: str, extra_env: dict | None = None):
     command = [
         str(ROOT / ".venv" / "bin" / "gunicorn"),
         "personalization.wsgi",
@@ -345,7 +345,8 @@ def start_gunicorn(port: int, workers: int, threads: int, worker_class: str):
         # all of wrk's connections on one core while the other idles (such rounds ran at half the throughput).
         "--reuse-port",
     ]
-    process = subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), start_new_session=True)
+    env = {**os.environ, **(extra_env or {})}
+    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
@@ -471,6 +472,26 @@ def edge_segmentation_rows(twin, base: str, profiles: int) -> dict:
     }
 
 
+METRICS_OFF_LABEL = "lookup, warm, unauthenticated, metrics off"
+
+
+def start_metrics_off_server(args) -> dict:
+    """Start a second gunicorn like the first but with `EDGE_METRICS=0`; return its base URL, process and pids."""
+    port = free_port()
+    server = start_gunicorn(port, args.workers, args.threads, args.worker_class, {"EDGE_METRICS": "0"})
+    _wait_until_idle(server, args.workers)
+    return {"base": "http://127.0.0.1:%d" % port, "server": server, "pids": _server_pids(server)}
+
+
+def metrics_off_rows(metrics_off, path: str, profiles: int) -> dict:
+    """The warm unauthenticated row on the metrics-off server (the same requests as the metrics-on row)."""
+    if metrics_off is None:
+        return {}
+    return {
+        METRICS_OFF_LABEL: (metrics_off["base"] + path, lookup_script(path, profiles, {}, 2), None, metrics_off["pids"])
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profiles", type=int, default=100_000)
@@ -484,6 +505,9 @@ def main():
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument("--skip-cold", action="store_true", help="skip the cold-store run")
+    parser.add_argument(
+        "--skip-metrics-row", action="store_true", help="skip the warm row on a server with metrics off"
+    )
     parser.add_argument(
         "--skip-edge-segmentation",
         action="store_true",
@@ -513,20 +537,25 @@ def main():
     base = "http://127.0.0.1:%d" % port
     path = "/ee/v2/interact?datastreamId=%s" % datastream.pk
     server = start_gunicorn(port, args.workers, args.threads, args.worker_class)
+    metrics_off = None
     results = {}
     try:
         _wait_until_idle(server, args.workers)  # workers copy the store into memory before they serve
         app_pids = _server_pids(server)
         redis_pid = _redis_pid()
 
-        def measure(url, script, before=None) -> dict:
-            """Run wrk once and add the CPU the app (and Redis) spent per request; `before` runs first, unmeasured."""
+        def measure(url, script, before=None, pids=None) -> dict:
+            """
+            Run wrk once and add the CPU the app (`pids`, default the main server) and Redis spent per request;
+            `before` runs first, unmeasured.
+            """
             if before is not None:
                 before()
-            before_app, before_redis = _cpu_seconds(app_pids), _cpu_seconds([redis_pid] if redis_pid else [])
+            pids = pids or app_pids
+            before_app, before_redis = _cpu_seconds(pids), _cpu_seconds([redis_pid] if redis_pid else [])
             result = run_wrk(url, script, args.duration, args.connections, args.wrk_threads)
             requests = max(1.0, result["rps"] * args.duration)
-            result["app_us"] = (_cpu_seconds(app_pids) - before_app) / requests * 1e6
+            result["app_us"] = (_cpu_seconds(pids) - before_app) / requests * 1e6
             result["redis_us"] = (_cpu_seconds([redis_pid] if redis_pid else []) - before_redis) / requests * 1e6
             return result
 
@@ -561,6 +590,8 @@ def main():
         app_pids = _server_pids(server)
         warm_start_seconds = time.perf_counter() - started
         worker_rss_mb = _rss_mb(app_pids[1:])
+        # The same server with metrics off, on a port of its own: the warm rows run on both in turn.
+        metrics_off = None if args.skip_metrics_row else start_metrics_off_server(args)
         # The baselines run on the same workers as the warm lookups: how gunicorn happens to spread wrk's
         # connections over its workers differs between starts and moves throughput by itself.
         run_wrk(base + "/ee/health", None, 2, args.connections, args.wrk_threads)  # let workers settle
@@ -577,6 +608,7 @@ def main():
                     lookup_script(path, args.profiles, headers, 3),
                 ),
                 **edge_segmentation_rows(twin, base, args.profiles),
+                **metrics_off_rows(metrics_off, path, args.profiles),
             }
         )
         if args.rate:
@@ -593,6 +625,8 @@ def main():
             )
     finally:
         stop(server)
+        if metrics_off is not None:
+            stop(metrics_off["server"])
 
     baseline = results["baseline (constant JSON)"]["rps"]
     print()
@@ -642,6 +676,12 @@ def main():
             results["lookup, warm, authenticated (10 attributes)"]["rps"] / same_request,
         )
     )
+    if METRICS_OFF_LABEL in results:
+        on, off = results["lookup, warm, unauthenticated"], results[METRICS_OFF_LABEL]
+        print(
+            "metrics cost on warm lookups: throughput %+.1f %%, app CPU per request %+.1f %% (on vs off)"
+            % ((on["rps"] / off["rps"] - 1) * 100, (on["app_us"] / off["app_us"] - 1) * 100)
+        )
     edge_label = "edge segmentation, warm (%d edge audiences)" % EDGE_AUDIENCES
     if edge_label in results:
         print(

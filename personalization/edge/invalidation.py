@@ -19,6 +19,7 @@ import logging
 
 from django.db import transaction
 
+from personalization.edge import metrics
 from personalization.edge.store import StoreUnavailable, store
 
 __all__ = ["apply", "apply_pending", "record", "refresh_configs"]
@@ -70,6 +71,7 @@ def apply(keys) -> None:
         }
     refresh_configs(sorted(datastreams), only_stored=True)
     store.forget([key for key in keys if key[0] in ("pf", "tok")])
+    metrics.invalidations_applied(len(keys))
 
 
 def refresh_configs(datastream_ids, *, only_stored: bool = False) -> int:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from accounts.models import AccessToken
-from personalization.edge import projection, segmentation
+from personalization.edge import metrics, projection, segmentation
 from personalization.edge.errors import EdgeError
 from personalization.edge.store import NOT_READ, Facts, decode_facts, encode_facts, identity_key, store
 from personalization.profiles.identities import IDENTITY_FORMATS, identity_checker, identity_problem
@@ -333,6 +333,7 @@ def interact(request: LookupRequest, *, rate_limit: int) -> tuple[dict, Facts, V
         rate_limit=rate_limit,
     )
     stored = fetched is not None
+    metrics.redis_fallback(not stored)
     if stored:
         cached_config, cached_facts, token_info, count = fetched
     else:

@@ -40,6 +40,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.signals import setting_changed
 
+from personalization.edge import metrics
 from personalization.edge.breaker import Breaker
 from personalization.edge.mirror import Mirror, connection_settings
 from personalization.edge.ratelimit import RateCounter
@@ -353,6 +354,7 @@ class EdgeStore:
             for kind, full in missing:
                 if found[full] is not None:
                     values[kind] = found[full]
+        metrics.mirror_read(len(keys) - len(missing), len(missing))
         return values
 
     def _read_into_mirror(self, redis, mirror: Mirror, keys: list[tuple[str, str]]) -> dict:

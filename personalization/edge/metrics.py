@@ -1,0 +1,124 @@
+"""
+The edge's Prometheus metrics: what `/metrics` reports, and the calls the hot path makes to count.
+
+Under gunicorn every worker process writes its values to files in `PROMETHEUS_MULTIPROC_DIR` (gunicorn.conf.py
+creates it before the workers start and tells prometheus-client when a worker exits), and `/metrics` sums them
+over the live workers; without that variable (runserver, tests, one process) the values live in this process's
+default registry. `EDGE_METRICS = False` turns the counting off (the bench's "metrics off" row).
+
+Each call below costs about a microsecond: children with fixed labels are bound once, the error-code counter is
+only touched on errors, and the fallback gauge is written only when the state changes.
+"""
+
+import os
+import time
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
+from prometheus_client import generate_latest as _generate_latest
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+__all__ = [
+    "CONTENT_TYPE",
+    "invalidations_applied",
+    "lookup_finished",
+    "mirror_read",
+    "redis_fallback",
+    "render",
+]
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+OUTCOMES = ("answered", "rejected", "rate_limited", "failed")
+
+_LOOKUPS = Counter(
+    "cpc_edge_lookups",
+    "Lookups (interact calls) by outcome: answered, rejected (4xx), rate_limited, failed (5xx).",
+    ["outcome"],
+)
+_ERRORS = Counter("cpc_edge_lookup_errors", "Lookups answered with an error, by EXEG code.", ["code"])
+_LATENCY = Histogram(
+    "cpc_edge_lookup_seconds",
+    "Time to answer a lookup, from the view's start to its response (seconds).",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+_RATE_LIMITED = Counter("cpc_edge_rate_limited_requests", "Lookups refused by the per-second rate limit (429).")
+_MIRROR_HITS = Counter("cpc_edge_mirror_hits", "Edge keys read from the worker's in-memory mirror.")
+_MIRROR_MISSES = Counter("cpc_edge_mirror_misses", "Edge keys the mirror lacked and read from Redis.")
+_FALLBACK = Gauge(
+    "cpc_edge_redis_fallback",
+    "1 while a worker answers from PostgreSQL because Redis is unavailable (the highest over live workers).",
+    multiprocess_mode="livemax",
+)
+_INVALIDATIONS = Counter("cpc_edge_invalidations_applied", "Edge store entries invalidated after a write.")
+
+_BY_OUTCOME = {outcome: _LOOKUPS.labels(outcome) for outcome in OUTCOMES}
+_ANSWERED = _BY_OUTCOME["answered"]
+_observe = _LATENCY.observe
+_clock = time.perf_counter
+
+_state = {"enabled": None, "fallback": None}
+
+
+def _enabled() -> bool:
+    enabled = _state["enabled"]
+    if enabled is None:
+        enabled = _state["enabled"] = bool(getattr(settings, "EDGE_METRICS", True))
+    return enabled
+
+
+def lookup_finished(started: float, code: str | None) -> None:
+    """Count one lookup that started at `started` (`time.perf_counter`), answered or refused with EXEG `code`."""
+    if not _enabled():
+        return
+    _observe(_clock() - started)
+    if code is None:
+        _ANSWERED.inc()
+        return
+    status = code.rsplit("-", 1)[1]
+    if status == "429":
+        _BY_OUTCOME["rate_limited"].inc()
+        _RATE_LIMITED.inc()
+    else:
+        _BY_OUTCOME["failed" if status.startswith("5") else "rejected"].inc()
+    _ERRORS.labels(code).inc()
+
+
+def mirror_read(hits: int, misses: int) -> None:
+    """Count keys a lookup found in, and missed from, the worker's mirror."""
+    if not _enabled():
+        return
+    if hits:
+        _MIRROR_HITS.inc(hits)
+    if misses:
+        _MIRROR_MISSES.inc(misses)
+
+
+def redis_fallback(active: bool) -> None:
+    """Report whether this process answers from PostgreSQL (Redis unavailable); writes only on a change."""
+    if _state["fallback"] is active or not _enabled():
+        return
+    _state["fallback"] = active
+    _FALLBACK.set(1 if active else 0)
+
+
+def invalidations_applied(count: int) -> None:
+    if count and _enabled():
+        _INVALIDATIONS.inc(count)
+
+
+def render() -> bytes:
+    """Return every metric in the Prometheus text format: summed over gunicorn's workers when under gunicorn."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return _generate_latest(registry)
+    return _generate_latest(REGISTRY)
+
+
+def _reset_on_settings_change(*, setting, **kwargs):
+    if setting == "EDGE_METRICS":
+        _state["enabled"] = None
+
+
+setting_changed.connect(_reset_on_settings_change)
