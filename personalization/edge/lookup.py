@@ -36,6 +36,7 @@ from django.conf import settings
 from accounts.models import AccessToken
 from personalization.edge import metrics, projection, segmentation
 from personalization.edge.errors import EdgeError
+from personalization.edge.records import DatastreamConfig, LookupResult, TokenInfo
 from personalization.edge.store import NOT_READ, Facts, decode_facts, encode_facts, identity_key, store
 from personalization.profiles.identities import IDENTITY_FORMATS, identity_checker, identity_problem
 
@@ -232,13 +233,13 @@ def _valid_identity(namespace: str, value: str) -> tuple[str, str]:
     )
 
 
-def datastream_config(datastream_id: str) -> dict:
+def datastream_config(datastream_id: str) -> DatastreamConfig:
     """Return a datastream's config from the edge store, loading it on a miss; EXEG-0003 when it does not exist."""
     fetched = store.fetch(datastream_id=datastream_id, identity=None, token=None, rate_second=None)
     return _config(datastream_id, fetched[0] if fetched is not None else None, stored=fetched is not None)
 
 
-def _config(datastream_id: str, cached: dict | None, *, stored: bool) -> dict:
+def _config(datastream_id: str, cached: DatastreamConfig | None, *, stored: bool) -> DatastreamConfig:
     """Return the config read from the store, or load it (1-2 queries) and, when the store is up, keep it."""
     if cached is not None:
         return cached
@@ -251,7 +252,7 @@ def _config(datastream_id: str, cached: dict | None, *, stored: bool) -> dict:
     return config
 
 
-def _authenticate(request: LookupRequest, token_info: dict | None, config: dict, now: float) -> bool:
+def _authenticate(request: LookupRequest, token_info: TokenInfo | None, config: DatastreamConfig, now: float) -> bool:
     """Return True for a valid credential of the datastream's sandbox, False when none was sent."""
     if request.bearer is None:
         if config["authenticated_only"]:
@@ -266,16 +267,16 @@ def _authenticate(request: LookupRequest, token_info: dict | None, config: dict,
         token_info = token_info_from_database(request.bearer)
     if token_info is None:
         raise EdgeError("EXEG-0500-401", "The bearer token is unknown or revoked; request a new one.")
-    if token_info["expires"] <= now:
+    if token_info.expires <= now:
         raise EdgeError("EXEG-0503-401", "The bearer token has expired; request a new one.")
-    if request.api_key != token_info["client_id"]:
+    if request.api_key != token_info.client_id:
         raise EdgeError("EXEG-0500-401", "The x-api-key header must carry the client ID the token was issued to.")
-    if token_info["sandbox"] != config["sandbox"]:
+    if token_info.sandbox != config["sandbox"]:
         raise EdgeError("EXEG-0500-401", "The credential belongs to another sandbox than this datastream.")
     return True
 
 
-def _facts(config: dict, visitor: Visitor, key: str, cached, *, stored: bool) -> Facts:
+def _facts(config: DatastreamConfig, visitor: Visitor, key: str, cached, *, stored: bool) -> Facts:
     """Return the visitor's profile facts: the store's when they belong to the config's generation, else loaded."""
     if visitor.minted:
         return _NOBODY
@@ -287,14 +288,14 @@ def _facts(config: dict, visitor: Visitor, key: str, cached, *, stored: bool) ->
     return _keep_facts(config, key, identity, stored=stored)
 
 
-def _keep_facts(config: dict, key: str, identity: dict | None, *, stored: bool) -> Facts:
+def _keep_facts(config: DatastreamConfig, key: str, identity: dict | None, *, stored: bool) -> Facts:
     encoded = encode_facts(config["pgen"], identity)
     if stored:
         store.put_facts(config["sandbox"], key, encoded, FACTS_TTL)
     return decode_facts(encoded)
 
 
-def _compose(config: dict, facts: Facts, now: float) -> tuple[str, str]:
+def _compose(config: DatastreamConfig, facts: Facts, now: float) -> tuple[str, str]:
     """
     Return the `(authenticated, anonymous)` payload JSON for these facts under this config, memoised on the
     facts (which live in the mirror) per config version until the next schedule boundary.
@@ -312,12 +313,12 @@ def _compose(config: dict, facts: Facts, now: float) -> tuple[str, str]:
     return full, anon
 
 
-def interact(request: LookupRequest, *, rate_limit: int) -> tuple[dict, Facts, Visitor, str]:
+def interact(request: LookupRequest, *, rate_limit: int) -> LookupResult:
     """
-    Answer one lookup; return `(config, facts, visitor, payload_json)`.
+    Answer one lookup: the `activation:pull` payload JSON for this caller, the visitor, the datastream's origins.
 
-    `payload_json` is the `activation:pull` payload for this caller: with attributes only when the
-    request is authenticated with a credential of the datastream's sandbox. With the edge store unavailable
+    The payload has attributes only when the request is authenticated with a credential of the datastream's
+    sandbox. With the edge store unavailable
     (Redis unreachable), everything is read from PostgreSQL: config, profile and token, at most 4 queries.
     """
     visitor = resolve_visitor(request.body, sdk=request.sdk, cookies=request.cookies)
@@ -359,11 +360,18 @@ def interact(request: LookupRequest, *, rate_limit: int) -> tuple[dict, Facts, V
     if config["edge_segmentation"] and facts.profile is not None:
         facts = _segment_on_edge(config, request, visitor, key, facts, now, stored=stored)
     full, anon = _compose(config, facts, now)
-    return config, facts, visitor, full if authenticated else anon
+    return LookupResult(payload=full if authenticated else anon, visitor=visitor, origins=config["origins"])
 
 
 def _segment_on_edge(
-    config: dict, request: LookupRequest, visitor: Visitor, key: str, facts: Facts, now: float, *, stored: bool
+    config: DatastreamConfig,
+    request: LookupRequest,
+    visitor: Visitor,
+    key: str,
+    facts: Facts,
+    now: float,
+    *,
+    stored: bool,
 ) -> Facts:
     """
     Same-page personalization: evaluate the edge audiences served here in memory, on the profile facts and this

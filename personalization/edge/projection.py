@@ -35,6 +35,9 @@ __all__ = [
 
 _FAR_FUTURE = 10**11
 SEGMENT_NAMESPACE = "ups"
+# Per process: config version → (from, until, serving plan); see `serving_plan`.
+_PLANS: dict[str, tuple] = {}
+_PLANS_LIMIT = 256
 
 
 def _uuid(value) -> str:
@@ -248,9 +251,11 @@ def serving_plan(config: dict, at: float) -> tuple[list, float]:
     Return `[(destination, [audience ids served at `at`]) ...]` and the moment that list next changes.
 
     Computed once per config and schedule window, not once per visitor: the per-visitor work is then a
-    set intersection, whatever the number of activations. Memoised on the (per-process) config dict.
+    set intersection, whatever the number of activations. Memoised per process by config version (equal
+    versions are equal configs), outside the config, which holds only what every process shares.
     """
-    memo = config.get("_plan")
+    version = config.get("version")
+    memo = _PLANS.get(version) if version is not None else None
     if memo is not None and memo[0] <= at < memo[1]:
         return memo[2], memo[1]
     until = _FAR_FUTURE
@@ -264,7 +269,10 @@ def serving_plan(config: dict, at: float) -> tuple[list, float]:
             if segment_state(activation, at) is None:
                 served.append(activation["audience"])
         plan.append((destination, served))
-    config["_plan"] = (at, until, plan)
+    if version is not None:
+        if len(_PLANS) >= _PLANS_LIMIT:
+            _PLANS.clear()
+        _PLANS[version] = (at, until, plan)
     return plan, until
 
 

@@ -44,6 +44,7 @@ from personalization.edge import metrics
 from personalization.edge.breaker import Breaker
 from personalization.edge.mirror import Mirror, connection_settings
 from personalization.edge.ratelimit import RateCounter
+from personalization.edge.records import TokenInfo
 
 __all__ = [
     "NOT_READ",
@@ -510,11 +511,11 @@ class EdgeStore:
             if strict:
                 raise StoreUnavailable(str(error)) from error
 
-    def put_token(self, digest: str, info: dict, ttl: int) -> None:
+    def put_token(self, digest: str, info: TokenInfo, ttl: int) -> None:
         if self.on_redis and not self.breaker.closed:
             return
         try:
-            self._set(key_of("tok", digest), json.dumps(info), ttl)
+            self._set(key_of("tok", digest), info.to_json(), ttl)
         except _FAILURES as error:
             self.breaker.trip(error)
 
@@ -638,7 +639,7 @@ def _decode(kind: str, raw: str):
     if kind == "pf":
         return decode_facts(raw)
     if kind == "tok":
-        return json.loads(raw)
+        return TokenInfo.from_json(raw)
     return raw
 
 

@@ -165,7 +165,7 @@ def _interact(request, *, sdk: bool):
             api_key=request.META.get("HTTP_X_API_KEY"),
             cookies=request.COOKIES if sdk else {},  # only the Web SDK keeps its identity in a cookie
         )
-        config, _answer, visitor, payload = interact(lookup, rate_limit=settings.EDGE_RATE_LIMIT)
+        result = interact(lookup, rate_limit=settings.EDGE_RATE_LIMIT)
     except EdgeError as error:
         metrics.lookup_finished(started, error.code)
         return problem_response(error, request_id)
@@ -173,12 +173,12 @@ def _interact(request, *, sdk: bool):
         logger.exception("edge.interact.failed", extra={"request_id": request_id})
         metrics.lookup_finished(started, "EXEG-0001-500")
         return problem_response(EdgeError("EXEG-0001-500", "Something went wrong on our side."), request_id)
-    more_handles = "".join("," + handle for handle in _sdk_handles(visitor, lookup.body)) if sdk else ""
+    more_handles = "".join("," + handle for handle in _sdk_handles(result.visitor, lookup.body)) if sdk else ""
     # A request id is made of [A-Za-z0-9._:-] (see `new_request_id`): nothing in it needs JSON escaping.
-    body = _ANSWER % (request_id, payload, more_handles)
+    body = _ANSWER % (request_id, result.payload, more_handles)
     # Bytes, not str: HttpResponse would otherwise look up the charset and encode on every lookup.
     response = HttpResponse(body.encode(), content_type="application/json")
-    _allow_origin(response, request, config["origins"])
+    _allow_origin(response, request, result.origins)
     metrics.lookup_finished(started, None)
     return response
 

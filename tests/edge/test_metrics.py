@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from django.core.cache import cache
 
+from personalization.edge import metrics
 from personalization.profiles.models import Profile
 from tests.factories import UserFactory
 
@@ -21,6 +22,7 @@ TOKEN = "metrics-token-for-tests"
 
 
 def sample(name: str, **labels) -> float:
+    metrics.flush()  # what the flusher thread does every second
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
@@ -127,6 +129,20 @@ def test_applied_invalidations_are_counted(scenario, django_capture_on_commit_ca
         profile.save()
 
     assert counts.moved()[0] >= 1
+
+
+def test_answered_lookups_reach_the_shared_values_within_the_flush_interval(scenario, monkeypatch):
+    monkeypatch.setattr(metrics, "FLUSH_INTERVAL", 0.05)
+    before = REGISTRY.get_sample_value("cpc_edge_lookups_total", {"outcome": "answered"}) or 0
+    scenario.lookup()
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if (REGISTRY.get_sample_value("cpc_edge_lookups_total", {"outcome": "answered"}) or 0) > before:
+            break
+        time.sleep(0.05)
+
+    assert REGISTRY.get_sample_value("cpc_edge_lookups_total", {"outcome": "answered"}) == before + 1
 
 
 def test_metrics_off_counts_nothing(scenario, settings):
