@@ -1,4 +1,5 @@
 from accounts import permissions as rules
+from accounts.hints import MissingHere
 from accounts.middleware import SANDBOX_ORDER
 from accounts.permissions import sandboxes_visible_to
 
@@ -44,4 +45,5 @@ def navigation(request):
         "current_sandbox": sandbox,
         "sandbox_perms": granted,
         "allowed": RulesHere(user, sandbox),
+        "missing": MissingHere(user, sandbox),
     }
