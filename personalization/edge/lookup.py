@@ -305,11 +305,11 @@ def _compose(config: DatastreamConfig, facts: Facts, now: float) -> tuple[str, s
     if memo is not None and memo[0] <= now < memo[1]:
         return memo[2], memo[3]
     answer = projection.build_projection(config, facts.as_identity(), now)
-    full, anon = projection.render_payload(answer["full"]), projection.render_payload(answer["anon"])
+    full, anon = projection.render_payload(answer.full), projection.render_payload(answer.anon)
     if version is not None:
         if len(facts.answers) > 4:
             facts.answers.clear()
-        facts.answers[version] = (now, answer["until"], full, anon)
+        facts.answers[version] = (now, answer.until, full, anon)
     return full, anon
 
 

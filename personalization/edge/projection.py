@@ -20,6 +20,7 @@ from personalization.audiences.models import Audience, AudienceMembership
 from personalization.datastreams.models import Datastream
 from personalization.db import JSONGroupArray
 from personalization.destinations.models import AttributeMapping, AudienceActivation, Destination
+from personalization.edge.records import Answer, DatastreamConfig
 from personalization.profiles.models import Identity, IdentityNamespace
 
 __all__ = [
@@ -100,7 +101,7 @@ def _json_rows(queryset, *, group_by: str, item) -> Subquery:
     )
 
 
-def load_config(datastream_id) -> dict | None:
+def load_config(datastream_id) -> DatastreamConfig | None:
     """
     Return the datastream's lookup configuration, or None when it does not exist.
 
@@ -276,7 +277,7 @@ def serving_plan(config: dict, at: float) -> tuple[list, float]:
     return plan, until
 
 
-def build_projection(config: dict, identity: dict | None, at: float) -> dict:
+def build_projection(config: dict, identity: dict | None, at: float) -> Answer:
     """
     Return the answer for one identity on one datastream.
 
@@ -285,7 +286,7 @@ def build_projection(config: dict, identity: dict | None, at: float) -> dict:
     next moment a schedule or expiry boundary could change the answer.
     """
     if identity is None:
-        return {"until": _FAR_FUTURE, "profile": None, "full": _EMPTY, "anon": _EMPTY}
+        return Answer(until=_FAR_FUTURE, profile=None, full=_EMPTY, anon=_EMPTY)
     plan, until = serving_plan(config, at)
     member_of = set(identity["audiences"])
     attributes = identity["attributes"]
@@ -310,15 +311,10 @@ def build_projection(config: dict, identity: dict | None, at: float) -> dict:
             full.append(',"attributes":%s' % dumps(values))
         full.append(tail)
     if not plan:
-        return {"until": until, "profile": identity["profile"], "full": _EMPTY, "anon": _EMPTY}
+        return Answer(until=until, profile=identity["profile"], full=_EMPTY, anon=_EMPTY)
     anon[-1] += "]"
     full[-1] += "]"
-    return {
-        "until": until,
-        "profile": identity["profile"],
-        "full": tuple(full),
-        "anon": tuple(anon),
-    }
+    return Answer(until=until, profile=identity["profile"], full=tuple(full), anon=tuple(anon))
 
 
 _EMPTY = ("[]",)

@@ -7,6 +7,7 @@ The typed records the lookup's modules hand each other, so each one's shape is d
   before it is stored; nothing else adds keys, and per-process memos live outside it (`projection.serving_plan`,
   `segmentation.served_edge_rules`). A TypedDict, not a dataclass: it is stored as JSON and read back on every
   config change, and the projection reads it as plain dicts.
+- `Answer`: what `projection.build_projection` computes for one identity under one config.
 - `TokenInfo`: what a live bearer token grants (the store keeps it as JSON under `tok:`).
 - `LookupResult`: what `lookup.interact` returns to the view.
 """
@@ -15,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import NotRequired, TypedDict
 
-__all__ = ["ActivationWindow", "DatastreamConfig", "DestinationConfig", "LookupResult", "TokenInfo"]
+__all__ = ["ActivationWindow", "Answer", "DatastreamConfig", "DestinationConfig", "LookupResult", "TokenInfo"]
 
 
 # When an activated audience serves (`projection.activation_window`): epochs, None for unbounded. The functional
@@ -48,6 +49,20 @@ class DatastreamConfig(TypedDict):
     edge_fields: NotRequired[dict[str, str]]
     pgen: NotRequired[str]
     version: NotRequired[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """
+    One identity's answer on one datastream: `full` (authenticated callers) and `anon` (without any `attributes`
+    key) as pieces whose concatenation is the payload JSON (`projection.render_payload`), the profile it is
+    about (None for an identity nobody has), and `until`, the next moment a schedule or expiry could change it.
+    """
+
+    until: float
+    profile: str | None
+    full: tuple[str, ...]
+    anon: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)

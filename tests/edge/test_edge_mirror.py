@@ -132,3 +132,29 @@ def test_a_starting_worker_copies_the_stored_answers_and_answers_warm(mirrored, 
     round_trips.clear()
     assert scenario.entry(scenario.lookup(), "personalizationAlias")["segments"]
     assert round_trips == []
+
+
+def test_invalidations_split_over_reads_apply_once_complete_and_a_flush_drops_everything():
+    from personalization.edge.mirror import Mirror
+
+    mirror = Mirror({"host": "127.0.0.1", "port": 1, "username": None, "password": None, "timeout": 1}, ["e:"], 10)
+    mirror.values.update({"e:a": "1", "e:b": "2"})
+    push = b">2\r\n$10\r\ninvalidate\r\n*1\r\n$3\r\ne:a\r\n"
+
+    assert mirror._apply(push[:9]) is False
+    assert "e:a" in mirror.values
+    assert mirror._apply(push[9:] + b"+PONG\r\n") is True  # the PING's reply came after it
+    assert mirror.values == {"e:b": "2"}
+
+    mirror._apply(b">2\r\n$10\r\ninvalidate\r\n_\r\n")
+    assert mirror.values == {}
+
+
+@pytest.mark.parametrize("data", [b"-ERR tracking is off\r\n", b"?what\r\n"])
+def test_an_error_or_garbage_on_the_invalidation_connection_breaks_it(data):
+    from personalization.edge.mirror import Mirror, _Broken
+
+    mirror = Mirror({"host": "127.0.0.1", "port": 1, "username": None, "password": None, "timeout": 1}, ["e:"], 10)
+
+    with pytest.raises(_Broken):
+        mirror._apply(data)
