@@ -240,8 +240,12 @@ def datastream_config(datastream_id: str) -> DatastreamConfig:
 
 
 def _config(datastream_id: str, cached: DatastreamConfig | None, *, stored: bool) -> DatastreamConfig:
-    """Return the config read from the store, or load it (1-2 queries) and, when the store is up, keep it."""
-    if cached is not None:
+    """
+    Return the config read from the store, or load it (1-2 queries, 1-2 more with edge audiences) and, when the
+    store is up, keep it.
+    """
+    # A config stored before configs carried edge rules is read again, so edge segmentation never goes quiet.
+    if cached is not None and not (cached["edge_segmentation"] and "edge_rules" not in cached):
         return cached
     config = projection.load_config(datastream_id)
     if config is None:

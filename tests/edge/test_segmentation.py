@@ -242,3 +242,19 @@ def test_a_compiled_rule_agrees_with_the_audiences_in_memory_evaluator(rule, pro
         rule, attributes=profile_attributes, field_types=FIELD_TYPES, audiences=member_of, event=event, today=TODAY
     )
     assert compiled is expected
+
+
+@pytest.mark.django_db
+def test_a_config_stored_before_configs_carried_edge_rules_is_read_again(shop):
+    from personalization.edge.store import store
+
+    # given the store holds the datastream's config as it was stored before edge rules were part of it
+    config = datastream_config(str(shop.datastream.pk))
+    old = {key: value for key, value in config.items() if key not in ("edge_rules", "edge_fields", "version")}
+    store.put_config(old, 3600)
+
+    # when a visitor on the cart page looks up
+    response = shop.lookup(cart_view(shop))
+
+    # then the edge audiences are evaluated all the same
+    assert str(shop.cart.pk) in segments(shop, response)
