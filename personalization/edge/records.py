@@ -14,7 +14,10 @@ The typed records the lookup's modules hand each other, so each one's shape is d
 
 import json
 from dataclasses import dataclass
-from typing import NotRequired, TypedDict
+from typing import TYPE_CHECKING, NotRequired, TypedDict
+
+if TYPE_CHECKING:
+    from personalization.edge.lookup import Visitor
 
 __all__ = ["ActivationWindow", "Answer", "DatastreamConfig", "DestinationConfig", "LookupResult", "TokenInfo"]
 
@@ -87,5 +90,5 @@ class LookupResult:
     """One answered lookup: the `activation:pull` payload JSON for this caller, who it was about, the CORS origins."""
 
     payload: str
-    visitor: object  # lookup.Visitor
+    visitor: "Visitor"
     origins: list[str]
