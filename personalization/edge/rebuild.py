@@ -1,22 +1,27 @@
 """
 Rebuild the edge store from the database: every datastream's config and every identity's profile facts.
 
-On PostgreSQL with Redis the profile facts come from one set-based pass (`_stream_facts`: identities joined to
-their profile and live memberships, read through a server-side cursor) and go to Redis in pipelined batches of
-hand-packed `SET`s, with no query per profile. Entries are overwritten in place, so lookups keep being served
-warm while it runs (nothing is dropped first unless asked).
+On PostgreSQL with Redis the profile facts come set-based: each chunk of identities (in profile order) is one
+query that merges them with their profiles and live memberships over the chunk's profile id range, and goes to
+Redis as one pipelined batch of hand-packed `SET`s; no query per profile. Entries are overwritten in place, so
+lookups keep being served warm while it runs (nothing is dropped first unless asked).
 
-A profile that changes while the rebuild runs must not get the rebuild's older copy back. The pass reads one
-snapshot; before it starts, the rebuild subscribes to Redis's invalidations of profile entries (client
-tracking, `NOLOOP` so its own writes are not reported) and remembers every entry anyone else writes or drops
-from then on. It never writes such an entry, and after each batch it waits for Redis's report (`settle`) and
-drops any entry of the batch reported meanwhile: whichever order the other writer's `DEL` and the batch's `SET`
-reached Redis in, the older copy does not stay.
+A profile that changes while the rebuild runs must not get the rebuild's older copy back. Before it starts,
+the rebuild subscribes to Redis's invalidations of profile entries (client tracking, `NOLOOP` so the writes it
+makes on that connection are not reported) and remembers every entry anyone else writes or drops from then
+on. It never writes such an entry, and each batch ends with a PING whose reply comes after every report of
+what Redis ran before it: an entry of the batch reported meanwhile is dropped again, so whichever order the
+other writer's `DEL` and the batch's `SET` reached Redis in, the older copy does not stay. What remains is the
+window a lookup's own fill has too: a change committed between a chunk's read and its write to an entry that
+did not exist (a `DEL` of a missing key reports nothing), a fraction of a second per chunk.
 """
 
 import hashlib
 import json
+import uuid
 from collections import defaultdict
+
+import psycopg
 
 from django.db import connection, transaction
 
@@ -60,16 +65,33 @@ def edge_rebuild(*, sandbox_id=None, chunk_size: int = _BATCH, clear: bool = Fal
 
 # PostgreSQL and Redis ------------------------------------------------------------------------------
 
-# One row per identity: its profile's id (16 bytes), attributes and live memberships. The memberships come from
-# the profile_id index, one probe per profile, which PostgreSQL does far faster than the rows can be sent.
-_FACTS_SQL = """
-SELECT n.code, i.value, uuid_send(i.profile_id), p.attributes::text,
-       (SELECT string_agg(m.audience_id::text, ',') FROM audiences_audiencemembership m
-        WHERE m.profile_id = i.profile_id AND m.status IN (%s, %s))
-FROM profiles_identity i
-JOIN profiles_identitynamespace n ON n.id = i.namespace_id
-JOIN profiles_profile p ON p.id = i.profile_id
-WHERE i.sandbox_id = %s
+# One chunk of identities (after `(after_profile, after_id)` in profile order) with, per identity, its key's
+# inputs and its facts in the compact layout but for the attributes, whose JSON PostgreSQL writes with spaces
+# (compacted in Python: the spaces would cost a Redis size class). The chunk's profiles and live memberships
+# (grouped, with their tags from the sandbox's audiences) are read over the same profile id range and merged:
+# no probe per profile.
+_CHUNK_SQL = """
+WITH chunk AS (
+    SELECT i.id, i.profile_id, i.namespace_id, i.value FROM profiles_identity i
+    WHERE i.sandbox_id = %(sandbox)s AND (i.profile_id, i.id) > (%(after_profile)s, %(after_id)s)
+    ORDER BY i.profile_id, i.id LIMIT %(limit)s
+), upto AS (SELECT profile_id FROM chunk ORDER BY profile_id DESC LIMIT 1),
+tags AS (SELECT * FROM unnest(%(audiences)s::uuid[], %(tags)s::bytea[]) AS t(audience_id, tag))
+SELECT c.profile_id, c.id, n.code, c.value,
+       %(head)s::bytea || uuid_send(c.profile_id) || substring(int4send(coalesce(m.count, 0)::int) from 3 for 2)
+           || coalesce(m.tags, ''::bytea),
+       CASE WHEN jsonb_typeof(p.attributes) = 'object' AND p.attributes <> '{}'::jsonb THEN p.attributes::text END
+FROM chunk c
+JOIN profiles_identitynamespace n ON n.id = c.namespace_id
+JOIN profiles_profile p ON p.id = c.profile_id
+LEFT JOIN (
+    SELECT am.profile_id, count(*) AS count, string_agg(t.tag, ''::bytea) AS tags
+    FROM audiences_audiencemembership am JOIN tags t ON t.audience_id = am.audience_id
+    WHERE am.profile_id >= %(after_profile)s AND am.profile_id <= (SELECT profile_id FROM upto)
+      AND am.status IN (%(realized)s, %(existing)s)
+    GROUP BY am.profile_id
+) m ON m.profile_id = c.profile_id
+ORDER BY c.profile_id, c.id
 """
 
 
@@ -77,60 +99,68 @@ def _rebuild_on_redis(redis, sandbox, generation: str, chunk_size: int, progress
     watch = _Watch(redis)
     try:
         written = 0
-        batch: list[tuple[str, bytes]] = []
-        for key, value in _stream_facts(sandbox, generation, chunk_size):
-            batch.append((key, value))
-            if len(batch) >= chunk_size:
-                written += _write(redis, watch, batch)
-                batch = []
-                if progress:
-                    progress(done + written)
-        if batch:
-            written += _write(redis, watch, batch)
+        for batch in _facts_in_chunks(sandbox, generation, chunk_size):
+            written += _write(watch, batch)
+            if progress:
+                progress(done + written)
         return written
     finally:
         watch.close()
 
 
-def _stream_facts(sandbox, generation: str, chunk_size: int):
-    """Yield `(full key, encoded facts)` for every identity of the sandbox, in one pass over one snapshot."""
+def _facts_in_chunks(sandbox, generation: str, chunk_size: int):
+    """
+    Yield lists of `(full key, encoded facts)`, `chunk_size` identities at a time, for every identity of the
+    sandbox. Each chunk is one query (one snapshot a fraction of a second old when its entries are written).
+    """
+    from personalization.audiences.models import Audience
+
     gen = bytes.fromhex(generation)
-    head = bytes((1, len(gen))) + gen  # the compact layout's header (`store.encode_facts`)
     prefix = store._full_key(key_of("pf", sandbox, "-"))[:-2]  # "…pf:<sandbox>:{", to which the digest and "}" go
-    tags: dict[str, bytes] = {}
-    encoded_by_profile: dict[bytes, bytes] = {}  # a profile's identities share one value
-    statuses = [str(status) for status in AudienceMembership.ACTIVE_STATUSES]
+    audiences = [str(pk) for pk in Audience.objects.filter(sandbox_id=sandbox).values_list("pk", flat=True)]
+    tags = {audience: audience_tag(audience) for audience in audiences}
+    store.remember_audience_tags(tags)
+    realized, existing = (str(status) for status in AudienceMembership.ACTIVE_STATUSES)
+    params = {
+        "audiences": audiences,
+        "tags": [tags[audience] for audience in audiences],
+        "head": bytes((1, len(gen))) + gen,  # the compact layout's header (`store.encode_facts`)
+        "realized": realized,
+        "existing": existing,
+        "sandbox": int(sandbox),
+        "after_profile": uuid.UUID(int=0),
+        "after_id": 0,
+        "limit": chunk_size,
+    }
     loads, dumps = json.loads, json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
     blake2b = hashlib.blake2b
-    with transaction.atomic():
-        connection.ensure_connection()
-        raw = connection.connection.cursor(name="edge_rebuild")  # server-side: rows stream, memory stays flat
-        raw.itersize = chunk_size
-        raw.execute(_FACTS_SQL, [*statuses, int(sandbox)])
-        for namespace, value, profile, attributes, audiences in raw:
-            profile = bytes(profile)
-            encoded = encoded_by_profile.get(profile)
-            if encoded is None:
-                if audiences:
-                    ids = audiences.split(",")
-                    packed = b"".join([tags.get(a) or tags.setdefault(a, audience_tag(a)) for a in ids])
-                    count = len(ids)
-                else:
-                    packed, count = b"", 0
-                attributes = loads(attributes) if attributes else None
-                encoded = b"".join(
-                    (head, profile, count.to_bytes(2, "big"), packed, dumps(attributes).encode() if attributes else b"")
-                )
-                if len(encoded_by_profile) > 4 * chunk_size:
-                    encoded_by_profile.clear()
-                encoded_by_profile[profile] = encoded
-            digest = blake2b(("%s\x00%s" % (namespace, value)).encode(), digest_size=16).hexdigest()
-            yield "%s%s}" % (prefix, digest), encoded
-        raw.close()
-    store.remember_audience_tags(tags)
+    connection.ensure_connection()
+    # A plain psycopg cursor (server-side binding, binary results): the facts arrive as bytes, not as hex.
+    cursor = psycopg.Cursor(connection.connection)
+    try:
+        while True:
+            with transaction.atomic():
+                # One process reading ranges in order beats parallel workers; compiling the plan (JIT) costs
+                # more than it saves on queries this size.
+                cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+                cursor.execute("SET LOCAL jit = off")
+                cursor.execute(_CHUNK_SQL, params, binary=True)
+                rows = cursor.fetchall()
+            if not rows:
+                return
+            batch = []
+            for _profile, _id, namespace, value, facts, attributes in rows:
+                if attributes is not None:
+                    facts += dumps(loads(attributes)).encode()
+                digest = blake2b(("%s\x00%s" % (namespace, value)).encode(), digest_size=16).hexdigest()
+                batch.append(("%s%s}" % (prefix, digest), facts))
+            params["after_profile"], params["after_id"] = rows[-1][0], rows[-1][1]
+            yield batch
+    finally:
+        cursor.close()
 
 
-def _write(redis, watch: "_Watch", batch) -> int:
+def _write(watch: "_Watch", batch) -> int:
     """Write a batch in one round trip, skipping entries others touched and dropping those they touch meanwhile."""
     touched = watch.touched
     ttl = b"%d" % FACTS_TTL
