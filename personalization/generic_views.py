@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import CreateView, DetailView, ListView, UpdateView
 
+from accounts.hints import missing_permission
 from accounts.permissions import Rule, SandboxPermissionRequiredMixin, in_sandbox, permission_map, restrict, sandbox_of
 
 __all__ = [
@@ -130,6 +131,10 @@ class _ObjectContextMixin:
             list_url=reverse(url_prefix + "list"),
             object_perms=perms,
             can_manage=can_manage,
+            # Where write buttons are hidden, say which permission they need and who can grant it.
+            manage_hint=missing_permission(self.request.user, self.manage_rule, sandbox_id)
+            if self.manage_rule and self.actions and not can_manage
+            else None,
             # Buttons only for what the user may do; the views check again on arrival.
             action_urls={
                 action: reverse(url_prefix + action, args=[obj.pk] if action != "create" else None)

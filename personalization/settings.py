@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "guardian",
     "formtools",
     "django_htmx",
@@ -63,6 +64,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "personalization.api_input.ApiQueryTextMiddleware",
     "accounts.middleware.CurrentSandboxMiddleware",
+    "personalization.middleware.ProductNotFoundPageMiddleware",
 ]
 
 ROOT_URLCONF = "personalization.urls"
@@ -186,6 +188,15 @@ CELERY_TIMEZONE = TIME_ZONE
 # Periodic batch re-evaluation of published rule-based audiences: a crontab line, daily at 02:00 UTC by default.
 AUDIENCE_EVALUATION_CRONTAB = env.str("AUDIENCE_EVALUATION_CRONTAB", default="0 2 * * *")
 AUDIENCE_EVALUATION_CHUNK_SIZE = env.int("AUDIENCE_EVALUATION_CHUNK_SIZE", default=50000)
+# Past this many profiles changed by one batch evaluation, the sandbox's whole edge store is refreshed instead.
+AUDIENCE_EVALUATION_ANNOUNCE_LIMIT = env.int("AUDIENCE_EVALUATION_ANNOUNCE_LIMIT", default=5000)
+# A running evaluation without progress for this many seconds (its worker died) is queued again by the periodic run.
+AUDIENCE_EVALUATION_STALE_AFTER = env.int("AUDIENCE_EVALUATION_STALE_AFTER", default=3600)
+# CSV imports: rows per batch written, PostgreSQL's work_mem for the merge statements (that transaction only),
+# and the changed profiles named to the edge store one by one before the whole sandbox is refreshed instead.
+AUDIENCE_IMPORT_BATCH_SIZE = env.int("AUDIENCE_IMPORT_BATCH_SIZE", default=2000)
+AUDIENCE_IMPORT_WORK_MEM = env.str("AUDIENCE_IMPORT_WORK_MEM", default="256MB")
+AUDIENCE_IMPORT_ANNOUNCE_LIMIT = env.int("AUDIENCE_IMPORT_ANNOUNCE_LIMIT", default=5000)
 try:
     _minute, _hour, _day_of_month, _month_of_year, _day_of_week = AUDIENCE_EVALUATION_CRONTAB.split()
 except ValueError:
@@ -232,6 +243,17 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Group operations by resource (datastreams, audiences, …) rather than under one "v1" heading.
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    # Swagger UI and ReDoc from the app's own static files: the docs work offline and load nothing from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "REDOC_UI_SETTINGS": {
+        "theme": {
+            "typography": {"fontFamily": "system-ui, sans-serif", "headings": {"fontFamily": "system-ui, sans-serif"}}
+        }
+    },
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "POSTPROCESSING_HOOKS": [

@@ -1,4 +1,4 @@
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from django.contrib import admin
 from django.urls import include, path, re_path
@@ -28,8 +28,13 @@ class ApiDocsView(SpectacularSwaggerView):
     rule = SIGNED_IN
 
 
+class ApiReferenceView(SpectacularRedocView):
+    rule = SIGNED_IN
+
+
 handler403 = "personalization.views.permission_denied"
 handler404 = "personalization.views.page_not_found"
+handler500 = "personalization.views.server_error"
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
@@ -42,6 +47,7 @@ urlpatterns = [
     path("api/v1/", include((api_v1_urlpatterns, "api"))),
     path("api/schema/", ApiSchemaView.as_view(), name="api-schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", ApiReferenceView.as_view(url_name="api-schema"), name="api-redoc"),
     re_path(r"^api/", ApiNotFoundView.as_view()),
     path("admin/", admin.site.urls),
     path("", include("personalization.edge.urls")),

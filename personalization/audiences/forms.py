@@ -71,6 +71,12 @@ BUILDER_TEXT = {
     "false": _("false"),
     "empty_group": _("No conditions yet: an empty “All of” holds for every profile, “Any of” for none."),
     "unreadable": _("This rule cannot be shown in the builder; edit its JSON below."),
+    "incomplete": _("Not counted yet: the estimate leaves this condition out until it is complete."),
+    "one_value": _("1 value:"),
+    "n_values": _("{count} values:"),
+    "no_values": _("No values yet."),
+    "comma_warning": _("A line holds a comma, so it is one value (“{line}”). Put each value on its own line."),
+    "split_commas": _("Split at commas"),
 }
 
 

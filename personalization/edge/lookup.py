@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from accounts.models import AccessToken
+from personalization.audiences.evaluation import edge_qualify
 from personalization.edge import projection
+from personalization.edge.credentials import token_info_from_database
 from personalization.edge.errors import EdgeError
 from personalization.edge.store import NOT_READ, Facts, decode_facts, encode_facts, identity_key, store
 from personalization.profiles.identities import IDENTITY_FORMATS, identity_checker, identity_problem
@@ -245,8 +247,6 @@ def _authenticate(request: LookupRequest, token_info: dict | None, config: dict,
             )
         return False
     if token_info is None:
-        from personalization.edge.credentials import token_info_from_database
-
         token_info = token_info_from_database(request.bearer)
     if token_info is None:
         raise EdgeError("EXEG-0500-401", "The bearer token is unknown or revoked; request a new one.")
@@ -351,8 +351,6 @@ def _segment_on_edge(config: dict, request: LookupRequest, key: str, facts: Fact
     request's event, store new memberships, and answer with them. Only datastreams with edge segmentation
     pay for it (four queries, plus the writes when someone qualifies); the others keep their SQL-free path.
     """
-    from personalization.audiences.evaluation import edge_qualify
-
     now = time.time()
     audience_ids = sorted(
         {

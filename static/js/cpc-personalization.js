@@ -40,6 +40,21 @@
     });
   }
 
+  // The cookie holds what the Edge Network stores: base64url of a protobuf whose field 1 is the ECID (or,
+  // from older clients, the bare 38 digits). Answer the ECID itself, or null when the value is neither.
+  function ecidFromCookie(value) {
+    if (!value) return null;
+    if (/^[0-9]{38}$/.test(value)) return value;
+    try {
+      var raw = global.atob(value.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((value.length + 3) % 4));
+      if (raw.charCodeAt(0) !== 0x0a) return null;
+      var ecid = raw.substr(2, raw.charCodeAt(1));
+      return /^[0-9]{38}$/.test(ecid) ? ecid : null;
+    } catch (error) {
+      return null;
+    }
+  }
+
   function handlesOf(response, type) {
     return (response.handle || []).filter(function (handle) { return handle.type === type; });
   }
@@ -92,10 +107,12 @@
             destinations = destinations.concat(handle.payload || []);
           });
           var identity = handlesOf(json, "identity:result")[0];
-          return { destinations: destinations, ecid: identity ? identity.payload[0].id : ecid, requestId: json.requestId };
+          var known = identity ? identity.payload[0].id : ecidFromCookie(readCookie(name));
+          return { destinations: destinations, ecid: known, requestId: json.requestId };
         })
         .catch(function (error) {
-          return { destinations: [], ecid: ecid, error: error.name === "AbortError" ? "timeout" : String(error.message || error) };
+          var known = ecidFromCookie(ecid);
+          return { destinations: [], ecid: known, error: error.name === "AbortError" ? "timeout" : String(error.message || error) };
         })
         .finally(function () { clearTimeout(timer); });
     }

@@ -54,14 +54,11 @@
     return [];
   }
 
-  function defaultSubject() {
-    if (config.fields.length) return `field:${config.fields[0].path}`;
-    if (config.audiences.length) return "in_audience";
-    return `event:${config.events[0].path}`;
-  }
+  // Wide enough for the longest label, so "homeAddress.countryCode · text" is never cut to "homeAddress.cou…".
+  const longestLabel = Math.max(13, ...config.fields.map((item) => item.label.length), ...config.audiences.map((item) => item.label.length));
 
   function subjectSelect(current) {
-    const select = el("select", { class: "rule-subject", "aria-label": T.subject });
+    const select = el("select", { class: "rule-subject", "aria-label": T.subject, style: `--label-ch: ${Math.min(longestLabel, 48)}` });
     const known = current === "in_audience" || operatorsFor(current).length > 0;
     if (!current) select.append(option("", T.choose_subject, true));
     const fields = el("optgroup", { label: T.profile_fields });
@@ -109,7 +106,8 @@
     if (op === "in") {
       const list = el("textarea", { rows: 2, "aria-label": T.values, "data-role": "list", placeholder: T.values });
       list.value = Array.isArray(value) ? value.map(String).join("\n") : value === undefined ? "" : String(value);
-      container.append(list);
+      container.append(list, el("div", { class: "rule-list-preview", "data-role": "list-preview", "aria-live": "polite" }));
+      showList(container);
     } else if (op === "between") {
       const [low, high] = Array.isArray(value) ? value : [value, undefined];
       container.append(
@@ -126,6 +124,34 @@
     }
   }
 
+  const listValues = (text) => text.split("\n").map((line) => line.trim()).filter(Boolean);
+
+  // Under an "is one of" box: the values as they will be saved, and a way out when a line holds a comma-separated list.
+  function showList(container) {
+    const list = container.querySelector("[data-role=list]");
+    const preview = container.querySelector("[data-role=list-preview]");
+    if (!list || !preview) return;
+    const values = listValues(list.value);
+    // Redraw only when the values change: a click on "Split at commas" must find its button still there after the
+    // box's change event.
+    const shown = JSON.stringify(values);
+    if (preview.dataset.shown === shown) return;
+    preview.dataset.shown = shown;
+    const chips = values.map((value) => el("span", { class: "rule-chip", text: value }));
+    const count = values.length === 0 ? T.no_values : values.length === 1 ? T.one_value : T.n_values.replace("{count}", values.length);
+    const parts = [el("p", { class: "rule-list-values" }, [el("span", { class: "muted", text: count }), ...chips])];
+    const withComma = values.find((value) => value.includes(","));
+    if (withComma) {
+      parts.push(
+        el("p", { class: "rule-list-warning", role: "status" }, [
+          el("span", { text: T.comma_warning.replace("{line}", withComma) }),
+          button("split-commas", T.split_commas, T.split_commas, "secondary outline"),
+        ]),
+      );
+    }
+    preview.replaceChildren(...parts);
+  }
+
   function audienceSelect(current) {
     const select = el("select", { class: "rule-audience", "aria-label": T.audience, "data-role": "audience" });
     const known = config.audiences.some((item) => item.id === current);
@@ -137,12 +163,17 @@
 
   // Building the tree ----------------------------------------------------------------------------------------
 
+  // A new condition starts with nothing chosen: it changes neither the rule nor the estimate until it is complete.
   function conditionElement(node = {}) {
-    const subject = Object.keys(node).length ? subjectOf(node) : defaultSubject();
+    const subject = Object.keys(node).length ? subjectOf(node) : "";
     const row = el("div", { class: "rule-condition", "data-node": "condition" });
     const controls = el("div", { class: "rule-condition-controls" });
     controls.append(subjectSelect(subject), el("span", { class: "rule-operator-slot" }), el("span", { class: "rule-value" }));
-    row.append(controls, button("remove", T.remove_condition, "×", "rule-remove secondary outline"));
+    row.append(
+      controls,
+      button("remove", T.remove_condition, "×", "rule-remove secondary outline"),
+      el("p", { class: "rule-incomplete muted", text: T.incomplete }),
+    );
     fillCondition(row, subject, node.op, subject === "in_audience" ? node.in_audience : node.value);
     return row;
   }
@@ -154,6 +185,10 @@
     opSlot.replaceChildren();
     row.dataset.subject = subject;
     row.dataset.op = "";
+    if (!subject) {
+      valueSlot.replaceChildren();
+      return;
+    }
     if (subject === "in_audience") {
       valueSlot.replaceChildren(audienceSelect(typeof value === "string" ? value : ""));
       return;
@@ -223,8 +258,10 @@
     return text;
   }
 
+  // The condition as the rule holds it, or null while nothing is chosen at all (there is nothing to save then).
   function readCondition(row) {
     const { subject, op } = row.dataset;
+    if (!subject) return null;
     if (subject === "in_audience") return { in_audience: row.querySelector("[data-role=audience]").value };
     const node = subject.startsWith("event:") ? { event: subject.slice(6) } : { field: subject.slice(6) };
     if (op) node.op = op;
@@ -232,7 +269,7 @@
     const part = (role) => row.querySelector(`[data-role=${role}]`);
     let value;
     if (op === "in") {
-      value = part("list").value.split("\n").map((line) => line.trim()).filter(Boolean)
+      value = listValues(part("list").value)
         .map((line) => (type === "number" && Number.isFinite(Number(line)) ? Number(line) : line));
     } else if (op === "between") {
       const low = readScalar(part("low"), type);
@@ -247,28 +284,72 @@
     return node;
   }
 
+  // Whether a condition says everything it needs: a subject, an operator and the value(s) that operator takes.
+  function isComplete(node) {
+    if ("in_audience" in node) return Boolean(node.in_audience);
+    if (!node.op) return false;
+    if (node.op === "exists") return true;
+    if (node.op === "in") return Array.isArray(node.value) && node.value.length > 0;
+    if (node.op === "between") return Array.isArray(node.value) && node.value.every((part) => part !== null && part !== undefined);
+    return node.value !== undefined;
+  }
+
   const dot = (path) => (path ? `${path}.` : "");
 
-  // Serialize a node and mark each element with its path in the rule, as the server's messages name it.
-  function read(element, path) {
-    element.dataset.path = path;
-    if (element.dataset.node === "condition") return readCondition(element);
+  // Serialize a node, or null when it holds nothing to count. The saved rule keeps an incomplete condition (the
+  // server names what it lacks); the estimate's rule (`forEstimate`) leaves it out, and empty groups with it. Each
+  // element is marked with its path in the rule, as the server's messages name it.
+  function read(element, path, forEstimate = false) {
+    if (!forEstimate) element.dataset.path = path;
+    if (element.dataset.node === "condition") {
+      const node = readCondition(element);
+      if (!forEstimate) element.classList.toggle("is-incomplete", node === null || !isComplete(node));
+      return node === null || (forEstimate && !isComplete(node)) ? null : node;
+    }
     const kind = element.dataset.kind;
     const children = [...element.querySelector(":scope > .rule-children").children];
-    element.classList.toggle("is-empty", children.length === 0);
+    if (!forEstimate) element.classList.toggle("is-empty", children.length === 0);
+    // A condition with nothing chosen is not part of the rule at all: it takes no index in the paths.
+    const chosen = children.filter((child) => child.dataset.node === "group" || child.dataset.subject);
+    children.filter((child) => !chosen.includes(child)).forEach((child) => {
+      child.classList.add("is-incomplete");
+      delete child.dataset.path;
+    });
+    const readAll = (prefix) =>
+      chosen.map((child, index) => read(child, `${prefix}[${index}]`, forEstimate)).filter((node) => node !== null);
+    let nodes;
+    let node;
     if (kind === "not") {
-      if (children.length === 1) return { not: read(children[0], `${dot(path)}not`) };
-      return { not: { any: children.map((child, index) => read(child, `${dot(path)}not.any[${index}]`)) } };
+      // A single negated child is written without the "any" around it, and its path has no "any" step either.
+      nodes = chosen.length === 1 ? [read(chosen[0], `${dot(path)}not`, forEstimate)].filter((n) => n !== null) : readAll(`${dot(path)}not.any`);
+      node = nodes.length === 1 ? { not: nodes[0] } : { not: { any: nodes } };
+    } else {
+      nodes = readAll(`${dot(path)}${kind}`);
+      node = { [kind]: nodes };
     }
-    return { [kind]: children.map((child, index) => read(child, `${dot(path)}${kind}[${index}]`)) };
+    // In the estimate, a group whose conditions are all incomplete counts for nothing, like its conditions.
+    if (forEstimate && path !== "" && nodes.length === 0) return null;
+    return node;
   }
 
   let root;
+  let estimated;
+
+  // The rule the live estimate counts: only complete conditions.
+  const estimateRule = () => JSON.stringify(read(root, "", true));
 
   function sync(announce = true) {
     field.value = JSON.stringify(read(root, ""));
-    if (announce) form.dispatchEvent(new CustomEvent("rule-change", { bubbles: true }));
+    builder.querySelectorAll(".rule-value").forEach(showList);
+    const counted = estimateRule();
+    // Choosing a field or typing half a condition changes nothing the estimate counts: do not ask for it again.
+    if (announce && counted !== estimated) form.dispatchEvent(new CustomEvent("rule-change", { bubbles: true }));
+    estimated = counted;
   }
+
+  document.body.addEventListener("htmx:configRequest", (event) => {
+    if (event.detail.elt && event.detail.elt.id === "rule-estimate") event.detail.parameters.set("rule", estimateRule());
+  });
 
   // Server messages start with the path of the part they are about (`all[1].value: …`); show each one under the
   // deepest group or condition on that path as well.
@@ -297,7 +378,7 @@
     const row = target.closest(".rule-condition");
     if (target.classList.contains("rule-subject")) {
       // Keep the operator and value when the new subject takes the same type.
-      const previous = readCondition(row);
+      const previous = readCondition(row) || {};
       const sameType = valueType(target.value) === valueType(row.dataset.subject) && target.value !== "in_audience";
       fillCondition(row, target.value, previous.op, sameType ? previous.value : undefined);
     } else if (target.classList.contains("rule-operator")) {
@@ -333,6 +414,10 @@
       const child = groupElement("any", [conditionElement()]);
       group.querySelector(":scope > .rule-children").append(child);
       focus = child.querySelector(".rule-subject");
+    } else if (action.dataset.action === "split-commas") {
+      const list = action.closest(".rule-value").querySelector("[data-role=list]");
+      list.value = listValues(list.value).flatMap((line) => line.split(",")).map((part) => part.trim()).filter(Boolean).join("\n");
+      focus = list;
     } else if (action.dataset.action === "remove") {
       const removed = action.closest(".rule-condition") || group;
       const parent = removed.parentElement.closest(".rule-group");

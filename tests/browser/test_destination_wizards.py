@@ -293,7 +293,7 @@ def test_a_user_who_activates_without_mapping_never_sees_the_mapping_step(page, 
     assert list(destination.mappings.values_list("target", flat=True)) == ["tier"]
 
 
-def test_a_viewer_sees_no_action_buttons_and_is_refused_when_posting_directly(page, login, shop, grant):
+def test_a_viewer_sees_no_action_buttons_and_is_refused_when_posting_directly(page, login, shop, grant, screenshot):
     destination = DestinationFactory(datastream=shop.web, name="Homepage", alias="homepage")
     ActivationFactory(destination=destination, audience=shop.gold)
     viewer = UserFactory(username="viewer")
@@ -303,6 +303,10 @@ def test_a_viewer_sees_no_action_buttons_and_is_refused_when_posting_directly(pa
     page.goto("/destinations/catalog/")
     for name in ("Set up", "Activate audiences", "Configure new destination"):
         expect(_control(page, name)).to_have_count(0)
+    # and each card says which permission the missing buttons need
+    hint = page.locator("[data-permission-hint]").filter(has_text="“Activate audiences to a destination” needs")
+    expect(hint.first).to_contain_text("Activate Destinations")
+    screenshot(page, "catalog-viewer-hints")
     page.goto("/destinations/")
     expect(page.get_by_role("link", name="Homepage", exact=True)).to_be_visible()
     expect(page.get_by_role("switch")).to_have_count(0)

@@ -88,10 +88,13 @@ def test_a_marketer_builds_a_rule_with_a_nested_any_group_watches_the_estimate_a
     root = page.locator(".rule-root")
     root.locator("> .rule-group-actions").get_by_role("button", name="Add condition").click()
     status = root.locator("> .rule-children > .rule-condition").first
+    expect(status.get_by_label("Field")).to_have_value("")
     status.get_by_label("Field").select_option(label="loyalty.status · text")
     expect(status.get_by_label("Operator")).to_have_value("equals")
-    expect(estimate).to_contain_text("all[0].value: equals needs a value.")
+    expect(status.get_by_text("Not counted yet")).to_be_visible()
+    expect(estimate).to_contain_text("everyone")
     status.get_by_label("Value").fill("gold")
+    expect(status.get_by_text("Not counted yet")).to_be_hidden()
     expect(estimate.locator("[data-estimate-count]")).to_have_text("4")
 
     # and: a nested Any group of two conditions
@@ -179,3 +182,60 @@ def test_the_builder_draws_an_existing_rule_negates_a_group_and_pins_the_servers
     assert_no_horizontal_scroll(page)
     audience.refresh_from_db()
     assert audience.rule == RULE_WITH_DATES
+
+
+def test_a_new_condition_counts_for_nothing_until_complete_and_a_comma_list_is_split_on_request(
+    page, login, marketer, screenshot
+):
+    login(page, marketer)
+    page.goto("/audiences/add/")
+    estimate = page.locator("#rule-estimate")
+    root = page.locator(".rule-root")
+    expect(estimate).to_contain_text("everyone")
+
+    # a new condition and a new group start empty: the estimate still counts everyone
+    root.locator("> .rule-group-actions").get_by_role("button", name="Add condition").click()
+    root.locator("> .rule-group-actions").get_by_role("button", name="Add group").click()
+    expect(root.locator(".rule-condition.is-incomplete")).to_have_count(2)
+    expect(estimate).to_contain_text("everyone")
+    expect(estimate.locator("[data-estimate-count]")).to_have_text("6")
+
+    # typing "DE, AT" into "is one of" is one value, and the builder says so and offers to split it
+    country = root.locator("> .rule-children > .rule-condition")
+    country.get_by_label("Field").select_option(label="homeAddress.countryCode · text")
+    country.get_by_label("Operator").select_option(label="is one of")
+    country.get_by_label("Values, one per line").fill("DE, AT")
+    expect(country.locator(".rule-list-values")).to_contain_text("1 value:")
+    expect(country.get_by_text("A line holds a comma, so it is one value (“DE, AT”).", exact=False)).to_be_visible()
+    expect(estimate.locator("[data-estimate-count]")).to_have_text("0")
+    screenshot(page, "rule-builder-comma-warning")
+    country.get_by_role("button", name="Split at commas").click()
+    expect(country.get_by_label("Values, one per line")).to_have_value("DE\nAT")
+    expect(country.locator(".rule-chip")).to_have_text(["DE", "AT"])
+    expect(country.get_by_text("A line holds a comma", exact=False)).to_have_count(0)
+
+    # then: the estimate counts the complete condition only (two in DE, one in AT); the empty group counts for nothing
+    expect(estimate.locator("[data-estimate-count]")).to_have_text("3")
+    expect(estimate).to_contain_text('homeAddress.countryCode in ["DE", "AT"]')
+
+
+def test_the_field_picker_is_wide_enough_for_the_longest_field_name(page, login, shop, marketer):
+    ProfileFieldFactory(sandbox=shop, path="loyalty.program.tier.currentSeasonQualifyingStatus")
+    login(page, marketer)
+    page.goto("/audiences/add/")
+    page.locator(".rule-root > .rule-group-actions").get_by_role("button", name="Add condition").click()
+    picker = page.locator(".rule-condition").get_by_label("Field")
+    picker.select_option(label="loyalty.program.tier.currentSeasonQualifyingStatus · text")
+
+    fits = picker.evaluate(
+        """(select) => {
+          const context = document.createElement("canvas").getContext("2d");
+          context.font = getComputedStyle(select).font;
+          const text = context.measureText(select.selectedOptions[0].label).width;
+          const style = getComputedStyle(select);
+          const room = select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+          return text <= room;
+        }"""
+    )
+
+    assert fits

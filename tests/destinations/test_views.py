@@ -142,11 +142,12 @@ class TestDestinationViews(
         self._grant(self.user, self.sandbox_a, ACTIVATE_SEGMENTS_WITHOUT_MAPPING)
         assert activate_url in self.client.get(self.url("detail", self.obj_a)).content.decode()
 
-    def test_detail_calls_it_edit_activation_once_audiences_are_activated(self):
+    def test_detail_calls_the_activation_wizard_activate_audiences_before_and_after_audiences_are_activated(self):
         self._grant(self.user, self.sandbox_a, VIEW_DESTINATIONS, *ACTIVATE)
         assert "Activate audiences" in self.client.get(self.url("detail", self.obj_a)).content.decode()
         ActivationFactory(destination=self.obj_a)
-        assert "Edit activation" in self.client.get(self.url("detail", self.obj_a)).content.decode()
+        page = self.client.get(self.url("detail", self.obj_a)).content.decode()
+        assert "Activate audiences" in page and "Edit activation" not in page
 
     def test_detail_lists_the_dataflow_runs_and_the_users_own_alerts(self):
         DataflowRunFactory(destination=self.obj_a, profiles_received=1234, profiles_skipped=56)

@@ -47,7 +47,12 @@ def shop(live_server):
     session = Client()
     session.force_login(owner)
     browser = launch_chromium()
-    yield {"browser": browser, "datastream": datastream, "session": session.cookies["sessionid"].value}
+    yield {
+        "browser": browser,
+        "datastream": datastream,
+        "member": member,
+        "session": session.cookies["sessionid"].value,
+    }
     browser.close()
 
 
@@ -78,3 +83,24 @@ def test_a_new_visitor_sees_the_default_banner(shop, live_server):
 
     assert state == "default"
     assert title == "Welcome to our shop"
+
+
+def test_signing_in_by_email_shows_the_visitors_ecid_and_a_readable_offer(shop, live_server):
+    email = IdentityNamespaceFactory(sandbox=shop["datastream"].sandbox, code="Email")
+    IdentityFactory(profile=shop["member"], namespace=email, value="ada@example.com")
+    context = shop["browser"].new_context()
+    context.add_cookies([{"name": "sessionid", "value": shop["session"], "url": live_server.url}])
+    page = context.new_page()
+    page.goto("%s/lookup/demo/%s/" % (live_server.url, shop["datastream"].pk))
+    page.wait_for_function("document.getElementById('banner').dataset.state === 'default'", timeout=10000)
+    first_ecid = page.inner_text("#ecid")
+
+    page.get_by_label("Sign in as (Email identity)").fill("ada@example.com")
+    page.get_by_role("button", name="Personalize").click()
+    page.wait_for_function("document.getElementById('banner').dataset.state === 'personalized'", timeout=10000)
+
+    assert len(first_ecid) == 38 and first_ecid.isdigit()
+    assert page.inner_text("#ecid") == first_ecid
+    subtitle = page.evaluate("getComputedStyle(document.getElementById('banner-text')).color")
+    assert subtitle == "rgb(255, 255, 255)"  # on the offer's dark green: 7.9:1
+    context.close()

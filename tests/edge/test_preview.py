@@ -132,3 +132,30 @@ def test_the_menu_offers_the_preview_only_to_users_who_may_open_it(scenario, cli
     assert "Lookup preview" in client.get("/").content.decode()
     client.force_login(unable)
     assert "Lookup preview" not in client.get("/").content.decode()
+
+
+def test_an_identity_not_in_its_namespaces_format_gets_the_format_error(scenario, client, viewer):
+    response = preview(client, scenario, value="abc", namespace="ECID")
+
+    assert "preview" not in response.context
+    assert response.context["form"].errors["identity"] == [
+        "This is not a valid ECID identity: an ECID is exactly 38 digits."
+    ]
+    assert "No profile has this identity" not in response.content.decode()
+
+
+def test_the_empty_preview_starts_on_a_serving_datastream_and_the_namespace_most_profiles_have(
+    scenario, client, viewer
+):
+    from tests.factories import DatastreamFactory, IdentityFactory, ProfileFactory
+
+    DatastreamFactory(
+        sandbox=scenario.sandbox, name="A datastream without destinations", personalization_destinations=False
+    )
+    for value in ("grace@example.com", "alan@example.com"):
+        IdentityFactory(profile=ProfileFactory(sandbox=scenario.sandbox), namespace=scenario.email_ns, value=value)
+
+    form = client.get(reverse("edge:lookup_preview")).context["form"]
+
+    assert form["datastream"].value() == scenario.datastream.pk
+    assert form["namespace"].value() == "Email"
