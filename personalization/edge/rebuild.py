@@ -25,7 +25,7 @@ import psycopg
 
 from django.db import connection, transaction
 
-from personalization.audiences.models import AudienceMembership
+from personalization.audiences.models import Audience, AudienceMembership
 from personalization.datastreams.models import Datastream
 from personalization.edge import invalidation
 from personalization.edge.lookup import FACTS_TTL
@@ -113,8 +113,6 @@ def _facts_in_chunks(sandbox, generation: str, chunk_size: int):
     Yield lists of `(full key, encoded facts)`, `chunk_size` identities at a time, for every identity of the
     sandbox. Each chunk is one query (one snapshot a fraction of a second old when its entries are written).
     """
-    from personalization.audiences.models import Audience
-
     gen = bytes.fromhex(generation)
     prefix = store._full_key(key_of("pf", sandbox, "-"))[:-2]  # "…pf:<sandbox>:{", to which the digest and "}" go
     audiences = [str(pk) for pk in Audience.objects.filter(sandbox_id=sandbox).values_list("pk", flat=True)]

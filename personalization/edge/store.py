@@ -45,6 +45,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.signals import setting_changed
 
+from personalization.audiences.models import Audience
 from personalization.edge.breaker import Breaker
 from personalization.edge.mirror import Mirror, RateCounter, connection_settings
 
@@ -164,8 +165,6 @@ class _AudienceTags:
         return frozenset(found for found in (ids[tag] for tag in tags) if found is not None)
 
     def _load(self, wanted) -> None:
-        from personalization.audiences.models import Audience
-
         with self._lock:
             ids = self._ids
             if all(tag in ids for tag in wanted):
