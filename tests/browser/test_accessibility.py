@@ -47,8 +47,8 @@ NOT_PAGES = {
     "accounts:user_active",  # form posts from the user page
     "accounts:user_unlock",
 }
-# Outside the product's UI: the Django admin, the API (and its documentation pages), the Edge Network.
-OUTSIDE = ("/admin/", "/api/", "/ee/", "/oauth/", "/static/", "/media/")
+# Outside the product's UI: the Django admin, the API (and its documentation pages), the Edge Network, metrics.
+OUTSIDE = ("/admin/", "/api/", "/ee/", "/oauth/", "/static/", "/media/", "/metrics")
 
 
 def _ui_url_names() -> set[str]:
