@@ -152,6 +152,10 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", de
 PASSWORD_RESET_TIMEOUT = env.int("INVITATION_VALID_DAYS", default=3) * 86400
 # Audit log (django-auditlog) in our own table, which also keeps each entry's sandbox and sign-in events.
 AUDITLOG_LOGENTRY_MODEL = "accounts.AuditEntry"
+# With its model swapped for ours, django-auditlog's own migrations would still create an unused auditlog_logentry
+# table whose foreign key to auth_user makes every flush (and every transactional test on PostgreSQL) fail
+# (jazzband/django-auditlog#804). The app keeps no table of its own here, so it gets no migrations.
+MIGRATION_MODULES = {"auditlog": None}
 AUDITLOG_MASK_CALLABLE = "accounts.audit.mask_secret"
 AUDITLOG_STORE_JSON_CHANGES = True
 # auditlog's own migrations create its default table even when the model is swapped; nothing uses that table, and
@@ -317,3 +321,7 @@ EDGE_LOCAL_CACHE_SIZE = env.int("EDGE_LOCAL_CACHE_SIZE", default=200_000)
 EDGE_REDIS_CONNECT_TIMEOUT = env.float("EDGE_REDIS_CONNECT_TIMEOUT", default=0.25)
 EDGE_REDIS_TIMEOUT = env.float("EDGE_REDIS_TIMEOUT", default=0.5)
 EDGE_REDIS_PROBE_INTERVAL = env.float("EDGE_REDIS_PROBE_INTERVAL", default=0.5)
+# `/metrics` (Prometheus): scrapers send `Authorization: Bearer <METRICS_TOKEN>`; without a token only superusers
+# read it. EDGE_METRICS=0 turns the counting off.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+EDGE_METRICS = env.bool("EDGE_METRICS", default=True)

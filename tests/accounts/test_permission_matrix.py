@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pytest
 
 from django.apps import apps
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
@@ -60,7 +61,8 @@ class Case:
 
     @property
     def is_api(self) -> bool:
-        return self.route.lstrip("^").startswith("api/")
+        # Machine endpoints (the API, the metrics scrapers read) answer 401/403, never a sign-in page.
+        return self.route.lstrip("^").startswith(("api/", "metrics"))
 
     def __str__(self):
         return "%s %s [%s]" % (self.method.upper(), self.route, self.action)
@@ -275,6 +277,14 @@ def test_the_matrix(case: Case, alternative: int, world):
 
     if alternative == 0:
         _check_refusals(case, a_url, world)
+
+    if rule.superuser_only:
+        # Operations across every sandbox: no role grants them, only a superuser holds them.
+        assert _request(_client_with(SOME_PERMISSION, world["sandbox_a"]), case, a_url, world).status_code == 403
+        superuser = Client()
+        superuser.force_login(get_user_model().objects.create_superuser("matrix-superuser", "root@example.com", "x"))
+        assert _request(superuser, case, a_url, world).status_code not in (401, 403, 404), "%s for a superuser" % case
+        return
 
     if case.name in OWN_OBJECTS:
         holder = Client()
