@@ -63,6 +63,7 @@ class Rule:
     all_of: tuple[str, ...] = ()
     any_of: tuple[str, ...] = ()
     public: bool = False
+    superuser_only: bool = False  # operations that span every sandbox (the service's metrics)
 
     def __post_init__(self):
         for codename in (*self.all_of, *self.any_of):
@@ -93,6 +94,8 @@ class Rule:
             return True
         if user is None or not user.is_authenticated:
             return False
+        if self.superuser_only:
+            return user.is_superuser
         if not self.is_sandboxed:
             return True
         if sandbox is None:
@@ -104,6 +107,8 @@ class Rule:
             return True
         if user is None or not user.is_authenticated:
             return False
+        if self.superuser_only:
+            return user.is_superuser
         return not self.is_sandboxed or bool(self.sandbox_ids(user))
 
     def require(self, user, sandbox) -> None:
@@ -191,6 +196,8 @@ CAN_MANAGE_ALERTS = Rule(_("Manage alert rules and webhooks"), all_of=(codes.VIE
 CAN_MANAGE_POLICIES = _SINGLE[codes.MANAGE_POLICIES]
 # Administration
 CAN_MANAGE_ROLES = _SINGLE[codes.MANAGE_ROLES]
+# Operations: `/metrics` spans every sandbox (no sandbox data in it); scrapers use METRICS_TOKEN instead.
+CAN_READ_METRICS = Rule(_("Read the service metrics"), superuser_only=True)
 
 RULES = {name: value for name, value in globals().items() if name.startswith("CAN_") and isinstance(value, Rule)}
 

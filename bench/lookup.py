@@ -84,7 +84,7 @@ def seed(profiles: int, audiences: int, destinations: int) -> dict:
     size_matches = (
         datastream is not None
         and Profile.objects.filter(sandbox=sandbox).count() == profiles
-        and Audience.objects.filter(sandbox=sandbox).count() == audiences
+        and Audience.objects.filter(sandbox=sandbox).exclude(evaluation="edge").count() == audiences
         and Destination.objects.filter(datastream=datastream).count() == destinations
     )
     if not size_matches:
@@ -176,6 +176,81 @@ def seed(profiles: int, audiences: int, destinations: int) -> dict:
     return {"sandbox": sandbox, "datastream": datastream}
 
 
+EDGE_AUDIENCES = 10
+
+
+def edge_audience_rule(n: int) -> dict:
+    """
+    Return the rule of bench edge audience `n`: a profile condition every bench profile meets and an event
+    condition no bench request meets (or the reverse), so each lookup evaluates both and nobody qualifies.
+    """
+    if n % 2 == 0:
+        return {
+            "all": [
+                {"field": "bench.field%d" % n, "op": "starts_with", "value": "value-%d-" % n},
+                {"event": "eventType", "op": "equals", "value": "commerce.checkouts"},
+            ]
+        }
+    return {
+        "any": [
+            {"event": "web.webPageDetails.URL", "op": "contains", "value": "/checkout"},
+            {"field": "bench.field%d" % n, "op": "equals", "value": "never"},
+        ]
+    }
+
+
+def seed_edge_segmentation(sandbox, datastream):
+    """
+    Create (or reuse) a twin of the bench datastream with edge segmentation on: the same destinations,
+    activations and mappings, plus `EDGE_AUDIENCES` edge audiences activated on it (one per destination).
+    """
+    from django.db import transaction
+
+    from personalization.audiences.models import Audience
+    from personalization.datastreams.models import Datastream
+    from personalization.destinations.models import AttributeMapping, AudienceActivation, Destination
+
+    name = "Bench web, edge segmentation"
+    twin = Datastream.objects.filter(sandbox=sandbox, name=name).first()
+    activated = AudienceActivation.objects.filter(destination__datastream=twin, audience__evaluation="edge")
+    if twin is not None and activated.count() == EDGE_AUDIENCES:
+        return twin
+    with transaction.atomic():
+        Destination.objects.filter(datastream__sandbox=sandbox, datastream__name=name).delete()
+        Datastream.objects.filter(sandbox=sandbox, name=name).delete()
+        Audience.objects.filter(sandbox=sandbox, evaluation="edge").delete()
+        twin = Datastream.objects.create(
+            sandbox=sandbox, name=name, platform_enabled=True, personalization_destinations=True, edge_segmentation=True
+        )
+        edge = [
+            Audience.objects.create(
+                sandbox=sandbox,
+                name="Bench edge audience %d" % n,
+                evaluation="edge",
+                status="published",
+                rule=edge_audience_rule(n),
+            )
+            for n in range(EDGE_AUDIENCES)
+        ]
+        sources = list(Destination.objects.filter(datastream=datastream).order_by("alias"))
+        for index, source in enumerate(sources):
+            copy = Destination.objects.create(
+                sandbox=sandbox, datastream=twin, kind=source.kind, name="%s (edge)" % source.name, alias=source.alias
+            )
+            audience_ids = [*source.activations.values_list("audience_id", flat=True)]
+            audience_ids += [audience.pk for audience in edge[index :: len(sources)]]
+            AudienceActivation.objects.bulk_create(
+                [AudienceActivation(destination=copy, audience_id=pk) for pk in audience_ids]
+            )
+            AttributeMapping.objects.bulk_create(
+                [
+                    AttributeMapping(destination=copy, source_id=mapping.source_id, target=mapping.target)
+                    for mapping in source.mappings.all()
+                ]
+            )
+    return twin
+
+
 def credential_headers(sandbox) -> dict:
     from django.contrib.auth import get_user_model
 
@@ -215,13 +290,41 @@ def count_queries(datastream, headers) -> dict:
     return results
 
 
+def count_edge_segmentation_queries(twin) -> tuple[int, int]:
+    """Count SQL per unauthenticated lookup on the edge-segmentation datastream: cold (empty store) and warm."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from personalization.edge.store import store
+
+    client = Client()
+    url = "/ee/v2/interact?datastreamId=%s" % twin.pk
+    body = json.dumps(
+        {
+            "event": {
+                "xdm": {
+                    "identityMap": {"ECID": [{"id": "%038d" % 7, "primary": True}]},
+                    "eventType": "web.webpagedetails.pageViews",
+                }
+            }
+        }
+    )
+    store.clear()
+    with CaptureQueriesContext(connection) as cold:
+        assert client.post(url, body, content_type="application/json").status_code == 200
+    with CaptureQueriesContext(connection) as warm:
+        assert client.post(url, body, content_type="application/json").status_code == 200
+    return len(cold), len(warm)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def start_gunicorn(port: int, workers: int, threads: int, worker_class: str):
+def start_gunicorn(port: int, workers: int, threads: int, worker_class: str, extra_env: dict | None = None):
     command = [
         str(ROOT / ".venv" / "bin" / "gunicorn"),
         "personalization.wsgi",
@@ -242,7 +345,8 @@ def start_gunicorn(port: int, workers: int, threads: int, worker_class: str):
         # all of wrk's connections on one core while the other idles (such rounds ran at half the throughput).
         "--reuse-port",
     ]
-    process = subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), start_new_session=True)
+    env = {**os.environ, **(extra_env or {})}
+    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
@@ -355,6 +459,39 @@ def lookup_script(path: str, profiles: int, headers: dict, seed: int, pause_ms: 
     }
 
 
+def edge_segmentation_rows(twin, base: str, profiles: int) -> dict:
+    """The warm row on the edge-segmentation twin (the same answers, plus %d edge audiences evaluated)."""
+    if twin is None:
+        return {}
+    path = "/ee/v2/interact?datastreamId=%s" % twin.pk
+    return {
+        "edge segmentation, warm (%d edge audiences)" % EDGE_AUDIENCES: (
+            base + path,
+            lookup_script(path, profiles, {}, 2),
+        )
+    }
+
+
+METRICS_OFF_LABEL = "lookup, warm, unauthenticated, metrics off"
+
+
+def start_metrics_off_server(args) -> dict:
+    """Start a second gunicorn like the first but with `EDGE_METRICS=0`; return its base URL, process and pids."""
+    port = free_port()
+    server = start_gunicorn(port, args.workers, args.threads, args.worker_class, {"EDGE_METRICS": "0"})
+    _wait_until_idle(server, args.workers)
+    return {"base": "http://127.0.0.1:%d" % port, "server": server, "pids": _server_pids(server)}
+
+
+def metrics_off_rows(metrics_off, path: str, profiles: int) -> dict:
+    """The warm unauthenticated row on the metrics-off server (the same requests as the metrics-on row)."""
+    if metrics_off is None:
+        return {}
+    return {
+        METRICS_OFF_LABEL: (metrics_off["base"] + path, lookup_script(path, profiles, {}, 2), None, metrics_off["pids"])
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profiles", type=int, default=100_000)
@@ -368,6 +505,14 @@ def main():
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument("--skip-cold", action="store_true", help="skip the cold-store run")
+    parser.add_argument(
+        "--skip-metrics-row", action="store_true", help="skip the warm row on a server with metrics off"
+    )
+    parser.add_argument(
+        "--skip-edge-segmentation",
+        action="store_true",
+        help="skip the row on a twin datastream with edge segmentation and %d edge audiences" % EDGE_AUDIENCES,
+    )
     parser.add_argument(
         "--rate", type=int, default=1500, help="also measure latency with lookups paced near this rate (0: skip)"
     )
@@ -383,6 +528,8 @@ def main():
     datastream = seeded["datastream"]
     headers = credential_headers(seeded["sandbox"])
     queries = count_queries(datastream, headers)
+    twin = None if args.skip_edge_segmentation else seed_edge_segmentation(seeded["sandbox"], datastream)
+    edge_queries = count_edge_segmentation_queries(twin) if twin is not None else None
 
     from personalization.edge.rebuild import edge_rebuild
 
@@ -390,20 +537,25 @@ def main():
     base = "http://127.0.0.1:%d" % port
     path = "/ee/v2/interact?datastreamId=%s" % datastream.pk
     server = start_gunicorn(port, args.workers, args.threads, args.worker_class)
+    metrics_off = None
     results = {}
     try:
         _wait_until_idle(server, args.workers)  # workers copy the store into memory before they serve
         app_pids = _server_pids(server)
         redis_pid = _redis_pid()
 
-        def measure(url, script, before=None) -> dict:
-            """Run wrk once and add the CPU the app (and Redis) spent per request; `before` runs first, unmeasured."""
+        def measure(url, script, before=None, pids=None) -> dict:
+            """
+            Run wrk once and add the CPU the app (`pids`, default the main server) and Redis spent per request;
+            `before` runs first, unmeasured.
+            """
             if before is not None:
                 before()
-            before_app, before_redis = _cpu_seconds(app_pids), _cpu_seconds([redis_pid] if redis_pid else [])
+            pids = pids or app_pids
+            before_app, before_redis = _cpu_seconds(pids), _cpu_seconds([redis_pid] if redis_pid else [])
             result = run_wrk(url, script, args.duration, args.connections, args.wrk_threads)
             requests = max(1.0, result["rps"] * args.duration)
-            result["app_us"] = (_cpu_seconds(app_pids) - before_app) / requests * 1e6
+            result["app_us"] = (_cpu_seconds(pids) - before_app) / requests * 1e6
             result["redis_us"] = (_cpu_seconds([redis_pid] if redis_pid else []) - before_redis) / requests * 1e6
             return result
 
@@ -438,6 +590,8 @@ def main():
         app_pids = _server_pids(server)
         warm_start_seconds = time.perf_counter() - started
         worker_rss_mb = _rss_mb(app_pids[1:])
+        # The same server with metrics off, on a port of its own: the warm rows run on both in turn.
+        metrics_off = None if args.skip_metrics_row else start_metrics_off_server(args)
         # The baselines run on the same workers as the warm lookups: how gunicorn happens to spread wrk's
         # connections over its workers differs between starts and moves throughput by itself.
         run_wrk(base + "/ee/health", None, 2, args.connections, args.wrk_threads)  # let workers settle
@@ -453,6 +607,8 @@ def main():
                     base + path,
                     lookup_script(path, args.profiles, headers, 3),
                 ),
+                **edge_segmentation_rows(twin, base, args.profiles),
+                **metrics_off_rows(metrics_off, path, args.profiles),
             }
         )
         if args.rate:
@@ -469,6 +625,8 @@ def main():
             )
     finally:
         stop(server)
+        if metrics_off is not None:
+            stop(metrics_off["server"])
 
     baseline = results["baseline (constant JSON)"]["rps"]
     print()
@@ -518,6 +676,18 @@ def main():
             results["lookup, warm, authenticated (10 attributes)"]["rps"] / same_request,
         )
     )
+    if METRICS_OFF_LABEL in results:
+        on, off = results["lookup, warm, unauthenticated"], results[METRICS_OFF_LABEL]
+        print(
+            "metrics cost on warm lookups: throughput %+.1f %%, app CPU per request %+.1f %% (on vs off)"
+            % ((on["rps"] / off["rps"] - 1) * 100, (on["app_us"] / off["app_us"] - 1) * 100)
+        )
+    edge_label = "edge segmentation, warm (%d edge audiences)" % EDGE_AUDIENCES
+    if edge_label in results:
+        print(
+            "edge segmentation vs the same lookup without it: %.2fx"
+            % (results[edge_label]["rps"] / results["lookup, warm, unauthenticated"]["rps"])
+        )
     warm = results["lookup, warm, unauthenticated"]
     print(
         "CPU per request: the baseline costs the app %.0f µs, a warm lookup %.0f µs app + %.0f µs Redis; "
@@ -531,6 +701,11 @@ def main():
     )
     for label, (cold, warm) in queries.items():
         print("SQL queries per %s lookup: cold %d, warm %d" % (label, cold, warm))
+    if edge_queries is not None:
+        print(
+            "SQL queries per edge-segmentation lookup (%d edge audiences): cold %d, warm %d"
+            % (EDGE_AUDIENCES, *edge_queries)
+        )
 
 
 if __name__ == "__main__":

@@ -286,3 +286,7 @@ EDGE_LOCAL_CACHE_SIZE = env.int("EDGE_LOCAL_CACHE_SIZE", default=200_000)
 EDGE_REDIS_CONNECT_TIMEOUT = env.float("EDGE_REDIS_CONNECT_TIMEOUT", default=0.25)
 EDGE_REDIS_TIMEOUT = env.float("EDGE_REDIS_TIMEOUT", default=0.5)
 EDGE_REDIS_PROBE_INTERVAL = env.float("EDGE_REDIS_PROBE_INTERVAL", default=0.5)
+# `/metrics` (Prometheus): scrapers send `Authorization: Bearer <METRICS_TOKEN>`; without a token only superusers
+# read it. EDGE_METRICS=0 turns the counting off.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+EDGE_METRICS = env.bool("EDGE_METRICS", default=True)

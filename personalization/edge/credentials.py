@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import AccessToken, ApiCredential
+from personalization.edge.records import TokenInfo
 from personalization.edge.store import store
 
 __all__ = ["TOKEN_LIFETIME", "access_token_issue", "token_info_from_database"]
@@ -14,14 +15,14 @@ __all__ = ["TOKEN_LIFETIME", "access_token_issue", "token_info_from_database"]
 TOKEN_LIFETIME = 3600
 
 
-def _info(credential: ApiCredential, expires_at) -> dict:
+def _info(credential: ApiCredential, expires_at) -> TokenInfo:
     expires = expires_at.timestamp()
     if credential.expires_at is not None:
         expires = min(expires, credential.expires_at.timestamp())
-    return {"client_id": credential.client_id, "sandbox": credential.sandbox_id, "expires": expires}
+    return TokenInfo(client_id=credential.client_id, sandbox=credential.sandbox_id, expires=expires)
 
 
-def token_info_from_database(bearer: str) -> dict | None:
+def token_info_from_database(bearer: str) -> TokenInfo | None:
     """Return the token's info from the database and keep it in the edge store, or None when invalid."""
     digest = AccessToken.digest_of(bearer)
     token = (
@@ -32,7 +33,7 @@ def token_info_from_database(bearer: str) -> dict | None:
     if token is None:
         return None
     info = _info(token.credential, token.expires_at)
-    ttl = int(info["expires"] - time.time())
+    ttl = int(info.expires - time.time())
     if ttl > 0:
         store.put_token(digest, info, ttl)
     return info
@@ -56,6 +57,6 @@ def access_token_issue(*, client_id: str, secret: str, lifetime: int = TOKEN_LIF
     )
     ApiCredential.objects.filter(pk=credential.pk).update(last_used_at=now)
     info = _info(credential, token.expires_at)
-    expires_in = max(0, int(info["expires"] - now.timestamp()))
+    expires_in = max(0, int(info.expires - now.timestamp()))
     transaction.on_commit(lambda: store.put_token(token.digest, info, max(1, expires_in)))
     return plaintext, expires_in

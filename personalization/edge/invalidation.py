@@ -20,7 +20,7 @@ import logging
 from django.db import transaction
 
 from personalization.datastreams.models import Datastream
-from personalization.edge import projection
+from personalization.edge import metrics, projection
 from personalization.edge.models import EdgeInvalidation
 from personalization.edge.store import StoreUnavailable, store
 
@@ -68,6 +68,7 @@ def apply(keys) -> None:
         }
     refresh_configs(sorted(datastreams), only_stored=True)
     store.forget([key for key in keys if key[0] in ("pf", "tok")])
+    metrics.invalidations_applied(len(keys))
 
 
 def refresh_configs(datastream_ids, *, only_stored: bool = False) -> int:

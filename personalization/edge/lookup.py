@@ -1,10 +1,26 @@
 """
 The profile lookup: from an Edge Network request to the `activation:pull` answer.
 
-This is the hot path. A warm request costs one edge-store round trip and no SQL: datastream config,
-projection and bearer token come from the store together. Misses are filled from the database in a
-bounded number of queries (`projection.load_config`: 1, `projection.load_identity`: 1). Datastreams with
-edge segmentation also evaluate their edge audiences on each request (`_segment_on_edge`: four queries).
+The request flow, one module per step:
+
+1. middleware (`middleware.EdgeFastPathMiddleware`): `/ee/…` and `/oauth/token` go straight to their views,
+   before sessions, auth and CSRF.
+2. view (`views._interact`): parse the query, the body and the credential headers into a `LookupRequest`;
+   turn an `EdgeError` into its RFC 7807 problem; render the answer around the payload.
+3. lookup (`interact`, here): pick the visitor, count the request (`ratelimit`), authenticate the caller,
+   read the config and the visitor's profile facts, evaluate edge audiences (`segmentation`), compose.
+4. store (`store.EdgeStore.fetch`): config version, profile facts and bearer token from this process's
+   mirror (`mirror`) or Redis in one round trip; `None` when Redis is unavailable (`breaker`), and then
+   everything comes from PostgreSQL.
+5. projection (`projection.load_config`, `load_identity`: one query each on a miss; `build_projection`):
+   the payload for these facts under this config, memoised on the facts per config version.
+6. render (`views._interact`): the payload JSON is spliced into the response as bytes.
+
+A warm request costs no SQL and, with the mirror, no network round trip, on datastreams with edge segmentation
+too: their edge audiences are evaluated in memory on the profile facts plus the request's event
+(`segmentation.qualify`), and PostgreSQL is written only when a visitor newly qualifies. Misses are filled from
+the database in a bounded number of queries (`projection.load_config`: 1, 2-3 with edge audiences;
+`projection.load_identity`: 1).
 """
 
 import base64
@@ -19,9 +35,10 @@ from django.conf import settings
 
 from accounts.models import AccessToken
 from personalization.audiences.evaluation import edge_qualify
-from personalization.edge import projection
+from personalization.edge import metrics, projection, segmentation
 from personalization.edge.credentials import token_info_from_database
 from personalization.edge.errors import EdgeError
+from personalization.edge.records import DatastreamConfig, LookupResult, TokenInfo
 from personalization.edge.store import NOT_READ, Facts, decode_facts, encode_facts, identity_key, store
 from personalization.profiles.identities import IDENTITY_FORMATS, identity_checker, identity_problem
 
@@ -218,15 +235,19 @@ def _valid_identity(namespace: str, value: str) -> tuple[str, str]:
     )
 
 
-def datastream_config(datastream_id: str) -> dict:
+def datastream_config(datastream_id: str) -> DatastreamConfig:
     """Return a datastream's config from the edge store, loading it on a miss; EXEG-0003 when it does not exist."""
     fetched = store.fetch(datastream_id=datastream_id, identity=None, token=None, rate_second=None)
     return _config(datastream_id, fetched[0] if fetched is not None else None, stored=fetched is not None)
 
 
-def _config(datastream_id: str, cached: dict | None, *, stored: bool) -> dict:
-    """Return the config read from the store, or load it (1-2 queries) and, when the store is up, keep it."""
-    if cached is not None:
+def _config(datastream_id: str, cached: DatastreamConfig | None, *, stored: bool) -> DatastreamConfig:
+    """
+    Return the config read from the store, or load it (1-2 queries, 1-2 more with edge audiences) and, when the
+    store is up, keep it.
+    """
+    # A config stored before configs carried edge rules is read again, so edge segmentation never goes quiet.
+    if cached is not None and not (cached["edge_segmentation"] and "edge_rules" not in cached):
         return cached
     config = projection.load_config(datastream_id)
     if config is None:
@@ -237,7 +258,7 @@ def _config(datastream_id: str, cached: dict | None, *, stored: bool) -> dict:
     return config
 
 
-def _authenticate(request: LookupRequest, token_info: dict | None, config: dict, now: float) -> bool:
+def _authenticate(request: LookupRequest, token_info: TokenInfo | None, config: DatastreamConfig, now: float) -> bool:
     """Return True for a valid credential of the datastream's sandbox, False when none was sent."""
     if request.bearer is None:
         if config["authenticated_only"]:
@@ -250,16 +271,16 @@ def _authenticate(request: LookupRequest, token_info: dict | None, config: dict,
         token_info = token_info_from_database(request.bearer)
     if token_info is None:
         raise EdgeError("EXEG-0500-401", "The bearer token is unknown or revoked; request a new one.")
-    if token_info["expires"] <= now:
+    if token_info.expires <= now:
         raise EdgeError("EXEG-0503-401", "The bearer token has expired; request a new one.")
-    if request.api_key != token_info["client_id"]:
+    if request.api_key != token_info.client_id:
         raise EdgeError("EXEG-0500-401", "The x-api-key header must carry the client ID the token was issued to.")
-    if token_info["sandbox"] != config["sandbox"]:
+    if token_info.sandbox != config["sandbox"]:
         raise EdgeError("EXEG-0500-401", "The credential belongs to another sandbox than this datastream.")
     return True
 
 
-def _facts(config: dict, visitor: Visitor, key: str, cached, *, stored: bool) -> Facts:
+def _facts(config: DatastreamConfig, visitor: Visitor, key: str, cached, *, stored: bool) -> Facts:
     """Return the visitor's profile facts: the store's when they belong to the config's generation, else loaded."""
     if visitor.minted:
         return _NOBODY
@@ -271,14 +292,14 @@ def _facts(config: dict, visitor: Visitor, key: str, cached, *, stored: bool) ->
     return _keep_facts(config, key, identity, stored=stored)
 
 
-def _keep_facts(config: dict, key: str, identity: dict | None, *, stored: bool) -> Facts:
+def _keep_facts(config: DatastreamConfig, key: str, identity: dict | None, *, stored: bool) -> Facts:
     encoded = encode_facts(config["pgen"], identity)
     if stored:
         store.put_facts(config["sandbox"], key, encoded, FACTS_TTL)
     return decode_facts(encoded)
 
 
-def _compose(config: dict, facts: Facts, now: float) -> tuple[str, str]:
+def _compose(config: DatastreamConfig, facts: Facts, now: float) -> tuple[str, str]:
     """
     Return the `(authenticated, anonymous)` payload JSON for these facts under this config, memoised on the
     facts (which live in the mirror) per config version until the next schedule boundary.
@@ -288,20 +309,20 @@ def _compose(config: dict, facts: Facts, now: float) -> tuple[str, str]:
     if memo is not None and memo[0] <= now < memo[1]:
         return memo[2], memo[3]
     answer = projection.build_projection(config, facts.as_identity(), now)
-    full, anon = projection.render_payload(answer["full"]), projection.render_payload(answer["anon"])
+    full, anon = projection.render_payload(answer.full), projection.render_payload(answer.anon)
     if version is not None:
         if len(facts.answers) > 4:
             facts.answers.clear()
-        facts.answers[version] = (now, answer["until"], full, anon)
+        facts.answers[version] = (now, answer.until, full, anon)
     return full, anon
 
 
-def interact(request: LookupRequest, *, rate_limit: int) -> tuple[dict, Facts, Visitor, str]:
+def interact(request: LookupRequest, *, rate_limit: int) -> LookupResult:
     """
-    Answer one lookup; return `(config, facts, visitor, payload_json)`.
+    Answer one lookup: the `activation:pull` payload JSON for this caller, the visitor, the datastream's origins.
 
-    `payload_json` is the `activation:pull` payload for this caller: with attributes only when the
-    request is authenticated with a credential of the datastream's sandbox. With the edge store unavailable
+    The payload has attributes only when the request is authenticated with a credential of the datastream's
+    sandbox. With the edge store unavailable
     (Redis unreachable), everything is read from PostgreSQL: config, profile and token, at most 4 queries.
     """
     visitor = resolve_visitor(request.body, sdk=request.sdk, cookies=request.cookies)
@@ -317,6 +338,7 @@ def interact(request: LookupRequest, *, rate_limit: int) -> tuple[dict, Facts, V
         rate_limit=rate_limit,
     )
     stored = fetched is not None
+    metrics.redis_fallback(not stored)
     if stored:
         cached_config, cached_facts, token_info, count = fetched
     else:
@@ -340,32 +362,39 @@ def interact(request: LookupRequest, *, rate_limit: int) -> tuple[dict, Facts, V
         )
     facts = _facts(config, visitor, key, cached_facts, stored=stored)
     if config["edge_segmentation"] and facts.profile is not None:
-        facts = _segment_on_edge(config, request, key, facts, stored=stored)
+        facts = _segment_on_edge(config, request, visitor, key, facts, now, stored=stored)
     full, anon = _compose(config, facts, now)
-    return config, facts, visitor, full if authenticated else anon
+    return LookupResult(payload=full if authenticated else anon, visitor=visitor, origins=config["origins"])
 
 
-def _segment_on_edge(config: dict, request: LookupRequest, key: str, facts: Facts, *, stored: bool) -> Facts:
+def _segment_on_edge(
+    config: DatastreamConfig,
+    request: LookupRequest,
+    visitor: Visitor,
+    key: str,
+    facts: Facts,
+    now: float,
+    *,
+    stored: bool,
+) -> Facts:
     """
-    Same-page personalization: evaluate the edge audiences activated here against the profile and this
-    request's event, store new memberships, and answer with them. Only datastreams with edge segmentation
-    pay for it (four queries, plus the writes when someone qualifies); the others keep their SQL-free path.
+    Same-page personalization: evaluate the edge audiences served here in memory, on the profile facts and this
+    request's event (no query). Only a visitor who newly qualifies costs SQL: the memberships are written
+    (`edge_qualify` checks them on the database's profile) and the answer and the store get the new facts.
     """
-    now = time.time()
-    audience_ids = sorted(
-        {
-            activation["audience"]
-            for destination in config["destinations"]
-            for activation in destination["activations"]
-            if projection.segment_state(activation, now) is None
-        }
-    )
-    if not audience_ids:
-        return facts
     event = _first_event(request.body, request.sdk).get("xdm")
+    qualified = segmentation.qualify(
+        config, attributes=facts.attributes, audiences=facts.audiences, event=event, now=now
+    )
+    if not qualified:
+        return facts
     identity = edge_qualify(
-        sandbox_id=config["sandbox"], profile_id=facts.profile, audience_ids=audience_ids, event=event
+        sandbox_id=config["sandbox"],
+        profile_id=facts.profile,
+        audience_ids=qualified,
+        event=event if isinstance(event, dict) else {},
     )
     if identity is None:
-        return facts
+        # The database already held the memberships (or the profile changed meanwhile): answer with its facts.
+        identity = projection.load_identity(config["sandbox"], visitor.namespace, visitor.value)
     return _keep_facts(config, key, identity, stored=stored)

@@ -10,12 +10,8 @@ Every read first drains that connection (a non-blocking `recv`), so a change Red
 seen by the next lookup in every process. A value read from Redis is only kept if no invalidation for
 its key arrived while the read was in flight. If the connection breaks, the copies are dropped and `sync`
 says so; the store then treats Redis as unavailable (`breaker.Breaker`) until it answers again.
-
-The per-second rate-limit counter is kept the same way: counted in memory, added to the shared Redis
-counter in small batches (`RateCounter`), so the limit holds across processes within a batch per process.
 """
 
-import itertools
 import logging
 import os
 import select
@@ -23,9 +19,13 @@ import socket
 import threading
 import weakref
 
-__all__ = ["Mirror", "RateCounter", "connection_settings"]
+import hiredis
+
+__all__ = ["Mirror", "connection_settings"]
 
 logger = logging.getLogger(__name__)
+# What `hiredis.Reader.gets` returns while a frame is incomplete (it returns False by default, a valid reply).
+_NOT_ENOUGH = object()
 
 
 class _Broken(Exception):
@@ -51,65 +51,20 @@ def _command(*parts) -> bytes:
     return b"*%d\r\n" % len(encoded) + b"".join(b"$%d\r\n%s\r\n" % (len(part), part) for part in encoded)
 
 
-class _Reader:
-    """Incremental RESP3 parser: feed bytes, take complete frames (errors are returned as exceptions)."""
+def _reader():
+    """Return a RESP3 parser (hiredis, C): server errors come back as `ReplyError` values, not raised."""
+    return hiredis.Reader(notEnoughData=_NOT_ENOUGH)
 
-    def __init__(self):
-        self.buffer = bytearray()
 
-    def feed(self, data: bytes) -> None:
-        self.buffer += data
-
-    def frames(self) -> list:
-        frames = []
-        while True:
-            parsed = self._parse(0)
-            if parsed is None:
-                return frames
-            value, end = parsed
-            del self.buffer[:end]
-            frames.append(value)
-
-    def _line(self, start: int):
-        end = self.buffer.find(b"\r\n", start)
-        return None if end < 0 else (bytes(self.buffer[start + 1 : end]), end + 2)
-
-    def _parse(self, start: int):
-        if start >= len(self.buffer):
-            return None
-        kind = self.buffer[start : start + 1]
-        line = self._line(start)
-        if line is None:
-            return None
-        text, after = line
-        if kind in (b"+", b":", b",", b"#", b"("):
-            return text, after
-        if kind == b"-":
-            return RuntimeError(text.decode(errors="replace")), after
-        if kind == b"_":
-            return None, after
-        if kind in (b"$", b"=", b"!"):
-            size = int(text)
-            if size < 0:
-                return None, after
-            if len(self.buffer) < after + size + 2:
-                return None
-            value = bytes(self.buffer[after : after + size])
-            return (RuntimeError(value.decode(errors="replace")) if kind == b"!" else value), after + size + 2
-        if kind in (b"*", b">", b"~", b"%", b"|"):
-            count = int(text)
-            if count < 0:
-                return None, after
-            count *= 2 if kind in (b"%", b"|") else 1
-            items, position = [], after
-            for _ in range(count):
-                parsed = self._parse(position)
-                if parsed is None:
-                    return None
-                item, position = parsed
-                items.append(item)
-            return (("push", items) if kind == b">" else items), position
-        raise _Broken("unexpected RESP type %r" % kind)
+def _frames(reader) -> list:
+    """Take every complete frame fed to `reader` so far."""
+    frames = []
+    try:
+        while (frame := reader.gets()) is not _NOT_ENOUGH:
+            frames.append(frame)
+    except hiredis.ProtocolError as error:
+        raise _Broken("unreadable reply from Redis: %s" % error) from error
+    return frames
 
 
 class Mirror:
@@ -129,7 +84,7 @@ class Mirror:
         self._lock = threading.Lock()
         self._socket = None
         self._thread = threading.local()  # each thread's own poll object (one may not be polled concurrently)
-        self._reader = _Reader()
+        self._reader = _reader()
 
     def _forked(self) -> None:
         """In a forked child: drop the parent's connection, copies and lock state (the child starts afresh)."""
@@ -152,7 +107,7 @@ class Mirror:
             tracking = ["CLIENT", "TRACKING", "ON", "BCAST"]
             for prefix in self.prefixes:
                 tracking += ["PREFIX", prefix]
-            reader = _Reader()
+            reader = _reader()
             sock.sendall(_command(*hello) + _command(*tracking))
             replies = []
             while len(replies) < 2:
@@ -160,7 +115,7 @@ class Mirror:
                 if not data:
                     raise _Broken("Redis closed the connection during the handshake")
                 reader.feed(data)
-                replies += [frame for frame in reader.frames() if not _is_push(frame)]
+                replies += [frame for frame in _frames(reader) if not _is_push(frame)]
             for reply in replies:
                 if isinstance(reply, Exception):
                     raise _Broken(str(reply))
@@ -226,10 +181,10 @@ class Mirror:
             raise _Broken("Redis closed the invalidation connection")
         self._reader.feed(data)
         answered = False
-        for frame in self._reader.frames():
+        for frame in _frames(self._reader):
             if _is_push(frame):
-                if frame[1] and frame[1][0] == b"invalidate":
-                    self._invalidate(frame[1][1] if len(frame[1]) > 1 else None)
+                if frame and frame[0] == b"invalidate":
+                    self._invalidate(frame[1] if len(frame) > 1 else None)
             elif isinstance(frame, Exception):
                 raise _Broken(str(frame))
             else:
@@ -331,68 +286,4 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _is_push(frame) -> bool:
-    return isinstance(frame, tuple) and frame[0] == "push"
-
-
-class _Window:
-    """One datastream's count for one second in this process."""
-
-    __slots__ = ("batch", "flushing", "hits", "second", "sent", "shared")
-
-    def __init__(self, second: int, batch: int):
-        self.second = second
-        self.batch = batch  # hits counted here before they are added to the shared counter
-        self.hits = itertools.count(1)  # `next` on it is atomic: no lock on the per-request path
-        self.sent = 0  # hits already added to the shared counter
-        self.shared = 0  # the shared total Redis last reported
-        self.flushing = threading.Lock()
-
-
-class RateCounter:
-    """
-    Per-second request counts per datastream, shared through Redis in batches.
-
-    Each process counts locally and adds its count to the shared `rl:` key every `batch` requests (and
-    with a second's first request), learning the total of all processes from the reply. The total it judges
-    by is the last shared total plus its own unsent count: across N processes at most N × (batch − 1)
-    requests over the limit in a second. The batch is 1 for limits below 100, so small limits are exact
-    but for requests in flight on other threads at the same moment.
-
-    The per-request path takes no lock (threads of a gthread worker would queue on it); only the thread
-    that adds a batch to Redis holds the window's `flushing` lock, and the others go on estimating.
-    """
-
-    def __init__(self, add):
-        self._add = add  # add(key, amount) -> shared total after adding
-        self._lock = threading.Lock()
-        self._windows: dict[str, _Window] = {}
-
-    @staticmethod
-    def batch_for(limit: int) -> int:
-        return max(1, min(256, limit // 100))
-
-    def _new_window(self, datastream_id: str, second: int, limit: int) -> _Window:
-        with self._lock:  # once per second per datastream
-            window = self._windows.get(datastream_id)
-            if window is None or window.second != second:
-                window = self._windows[datastream_id] = _Window(second, self.batch_for(limit))
-        return window
-
-    def hit(self, key_for, datastream_id: str, second: int, limit: int) -> int:
-        """Count one request; return this process's view of the second's total across processes."""
-        window = self._windows.get(datastream_id)
-        if window is None or window.second != second:
-            window = self._new_window(datastream_id, second, limit)
-        hits = next(window.hits)
-        if (hits - window.sent < window.batch and window.shared) or not window.flushing.acquire(False):
-            return window.shared + hits - window.sent
-        try:
-            amount = hits - window.sent
-            if amount <= 0:  # another thread's batch already carried this hit
-                return window.shared
-            window.sent = hits
-            total = self._add(key_for(datastream_id, second), amount)
-            window.shared = max(window.shared, total)
-            return total
-        finally:
-            window.flushing.release()
+    return type(frame) is hiredis.PushNotification

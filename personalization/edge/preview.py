@@ -124,8 +124,8 @@ def preview_lookup(datastream, namespace: str, value: str, *, show_audience_name
     return LookupPreview(
         found=found is not None,
         profile_id=found["profile"] if found else None,
-        unauthenticated=_pretty(projection.render_payload(answer["anon"])),
-        authenticated=_pretty(projection.render_payload(answer["full"])),
+        unauthenticated=_pretty(projection.render_payload(answer.anon)),
+        authenticated=_pretty(projection.render_payload(answer.full)),
         verdicts=verdicts,
         datastream_enabled=datastream.enabled,
     )

@@ -20,6 +20,7 @@ from personalization.audiences.models import Audience, AudienceMembership
 from personalization.datastreams.models import Datastream
 from personalization.db import JSONGroupArray
 from personalization.destinations.models import AttributeMapping, AudienceActivation, Destination
+from personalization.edge.records import Answer, DatastreamConfig
 from personalization.profiles.models import Identity, IdentityNamespace
 
 __all__ = [
@@ -35,6 +36,9 @@ __all__ = [
 
 _FAR_FUTURE = 10**11
 SEGMENT_NAMESPACE = "ups"
+# Per process: config version → (from, until, serving plan); see `serving_plan`.
+_PLANS: dict[str, tuple] = {}
+_PLANS_LIMIT = 256
 
 
 def _uuid(value) -> str:
@@ -97,12 +101,13 @@ def _json_rows(queryset, *, group_by: str, item) -> Subquery:
     )
 
 
-def load_config(datastream_id) -> dict | None:
+def load_config(datastream_id) -> DatastreamConfig | None:
     """
     Return the datastream's lookup configuration, or None when it does not exist.
 
     One query reads the enabled destinations with their datastream, activations, mappings and the
     sandbox's namespace codes folded in as JSON; a datastream with no enabled destination needs a second.
+    With edge segmentation on, the rules of its edge audiences come too (`segmentation.load_edge_rules`).
     """
     namespaces = _json_rows(
         IdentityNamespace.objects.filter(sandbox=OuterRef("datastream__sandbox")), group_by="sandbox", item=F("code")
@@ -154,7 +159,7 @@ def load_config(datastream_id) -> dict | None:
             return None
         namespace_codes = datastream["namespace_codes"]
     serving = datastream["platform_enabled"] and datastream["personalization_destinations"]
-    return {
+    config = {
         "id": str(datastream["id"]),
         "sandbox": datastream["sandbox_id"],
         "enabled": datastream["enabled"],
@@ -185,6 +190,12 @@ def load_config(datastream_id) -> dict | None:
             for row in (rows if serving else [])
         ],
     }
+    if config["edge_segmentation"]:
+        from personalization.edge.segmentation import load_edge_rules
+
+        activated = {activation["audience"] for item in config["destinations"] for activation in item["activations"]}
+        config.update(load_edge_rules(config["sandbox"], activated))
+    return config
 
 
 def load_identity(sandbox_id, namespace: str, value: str) -> dict | None:
@@ -241,9 +252,11 @@ def serving_plan(config: dict, at: float) -> tuple[list, float]:
     Return `[(destination, [audience ids served at `at`]) ...]` and the moment that list next changes.
 
     Computed once per config and schedule window, not once per visitor: the per-visitor work is then a
-    set intersection, whatever the number of activations. Memoised on the (per-process) config dict.
+    set intersection, whatever the number of activations. Memoised per process by config version (equal
+    versions are equal configs), outside the config, which holds only what every process shares.
     """
-    memo = config.get("_plan")
+    version = config.get("version")
+    memo = _PLANS.get(version) if version is not None else None
     if memo is not None and memo[0] <= at < memo[1]:
         return memo[2], memo[1]
     until = _FAR_FUTURE
@@ -257,11 +270,14 @@ def serving_plan(config: dict, at: float) -> tuple[list, float]:
             if segment_state(activation, at) is None:
                 served.append(activation["audience"])
         plan.append((destination, served))
-    config["_plan"] = (at, until, plan)
+    if version is not None:
+        if len(_PLANS) >= _PLANS_LIMIT:
+            _PLANS.clear()
+        _PLANS[version] = (at, until, plan)
     return plan, until
 
 
-def build_projection(config: dict, identity: dict | None, at: float) -> dict:
+def build_projection(config: dict, identity: dict | None, at: float) -> Answer:
     """
     Return the answer for one identity on one datastream.
 
@@ -270,7 +286,7 @@ def build_projection(config: dict, identity: dict | None, at: float) -> dict:
     next moment a schedule or expiry boundary could change the answer.
     """
     if identity is None:
-        return {"until": _FAR_FUTURE, "profile": None, "full": _EMPTY, "anon": _EMPTY}
+        return Answer(until=_FAR_FUTURE, profile=None, full=_EMPTY, anon=_EMPTY)
     plan, until = serving_plan(config, at)
     member_of = set(identity["audiences"])
     attributes = identity["attributes"]
@@ -295,15 +311,10 @@ def build_projection(config: dict, identity: dict | None, at: float) -> dict:
             full.append(',"attributes":%s' % dumps(values))
         full.append(tail)
     if not plan:
-        return {"until": until, "profile": identity["profile"], "full": _EMPTY, "anon": _EMPTY}
+        return Answer(until=until, profile=identity["profile"], full=_EMPTY, anon=_EMPTY)
     anon[-1] += "]"
     full[-1] += "]"
-    return {
-        "until": until,
-        "profile": identity["profile"],
-        "full": tuple(full),
-        "anon": tuple(anon),
-    }
+    return Answer(until=until, profile=identity["profile"], full=tuple(full), anon=tuple(anon))
 
 
 _EMPTY = ("[]",)

@@ -43,8 +43,11 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.signals import setting_changed
 
+from personalization.edge import metrics
 from personalization.edge.breaker import Breaker
-from personalization.edge.mirror import Mirror, RateCounter, connection_settings
+from personalization.edge.mirror import Mirror, connection_settings
+from personalization.edge.ratelimit import RateCounter
+from personalization.edge.records import TokenInfo
 
 __all__ = [
     "NOT_READ",
@@ -355,6 +358,7 @@ class EdgeStore:
             for kind, full in missing:
                 if found[full] is not None:
                     values[kind] = found[full]
+        metrics.mirror_read(len(keys) - len(missing), len(missing))
         return values
 
     def _read_into_mirror(self, redis, mirror: Mirror, keys: list[tuple[str, str]]) -> dict:
@@ -510,11 +514,11 @@ class EdgeStore:
             if strict:
                 raise StoreUnavailable(str(error)) from error
 
-    def put_token(self, digest: str, info: dict, ttl: int) -> None:
+    def put_token(self, digest: str, info: TokenInfo, ttl: int) -> None:
         if self.on_redis and not self.breaker.closed:
             return
         try:
-            self._set(key_of("tok", digest), json.dumps(info), ttl)
+            self._set(key_of("tok", digest), info.to_json(), ttl)
         except _FAILURES as error:
             self.breaker.trip(error)
 
@@ -630,7 +634,7 @@ def _decode(kind: str, raw: str):
     if kind == "pf":
         return decode_facts(raw)
     if kind == "tok":
-        return json.loads(raw)
+        return TokenInfo.from_json(raw)
     return raw
 
 

@@ -11,4 +11,5 @@ urlpatterns = [
     path("ee/v2/collect", views.collect_view),
     path("ee/health", views.health_view, name="edge-health"),
     path("oauth/token", views.token_view, name="oauth-token"),
+    path("metrics", views.metrics_view, name="metrics"),
 ]

@@ -7,9 +7,11 @@ The datastream id is the public key of a lookup; attributes only leave with a va
 credential from the datastream's sandbox (see `lookup._authenticate`).
 """
 
+import hmac
 import json
 import logging
 import re
+import time
 import uuid
 from urllib.parse import unquote_plus
 
@@ -17,6 +19,8 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from accounts.permissions import CAN_READ_METRICS, declare_rule
+from personalization.edge import metrics
 from personalization.edge.credentials import access_token_issue
 from personalization.edge.errors import EdgeError, problem_response
 from personalization.edge.lookup import (
@@ -32,7 +36,7 @@ from personalization.edge.lookup import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["collect_view", "health_view", "interact_view", "sdk_interact_view", "token_view"]
+__all__ = ["collect_view", "health_view", "interact_view", "metrics_view", "sdk_interact_view", "token_view"]
 
 MAX_BODY_BYTES = 64 * 1024
 _UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -145,6 +149,7 @@ def _sdk_handles(visitor, body: dict) -> list[str]:
 
 
 def _interact(request, *, sdk: bool):
+    started = time.perf_counter()
     query = _query(request)
     request_id = new_request_id(query.get("requestId") or request.META.get("HTTP_X_REQUEST_ID"))
     try:
@@ -161,18 +166,21 @@ def _interact(request, *, sdk: bool):
             api_key=request.META.get("HTTP_X_API_KEY"),
             cookies=request.COOKIES if sdk else {},  # only the Web SDK keeps its identity in a cookie
         )
-        config, _answer, visitor, payload = interact(lookup, rate_limit=settings.EDGE_RATE_LIMIT)
+        result = interact(lookup, rate_limit=settings.EDGE_RATE_LIMIT)
     except EdgeError as error:
+        metrics.lookup_finished(started, error.code)
         return problem_response(error, request_id)
     except Exception:
         logger.exception("edge.interact.failed", extra={"request_id": request_id})
+        metrics.lookup_finished(started, "EXEG-0001-500")
         return problem_response(EdgeError("EXEG-0001-500", "Something went wrong on our side."), request_id)
-    more_handles = "".join("," + handle for handle in _sdk_handles(visitor, lookup.body)) if sdk else ""
+    more_handles = "".join("," + handle for handle in _sdk_handles(result.visitor, lookup.body)) if sdk else ""
     # A request id is made of [A-Za-z0-9._:-] (see `new_request_id`): nothing in it needs JSON escaping.
-    body = _ANSWER % (request_id, payload, more_handles)
+    body = _ANSWER % (request_id, result.payload, more_handles)
     # Bytes, not str: HttpResponse would otherwise look up the charset and encode on every lookup.
     response = HttpResponse(body.encode(), content_type="application/json")
-    _allow_origin(response, request, config["origins"])
+    _allow_origin(response, request, result.origins)
+    metrics.lookup_finished(started, None)
     return response
 
 
@@ -230,3 +238,25 @@ def token_view(request):
         )
     token, expires_in = issued
     return JsonResponse({"access_token": token, "token_type": "bearer", "expires_in": expires_in})
+
+
+def _metrics_token_sent(request) -> bool:
+    """Return whether the request carries the configured `METRICS_TOKEN` as a bearer token (a scraper)."""
+    expected = settings.METRICS_TOKEN
+    scheme, _sep, sent = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    return bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(sent.strip(), expected)
+
+
+@declare_rule(CAN_READ_METRICS)
+def metrics_view(request):
+    """
+    `GET /metrics`: the edge's counters in the Prometheus text format, for a scraper presenting
+    `Authorization: Bearer <METRICS_TOKEN>` or a signed-in user the rule allows (superusers).
+    """
+    if not (_metrics_token_sent(request) or CAN_READ_METRICS.allows(request.user, None)):
+        status = 403 if request.user.is_authenticated else 401
+        response = HttpResponse("Metrics need the metrics token or a superuser.\n", status=status)
+        if status == 401:
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return HttpResponse(metrics.render(), content_type=metrics.CONTENT_TYPE)

@@ -5,7 +5,6 @@ import pytest
 from django.utils import timezone
 
 from personalization.audiences.models import AudienceMembership
-from personalization.edge.mirror import RateCounter
 from personalization.edge.store import identity_key, key_of
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services]
@@ -135,45 +134,27 @@ def test_a_starting_worker_copies_the_stored_answers_and_answers_warm(mirrored, 
     assert round_trips == []
 
 
-class SharedCounter:
-    """The Redis `INCRBY` the rate counters share, in memory: these tests are about the batching arithmetic."""
+def test_invalidations_split_over_reads_apply_once_complete_and_a_flush_drops_everything():
+    from personalization.edge.mirror import Mirror
 
-    def __init__(self):
-        self.totals = {}
+    mirror = Mirror({"host": "127.0.0.1", "port": 1, "username": None, "password": None, "timeout": 1}, ["e:"], 10)
+    mirror.values.update({"e:a": "1", "e:b": "2"})
+    push = b">2\r\n$10\r\ninvalidate\r\n*1\r\n$3\r\ne:a\r\n"
 
-    def add(self, key, amount):
-        self.totals[key] = self.totals.get(key, 0) + amount
-        return self.totals[key]
+    assert mirror._apply(push[:9]) is False
+    assert "e:a" in mirror.values
+    assert mirror._apply(push[9:] + b"+PONG\r\n") is True  # the PING's reply came after it
+    assert mirror.values == {"e:b": "2"}
 
-
-def key_for(datastream_id, second):
-    return "%s:%d" % (datastream_id, second)
-
-
-@pytest.mark.parametrize("limit", [1, 3, 99])
-def test_small_rate_limits_are_counted_exactly(limit):
-    counter = RateCounter(SharedCounter().add)
-
-    counts = [counter.hit(key_for, "ds", 100, limit) for _ in range(limit + 2)]
-
-    assert counts == list(range(1, limit + 3))
+    mirror._apply(b">2\r\n$10\r\ninvalidate\r\n_\r\n")
+    assert mirror.values == {}
 
 
-def test_two_processes_together_overshoot_a_large_limit_by_less_than_a_batch_each():
-    shared = SharedCounter()
-    processes = [RateCounter(shared.add), RateCounter(shared.add)]
-    limit = 1500
-    admitted = 0
-    for number in range(4000):
-        if processes[number % 2].hit(key_for, "ds", 100, limit) <= limit:
-            admitted += 1
+@pytest.mark.parametrize("data", [b"-ERR tracking is off\r\n", b"?what\r\n"])
+def test_an_error_or_garbage_on_the_invalidation_connection_breaks_it(data):
+    from personalization.edge.mirror import Mirror, _Broken
 
-    assert limit <= admitted < limit + 2 * RateCounter.batch_for(limit)
+    mirror = Mirror({"host": "127.0.0.1", "port": 1, "username": None, "password": None, "timeout": 1}, ["e:"], 10)
 
-
-def test_a_new_second_starts_a_new_count():
-    counter = RateCounter(SharedCounter().add)
-    for _ in range(10):
-        counter.hit(key_for, "ds", 100, 5)
-
-    assert counter.hit(key_for, "ds", 101, 5) == 1
+    with pytest.raises(_Broken):
+        mirror._apply(data)
