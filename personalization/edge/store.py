@@ -31,6 +31,7 @@ Keys (after the cache's prefix and `edge:`; `{…}` is the Redis Cluster hash ta
 - `rl:{<datastream>}:<second>`: the per-second request counter.
 """
 
+import base64
 import hashlib
 import json
 import secrets
@@ -70,8 +71,14 @@ class StoreUnavailable(Exception):
 
 
 def identity_key(namespace: str, value: str) -> str:
-    """Return a short, cache-safe digest of an identity (namespaces are case-sensitive, so is the digest)."""
-    return hashlib.blake2b(("%s\x00%s" % (namespace, value)).encode(), digest_size=16).hexdigest()
+    """
+    Return a short, cache-safe digest of an identity (namespaces are case-sensitive, so is the digest): 96 bits
+    of BLAKE2b in URL-safe base64, 16 characters. Every profile entry's key carries one, so its length is Redis
+    memory: 16 characters instead of 32 hex digits keep the bench's keys in a 16-byte smaller allocation. Two of
+    10M identities share a digest with a probability of about 6·10⁻¹⁶.
+    """
+    digest = hashlib.blake2b(("%s\x00%s" % (namespace, value)).encode(), digest_size=12).digest()
+    return base64.urlsafe_b64encode(digest).decode()
 
 
 def key_of(kind: str, *ids) -> str:
