@@ -587,6 +587,9 @@ def main():
         "--rate", type=int, default=1500, help="also measure latency with lookups paced near this rate (0: skip)"
     )
     parser.add_argument(
+        "--fill-only", action="store_true", help="only seed, fill the store and print its figures (no load rows)"
+    )
+    parser.add_argument(
         "--shared-redis",
         action="store_true",
         help="use REDIS_URL's Redis instead of a redis-server of the bench's own (whose memory is the store's alone)",
@@ -612,6 +615,9 @@ def run(args) -> None:
     setup_django(DEFAULTS)
     ensure_postgres_database("bench/lookup.py")
     seeded = seed(args.profiles, args.audiences, args.destinations)
+    if args.fill_only:
+        print_fill(fill_store(seeded["sandbox"], args.profiles, progress=True), args.profiles)
+        return
     datastream = seeded["datastream"]
     headers = credential_headers(seeded["sandbox"])
     queries = count_queries(datastream, headers)
@@ -724,7 +730,7 @@ def _count(profiles: int) -> str:
     return "%dM" % (profiles // 1_000_000) if profiles % 1_000_000 == 0 else "{:,}".format(profiles)
 
 
-def fill_store(sandbox, profiles: int) -> dict:
+def fill_store(sandbox, profiles: int, progress: bool = False) -> dict:
     """
     Empty the store and fill it with `edge_rebuild`; return its rate, the CPU each process spent per profile
     (this one, its PostgreSQL backend, Redis: the figures other load on the machine moves least) and Redis's
@@ -743,7 +749,14 @@ def fill_store(sandbox, profiles: int) -> dict:
     before = redis_memory(store._full_key("pf:*"), samples=0)
     cpu = (time.process_time(), _cpu_seconds([backend]), _cpu_seconds(redis_pids))
     started = time.perf_counter()
-    rebuilt = edge_rebuild(sandbox_id=sandbox.pk)
+    step = [1_000_000]
+
+    def report(done: int) -> None:
+        if progress and done >= step[0]:
+            print("  filled %d in %.0f s" % (done, time.perf_counter() - started), flush=True)
+            step[0] += 1_000_000
+
+    rebuilt = edge_rebuild(sandbox_id=sandbox.pk, progress=report)
     seconds = time.perf_counter() - started
     spent = [
         (time.process_time() - cpu[0]),
@@ -815,6 +828,27 @@ def redis_cut_row(port: int, path: str, script: str, args) -> dict:
         proxy.close()
 
 
+def print_fill(figures: dict, profiles: int) -> None:
+    """Print the store's figures: the fill's time, rate and CPU, Redis's memory per profile."""
+    print(
+        "edge_rebuild: %d answers in %.1f s (%.0f profiles/s); Redis %.0f bytes per profile (used_memory growth), "
+        "%.0f bytes per entry (MEMORY USAGE, sampled); %d profiles"
+        % (
+            figures["rebuilt"],
+            figures["rebuild_seconds"],
+            figures["rebuilt"] / figures["rebuild_seconds"],
+            figures["redis_bytes_per_profile"],
+            figures["redis_sampled_bytes"],
+            profiles,
+        )
+    )
+    rebuild_cpu = figures["rebuild_cpu_us"]
+    print(
+        "edge_rebuild CPU per profile: %.1f µs this process, %.1f µs PostgreSQL, %.1f µs Redis; with a core each "
+        "(they work in parallel), the busiest allows %.0f profiles/s" % (*rebuild_cpu, 1e6 / max(rebuild_cpu))
+    )
+
+
 def print_results(args, results: dict, figures: dict, queries: dict) -> None:
     baseline = results["baseline (constant JSON)"]["rps"]
     print()
@@ -872,22 +906,7 @@ def print_results(args, results: dict, figures: dict, queries: dict) -> None:
         "capacity ratio by CPU %.2fx (the figure that load from other processes on the machine moves least)"
         % (base_cpu, warm["app_us"], warm["redis_us"], base_cpu / (warm["app_us"] + warm["redis_us"]))
     )
-    print(
-        "edge_rebuild: %d answers in %.1f s (%.0f profiles/s); Redis %.0f bytes per profile (used_memory growth), "
-        "%.0f bytes per entry (MEMORY USAGE, sampled)"
-        % (
-            figures["rebuilt"],
-            figures["rebuild_seconds"],
-            figures["rebuilt"] / figures["rebuild_seconds"],
-            figures["redis_bytes_per_profile"],
-            figures["redis_sampled_bytes"],
-        )
-    )
-    rebuild_cpu = figures["rebuild_cpu_us"]
-    print(
-        "edge_rebuild CPU per profile: %.1f µs this process, %.1f µs PostgreSQL, %.1f µs Redis; with a core each "
-        "(they work in parallel), the busiest allows %.0f profiles/s" % (*rebuild_cpu, 1e6 / max(rebuild_cpu))
-    )
+    print_fill(figures, args.profiles)
     print(
         "workers started warm in %.1f s with %d answers copied; after the rows they mirror %d (EDGE_LOCAL_CACHE_SIZE "
         "%s per worker); worker memory %.0f MB each"
