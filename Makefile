@@ -19,7 +19,7 @@ help:
 	@echo "make run      set up the embedded mode (SQLite, no broker), load demo data, serve http://$(HOST):$(PORT)"
 	@echo "make seed     migrate and load the demo data only"
 	@echo "make test     run the test suite (PostgreSQL when DATABASE_URL is set, SQLite otherwise)"
-	@echo "make lint     ruff check and ruff format --check"
+	@echo "make lint     ruff check, ruff format --check and the import contracts (lint-imports)"
 	@echo "make format   ruff format and ruff check --fix"
 	@echo "make worker   Celery worker (needs CELERY_BROKER_URL)"
 	@echo "make beat     Celery beat, the periodic scheduler (needs CELERY_BROKER_URL)"
@@ -54,9 +54,11 @@ test: install
 	@status=0; $(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS) || status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests." >&2; fi; exit $$status
 
+# lint-imports checks the app boundaries declared in pyproject.toml ([tool.importlinter]).
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: install
 	$(VENV)/bin/ruff format .

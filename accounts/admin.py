@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth.models import Group
 
 from accounts.models import PersonalToken, Role, Sandbox
 from accounts.services import role_sync_grants
@@ -18,8 +19,6 @@ class RoleAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if not obj.group_id:
-            from django.contrib.auth.models import Group
-
             obj.group, _created = Group.objects.get_or_create(name="role:%s" % obj.name)
         super().save_model(request, obj, form, change)
 

@@ -5,6 +5,8 @@ from rest_framework import authentication, exceptions
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import PersonalToken
+
 
 class PersonalTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Token"
@@ -14,7 +16,6 @@ class PersonalTokenAuthentication(authentication.BaseAuthentication):
         keyword, _sep, plaintext = header.partition(" ")
         if keyword != self.keyword:
             return None
-        from accounts.models import PersonalToken
 
         plaintext = plaintext.strip()
         prefix = plaintext.split(".", 1)[0]

@@ -1,7 +1,7 @@
 from accounts import permissions as rules
 from accounts.hints import MissingHere
 from accounts.middleware import SANDBOX_ORDER
-from accounts.permissions import sandboxes_visible_to
+from accounts.permissions import permission_map, sandboxes_visible_to
 
 # (label, url name, the rule its page declares), in menu order: a section shows when its page would open.
 NAVIGATION = (
@@ -36,8 +36,6 @@ def navigation(request):
     ]
     granted = set()
     if sandbox is not None:
-        from accounts.permissions import permission_map
-
         granted = set(permission_map(user).get(sandbox.pk, ()))
     return {
         "nav_sections": sections,

@@ -1,3 +1,5 @@
+from accounts.permissions import sandboxes_visible_to
+
 SESSION_KEY = "current_sandbox_id"
 # Production first ("production" sorts after "development"), then by name.
 SANDBOX_ORDER = ("-kind", "name")
@@ -5,8 +7,6 @@ SANDBOX_ORDER = ("-kind", "name")
 
 def current_sandbox(request):
     """Return the sandbox picked in the switcher, falling back to the first one the user can see."""
-    from accounts.permissions import sandboxes_visible_to
-
     if not request.user.is_authenticated:
         return None
     visible = sandboxes_visible_to(request.user)

@@ -207,6 +207,7 @@ def permission_map(user) -> dict[int, frozenset[str]]:
     cached = getattr(user, _CACHE_ATTR, None)
     if cached is not None:
         return cached
+    # accounts.models imports this module (`in_sandbox`, `restrict`); the models are read on use.
     from accounts.models import Sandbox, SandboxGroupObjectPermission, SandboxUserObjectPermission
 
     grants: dict[int, set[str]] = defaultdict(set)
@@ -251,6 +252,7 @@ def has_sandbox_permission(user, rule, sandbox) -> bool:
 
 def sandboxes_visible_to(user) -> QuerySet:
     """Return the sandboxes where `user` holds any permission (what the sandbox switcher lists)."""
+    # See `permission_map`: accounts.models imports this module.
     from accounts.models import Sandbox
 
     return Sandbox.objects.filter(pk__in=[sid for sid, granted in permission_map(user).items() if granted])

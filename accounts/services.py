@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts.models import ApiCredential, PersonalToken, Role, SandboxGroupObjectPermission
 from accounts.permissions import CAN_MANAGE_API_CREDENTIALS
+from personalization.changes import announce_tokens_revoked
 
 __all__ = [
     "api_credential_create",
@@ -99,8 +100,6 @@ def api_credential_create(*, user, sandbox, name: str, expires_at=None) -> tuple
 @transaction.atomic
 def api_credential_revoke(*, user, credential: ApiCredential) -> ApiCredential:
     """Revoke a credential; its bearer tokens stop working on the very next request."""
-    from personalization.changes import announce_tokens_revoked
-
     CAN_MANAGE_API_CREDENTIALS.require(user, credential.sandbox_id)
     if credential.revoked_at is None:
         credential.revoked_at = timezone.now()

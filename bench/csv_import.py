@@ -8,13 +8,17 @@ Benchmark the CSV custom upload on PostgreSQL against `COPY` of the same file.
 
 It writes a CSV (an `ecid` identity column and 3 payload columns: tier, city, score) under MEDIA_ROOT, then prints:
 
-- copy: `COPY` of the file into a plain 4-column table (the floor: no checks, no profiles, no upserts);
+- copy: `COPY` of the file into a plain 4-column table (no checks, no profiles, no upserts);
+- floor: the import's writes done by hand in plain SQL (`FLOOR_STATEMENTS`: `COPY` into staging, then one
+  `INSERT … SELECT` each into the same constrained tables: profiles, identities, memberships), what PostgreSQL
+  itself needs for a file of new identities;
 - import: `audience_import_run` on the same file into a fresh custom upload audience of the `bench-csv` sandbox
   (every identity unknown: a profile, an identity and a membership per row), run in a child process whose peak
   resident memory (`getrusage` maxrss) is reported; with `--known`, every identity of the file is given a profile
   first (untimed, random profile ids as the Edge API makes them), so the import only writes memberships; with
   `--rerun`, the same file again (nothing changes);
-- the ratio import / copy; targets: within 5× COPY, peak memory under 300 MB;
+- the ratios import / copy and import / floor; targets: within 5× COPY and 1.5× the floor (new identities),
+  peak memory under 300 MB;
 - where the import's time went (the phases the import logs): reading and checking rows in Python, `COPY` into
   the staging table, each merge statement, and the commit (which runs the deferred foreign key checks).
 
@@ -78,14 +82,88 @@ def time_copy(path: Path) -> float:
     return elapsed
 
 
-def reset_sandbox():
-    """Delete the bench sandbox's profiles, identities and audiences from earlier runs; return the sandbox."""
+FLOOR_SANDBOX = "bench-csv-floor"
+# The import's writes by hand: COPY into staging (each row numbered as it lands), then one INSERT … SELECT per
+# table into the same constrained, indexed tables, in one transaction. New profile ids ascend with the row number,
+# as the import's time-ordered ids do, so neither side pays for random index pages.
+FLOOR_STATEMENTS = (
+    "CREATE TEMPORARY TABLE bench_floor_staging (n bigint GENERATED ALWAYS AS IDENTITY, ecid text, tier text,"
+    " city text, score text) ON COMMIT DROP",
+    None,  # COPY bench_floor_staging (ecid, tier, city, score) FROM the file
+    """
+    INSERT INTO profiles_profile (id, sandbox_id, attributes, created_at, updated_at)
+    SELECT (%(prefix)s || lpad(to_hex(n), 16, '0'))::uuid, %(sandbox)s, '{}'::jsonb, now(), now()
+    FROM bench_floor_staging
+    """,
+    """
+    INSERT INTO profiles_identity (sandbox_id, namespace_id, value, profile_id, "primary", created_at)
+    SELECT %(sandbox)s, %(namespace)s, ecid, (%(prefix)s || lpad(to_hex(n), 16, '0'))::uuid, true, now()
+    FROM bench_floor_staging
+    """,
+    """
+    INSERT INTO audiences_audiencemembership (audience_id, profile_id, status, qualified_at, exited_at, payload)
+    SELECT %(audience)s, (%(prefix)s || lpad(to_hex(n), 16, '0'))::uuid, 'realized', now(), NULL,
+        jsonb_build_object('tier', tier, 'city', city, 'score', score)
+    FROM bench_floor_staging
+    """,
+)
+
+
+def time_floor(path: Path) -> tuple[float, dict]:
+    """
+    Return the seconds PostgreSQL itself takes to make the file's rows new profiles, identities and memberships
+    (`FLOOR_STATEMENTS`, committed: the deferred foreign key checks count), in a sandbox of its own, and the
+    seconds of each step.
+    """
     from django.db import connection, transaction
 
     from accounts.models import Sandbox
+    from personalization.audiences.models import Audience
     from personalization.profiles.models import IdentityNamespace
 
-    sandbox, _created = Sandbox.objects.get_or_create(name=SANDBOX, defaults={"title": "Bench CSV"})
+    sandbox, _created = Sandbox.objects.get_or_create(name=FLOOR_SANDBOX, defaults={"title": "Bench CSV floor"})
+    _delete_sandbox_rows(sandbox)
+    namespace, _created = IdentityNamespace.objects.get_or_create(
+        sandbox=sandbox, code="ECID", defaults={"name": "ECID"}
+    )
+    audience = Audience.objects.create(
+        sandbox=sandbox, name="Bench floor", origin=Audience.Origin.CUSTOM_UPLOAD, status=Audience.Status.PUBLISHED
+    )
+    params = {
+        "sandbox": sandbox.pk,
+        "namespace": namespace.pk,
+        "audience": audience.pk,
+        "prefix": "%016x" % time.time_ns(),
+    }
+    phases, names = {}, ("staging", "copy", "profiles", "identities", "memberships")
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        for name, statement in zip(names, FLOOR_STATEMENTS, strict=True):
+            step = time.perf_counter()
+            if statement is None:
+                with (
+                    open(path, "rb") as handle,
+                    cursor.copy(
+                        "COPY bench_floor_staging (ecid, tier, city, score) FROM STDIN WITH (FORMAT csv, HEADER true)"
+                    ) as copy,
+                ):
+                    while chunk := handle.read(1024 * 1024):
+                        copy.write(chunk)
+            else:
+                cursor.execute(statement, params)
+            phases[name] = time.perf_counter() - step
+        committing = time.perf_counter()
+    phases["commit"] = time.perf_counter() - committing
+    elapsed = time.perf_counter() - started
+    _delete_sandbox_rows(sandbox)
+    vacuum()
+    return elapsed, phases
+
+
+def _delete_sandbox_rows(sandbox) -> None:
+    """Delete the sandbox's profiles, identities, audiences and their memberships and imports."""
+    from django.db import connection, transaction
+
     with transaction.atomic(), connection.cursor() as cursor:
         for sql in (
             "DELETE FROM audiences_audiencemembership WHERE audience_id IN "
@@ -97,6 +175,16 @@ def reset_sandbox():
             "DELETE FROM profiles_profile WHERE sandbox_id = %s",
         ):
             cursor.execute(sql, [sandbox.pk])
+
+
+def reset_sandbox():
+    """Delete the bench sandbox's profiles, identities and audiences from earlier runs; return the sandbox."""
+
+    from accounts.models import Sandbox
+    from personalization.profiles.models import IdentityNamespace
+
+    sandbox, _created = Sandbox.objects.get_or_create(name=SANDBOX, defaults={"title": "Bench CSV"})
+    _delete_sandbox_rows(sandbox)
     vacuum()
     IdentityNamespace.objects.get_or_create(sandbox=sandbox, code="ECID", defaults={"name": "ECID"})
     return sandbox
@@ -166,7 +254,7 @@ def child(relative: str, rerun: bool, known: int) -> None:
     setup_django(DEFAULTS)
     from django.conf import settings
 
-    from personalization.audiences.csv_import import audience_import_run
+    from personalization.audiences.imports.run import audience_import_run
     from personalization.audiences.models import Audience, AudienceImport
     from personalization.profiles.models import IdentityNamespace
 
@@ -239,6 +327,12 @@ def main() -> None:
     print("file: %s rows, %.1f MB, written in %.1f s" % (f"{args.rows:,}", size / 1e6, time.perf_counter() - started))
     copy_seconds = time_copy(path)
     print("copy:   %.2f s (%.0f rows/s)" % (copy_seconds, args.rows / copy_seconds))
+    floor_seconds, floor_phases = time_floor(path)
+    print(
+        "floor:  %.2f s: the same writes by hand (COPY into staging, one INSERT … SELECT per table), %.1f× COPY"
+        % (floor_seconds, floor_seconds / copy_seconds)
+    )
+    print("        phases: %s" % describe(floor_phases))
 
     command = [sys.executable, __file__, "--child", relative, "--rows", str(args.rows)]
     command += (["--rerun"] if args.rerun else []) + (["--known"] if args.known else [])
@@ -250,13 +344,15 @@ def main() -> None:
     if timings["import_status"] != "succeeded":
         raise SystemExit("import failed: %s" % timings["import_error"])
     print(
-        "import: %.2f s (%.0f rows/s), %s rows landed%s, %.1f× COPY (target ≤ 5×)"
+        "import: %.2f s (%.0f rows/s), %s rows landed%s, %.1f× COPY (target ≤ 5×), %.2f× floor%s"
         % (
             timings["import"],
             args.rows / timings["import"],
             f"{timings['import_rows_valid']:,}",
             " (identities known)" if args.known else "",
             timings["import"] / copy_seconds,
+            timings["import"] / floor_seconds,
+            "" if args.known else " (target ≤ 1.5×)",
         )
     )
     print("        phases: %s" % describe(timings["import_phases"]))

@@ -4,9 +4,10 @@ from rest_framework.routers import DefaultRouter
 
 from accounts.api import ApiCredentialViewSet, PersonalTokenViewSet, RoleViewSet, SandboxViewSet
 from personalization.audiences.api import AudienceViewSet
+from personalization.audiences.profile_api import ProfileViewSet
 from personalization.datastreams.api import DatastreamViewSet
 from personalization.destinations.api import ActivationViewSet, AttributeMappingViewSet, DestinationViewSet
-from personalization.profiles.api import IdentityNamespaceViewSet, ProfileFieldViewSet, ProfileViewSet
+from personalization.profiles.api import IdentityNamespaceViewSet, ProfileFieldViewSet
 
 router = DefaultRouter()
 

@@ -2,6 +2,8 @@
 
 import django_filters
 
+from django.db.models import Q
+
 __all__ = ["SandboxedFilterSet"]
 
 
@@ -14,8 +16,6 @@ class SandboxedFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
 
     def search(self, queryset, name, value):
-        from django.db.models import Q
-
         value = value.strip()
         if not value or not self.search_fields:
             return queryset

@@ -188,6 +188,15 @@ CELERY_TIMEZONE = TIME_ZONE
 # Periodic batch re-evaluation of published rule-based audiences: a crontab line, daily at 02:00 UTC by default.
 AUDIENCE_EVALUATION_CRONTAB = env.str("AUDIENCE_EVALUATION_CRONTAB", default="0 2 * * *")
 AUDIENCE_EVALUATION_CHUNK_SIZE = env.int("AUDIENCE_EVALUATION_CHUNK_SIZE", default=50000)
+# Past this many profiles changed by one batch evaluation, the sandbox's whole edge store is refreshed instead.
+AUDIENCE_EVALUATION_ANNOUNCE_LIMIT = env.int("AUDIENCE_EVALUATION_ANNOUNCE_LIMIT", default=5000)
+# A running evaluation without progress for this many seconds (its worker died) is queued again by the periodic run.
+AUDIENCE_EVALUATION_STALE_AFTER = env.int("AUDIENCE_EVALUATION_STALE_AFTER", default=3600)
+# CSV imports: rows per batch written, PostgreSQL's work_mem for the merge statements (that transaction only),
+# and the changed profiles named to the edge store one by one before the whole sandbox is refreshed instead.
+AUDIENCE_IMPORT_BATCH_SIZE = env.int("AUDIENCE_IMPORT_BATCH_SIZE", default=2000)
+AUDIENCE_IMPORT_WORK_MEM = env.str("AUDIENCE_IMPORT_WORK_MEM", default="256MB")
+AUDIENCE_IMPORT_ANNOUNCE_LIMIT = env.int("AUDIENCE_IMPORT_ANNOUNCE_LIMIT", default=5000)
 try:
     _minute, _hour, _day_of_month, _month_of_year, _day_of_week = AUDIENCE_EVALUATION_CRONTAB.split()
 except ValueError:

@@ -11,15 +11,14 @@ from accounts.permissions import (
     CAN_VIEW_SEGMENTS,
     SIGNED_IN,
 )
+from personalization.audiences.models import Audience
+from personalization.datastreams.models import Datastream
+from personalization.destinations.models import Destination
+from personalization.profiles.models import Profile, ProfileField
 
 
 def _overview_cards(user, sandbox):
     """Return a card per section the user may see in `sandbox`, each with its object count."""
-    from personalization.audiences.models import Audience
-    from personalization.datastreams.models import Datastream
-    from personalization.destinations.models import Destination
-    from personalization.profiles.models import Profile, ProfileField
-
     sections = (
         ("Datastreams", "datastreams:datastream_list", CAN_VIEW_DATASTREAMS, Datastream),
         ("Profile fields", "profiles:profilefield_list", CAN_VIEW_PROFILES, ProfileField),

@@ -5,3 +5,7 @@ from django.utils.translation import gettext_lazy as _
 class AlertsConfig(AppConfig):
     name = "personalization.alerts"
     verbose_name = _("Alerts")
+
+    def ready(self):
+        # Imported for its side effect: connecting the receivers (models are not importable before ready()).
+        from personalization.alerts import receivers  # noqa: F401

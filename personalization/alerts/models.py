@@ -3,15 +3,10 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import SandboxedModel
+from personalization.destinations.choices import AlertType
 from personalization.validators import field_error
 
 __all__ = ["AlertEvent", "AlertSubscription", "AlertType", "Notification", "WebhookDelivery", "WebhookEndpoint"]
-
-
-class AlertType(models.TextChoices):
-    ACTIVATION_SKIPPED_RATE = "activation_skipped_rate", _("Activation Skipped Rate Exceeded")
-    RUN_FAILURE = "run_failure", _("Destination Flow Run Failure")
-    RUN_DELAY = "run_delay", _("Destination Flow Run Delay")
 
 
 class AlertSubscription(SandboxedModel):

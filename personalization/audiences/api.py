@@ -9,10 +9,11 @@ from django.utils.translation import gettext as _
 
 from accounts.permissions import CAN_IMPORT_AUDIENCES, CAN_MANAGE_SEGMENTS, CAN_VIEW_SEGMENTS
 from personalization.api_base import SandboxedModelSerializer, SandboxedModelViewSet, SandboxField
+from personalization.audiences.evaluation import is_batch_evaluable
 from personalization.audiences.filtersets import AudienceFilterSet
-from personalization.audiences.forms_import import CsvUploadForm
-from personalization.audiences.import_models import AudienceImport
-from personalization.audiences.import_services import (
+from personalization.audiences.imports.forms import CsvUploadForm
+from personalization.audiences.imports.models import AudienceImport
+from personalization.audiences.imports.services import (
     EXPIRATION_DAYS_DEFAULT,
     EXPIRATION_DAYS_MAX,
     EXPIRATION_DAYS_MIN,
@@ -208,8 +209,6 @@ class AudienceViewSet(SandboxedModelViewSet):
     @action(detail=True, methods=["post"])
     def evaluate(self, request, pk=None):
         """Queue a batch evaluation now (or return the one already queued or running)."""
-        from personalization.audiences.evaluation import is_batch_evaluable
-
         audience = self.get_object()
         if not is_batch_evaluable(audience):
             raise serializers.ValidationError(

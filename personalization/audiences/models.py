@@ -7,9 +7,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import SandboxedModel
+
+# The CSV upload history lives with the rest of the imports; Django finds the app's models here.
+from personalization.audiences.imports.models import AudienceImport
 from personalization.validators import field_error
 
-__all__ = ["Audience", "AudienceEvaluation", "AudienceMembership"]
+__all__ = ["Audience", "AudienceEvaluation", "AudienceImport", "AudienceMembership"]
 
 
 class Audience(SandboxedModel):
@@ -92,6 +95,7 @@ class Audience(SandboxedModel):
 
     def _clean_rule(self):
         """Validate the rule against this sandbox's schema and audiences (see `audiences.rules`)."""
+        # The rules package reads audiences (included ones, their names), so it imports this module; on use here.
         from personalization.audiences.rules import check_rule
 
         if self.rule is not None and self.sandbox_id:
@@ -100,6 +104,7 @@ class Audience(SandboxedModel):
     @property
     def rule_text(self) -> str:
         """The rule as one readable line, naming included audiences."""
+        # See `_clean_rule`: the rules package imports this module.
         from personalization.audiences.rules import describe_rule
 
         return describe_rule(self.rule, sandbox_id=self.sandbox_id)
@@ -212,9 +217,3 @@ class AudienceEvaluation(SandboxedModel):
         if self.status == self.Status.SUCCEEDED:
             return 1.0
         return min(1.0, self.processed / self.total) if self.total else 0.0
-
-
-# The CSV upload history lives in its own module; importing it here registers the model with the app.
-from personalization.audiences.import_models import AudienceImport  # noqa: E402
-
-__all__ += ["AudienceImport"]

@@ -16,6 +16,7 @@ from personalization.audiences.rules import (
     validate_rule,
 )
 from personalization.audiences.rules.grammar import node_kind
+from personalization.profiles.models import Profile
 
 __all__ = ["RuleEstimate", "rule_estimate", "rule_subject_audiences", "rule_subject_fields"]
 
@@ -88,8 +89,6 @@ def rule_estimate(*, sandbox_id, rule, evaluation: str, audience_id=None) -> Rul
     In-audience conditions read today's memberships. Event conditions cannot be known before a request
     arrives, so they are left out of the count (see `_without_events`).
     """
-    from personalization.profiles.models import Profile
-
     estimate = RuleEstimate(rule=rule, evaluation=evaluation)
     if rule is None:
         return estimate

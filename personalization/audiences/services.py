@@ -1,11 +1,23 @@
+import datetime
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.permissions import CAN_MANAGE_SEGMENTS
+from personalization.audiences.evaluation import (
+    audience_evaluation_claim,
+    is_batch_evaluable,
+    profile_streaming_evaluate,
+)
 from personalization.audiences.models import Audience, AudienceEvaluation
+from personalization.audiences.rules import audience_references
+from personalization.audiences.tasks import evaluate_audience as evaluate_audience_task
+from personalization.profiles.models import ProfileField
+from personalization.profiles.services import profile_upsert
 from personalization.services import delete_checked, save_checked
 
 __all__ = [
@@ -33,8 +45,6 @@ def _refuse_if_activated(audience: Audience, action: str) -> None:
 
 def _evaluate_if_published(audience: Audience, was_published: bool, rule_changed: bool = False) -> None:
     """Queue an evaluation when an audience becomes published, or when a published audience's rule changes."""
-    from personalization.audiences.evaluation import is_batch_evaluable
-
     if (not was_published or rule_changed) and is_batch_evaluable(audience):
         trigger = AudienceEvaluation.Trigger.MANUAL if was_published else AudienceEvaluation.Trigger.PUBLISH
         audience_evaluation_enqueue(audience=audience, trigger=trigger)
@@ -42,8 +52,6 @@ def _evaluate_if_published(audience: Audience, was_published: bool, rule_changed
 
 def _refuse_if_included(audience: Audience) -> None:
     """Refuse to delete an audience that other audiences' rules include (`in_audience`)."""
-    from personalization.audiences.rules import audience_references
-
     rules = Audience.objects.filter(sandbox_id=audience.sandbox_id, rule__isnull=False).exclude(pk=audience.pk)
     names = sorted(
         name for name, rule in rules.values_list("name", "rule") if str(audience.pk) in audience_references(rule)
@@ -96,26 +104,6 @@ def audience_publish(*, user, audience: Audience) -> Audience:
     return audience_update(user=user, audience=audience, status=Audience.Status.PUBLISHED)
 
 
-def audience_evaluation_claim(*, audience_id, trigger: str) -> AudienceEvaluation | None:
-    """
-    Return the audience's queued or running evaluation, or queue a new one; None when the audience is gone.
-
-    Idempotent: the database allows one active evaluation per audience, so concurrent calls share it.
-    """
-    audience = Audience.objects.filter(pk=audience_id).first()
-    if audience is None:
-        return None
-    active = AudienceEvaluation.objects.filter(audience=audience, status__in=AudienceEvaluation.ACTIVE_STATUSES)
-    existing = active.first()
-    if existing is not None:
-        return existing
-    try:
-        with transaction.atomic():
-            return AudienceEvaluation.objects.create(audience=audience, trigger=trigger)
-    except IntegrityError:
-        return active.first()
-
-
 @transaction.atomic
 def audience_evaluation_enqueue(*, audience: Audience, trigger: str, user=None) -> AudienceEvaluation | None:
     """
@@ -123,8 +111,6 @@ def audience_evaluation_enqueue(*, audience: Audience, trigger: str, user=None) 
 
     With `user`, checks Manage Segments on the audience's sandbox (a request); without, the caller is the system.
     """
-    from personalization.audiences.tasks import evaluate_audience as evaluate_audience_task
-
     if user is not None:
         CAN_MANAGE_SEGMENTS.require(user, audience.sandbox_id)
     evaluation = audience_evaluation_claim(audience_id=audience.pk, trigger=trigger)
@@ -142,15 +128,7 @@ def audience_evaluations_schedule() -> int:
     `in_audience` change with time and with other audiences, not only with profile updates. Evaluations that
     stopped making progress (a worker died) are queued again first; they resume from their cursor.
     """
-    import datetime
-
-    from django.conf import settings
-    from django.utils import timezone
-
-    from personalization.audiences.evaluation import is_batch_evaluable
-    from personalization.audiences.tasks import evaluate_audience as evaluate_audience_task
-
-    stale_after = datetime.timedelta(seconds=getattr(settings, "AUDIENCE_EVALUATION_STALE_AFTER", 3600))
+    stale_after = datetime.timedelta(seconds=settings.AUDIENCE_EVALUATION_STALE_AFTER)
     stale = list(
         AudienceEvaluation.objects.filter(
             status=AudienceEvaluation.Status.RUNNING, updated_at__lt=timezone.now() - stale_after
@@ -192,10 +170,6 @@ def profile_ingest(
 
     The edge store forgets the profile's answers when the transaction commits, so the next lookup reflects it.
     """
-    from personalization.audiences.evaluation import profile_streaming_evaluate
-    from personalization.profiles.models import ProfileField
-    from personalization.profiles.services import profile_upsert
-
     schema = dict(ProfileField.objects.filter(sandbox=sandbox).values_list("path", "field_type"))
     with transaction.atomic():
         upsert = profile_upsert(

@@ -8,6 +8,15 @@ from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from personalization.audiences import evaluation
+from personalization.audiences.imports.run import (
+    TRANSIENT_DATABASE_ERRORS,
+    audience_import_fail,
+    audience_import_release,
+    audience_import_run,
+)
+from personalization.audiences.models import AudienceEvaluation
+
 logger = logging.getLogger("personalization.audiences.tasks")
 
 __all__ = ["evaluate_audience", "evaluate_published_audiences", "import_csv"]
@@ -18,11 +27,8 @@ MAX_RETRIES = 5
 @shared_task(name="personalization.audiences.evaluate_audience", bind=True, max_retries=MAX_RETRIES, acks_late=True)
 def evaluate_audience(self, evaluation_id: int) -> None:
     """Run a queued audience evaluation; database errors are retried with backoff, then the run is failed."""
-    from personalization.audiences.evaluation import audience_evaluation_run
-    from personalization.audiences.models import AudienceEvaluation
-
     try:
-        audience_evaluation_run(evaluation_id=evaluation_id)
+        evaluation.audience_evaluation_run(evaluation_id=evaluation_id)
     except DatabaseError as exc:
         if self.request.retries < MAX_RETRIES:
             raise self.retry(exc=exc, countdown=30 * 2**self.request.retries) from exc
@@ -43,6 +49,7 @@ def _fail(model, evaluation_id, exc) -> None:
 @shared_task(name="personalization.audiences.evaluate_published_audiences")
 def evaluate_published_audiences() -> int:
     """Queue a batch evaluation of every published rule-based audience (the periodic run); return how many."""
+    # The services import this module to enqueue its tasks; importing them back on use avoids the circle.
     from personalization.audiences.services import audience_evaluations_schedule
 
     return audience_evaluations_schedule()
@@ -66,13 +73,6 @@ IMPORT_MAX_RETRIES = 3
 )
 def import_csv(self, import_id: int) -> None:
     """Run a pending CSV import; database errors release it and retry with backoff, then the import fails."""
-    from personalization.audiences.csv_import import (
-        TRANSIENT_DATABASE_ERRORS,
-        audience_import_fail,
-        audience_import_release,
-        audience_import_run,
-    )
-
     try:
         audience_import_run(import_id=import_id)
     except TRANSIENT_DATABASE_ERRORS as exc:

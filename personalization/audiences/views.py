@@ -21,11 +21,11 @@ from accounts.permissions import (
 )
 from personalization import generic_views as generic
 from personalization.audiences.charts import membership_chart_svg, membership_history
-from personalization.audiences.csv_import import live_progress
-from personalization.audiences.csv_wizard import AudienceCsvImportWizard
 from personalization.audiences.filtersets import AudienceFilterSet
 from personalization.audiences.forms import AudienceDetailsEditForm, AudienceRuleForm, RuleEstimateForm
-from personalization.audiences.import_services import audience_import_confirm_exits, may_confirm_exits
+from personalization.audiences.imports.run import live_progress
+from personalization.audiences.imports.services import audience_import_confirm_exits, may_confirm_exits
+from personalization.audiences.imports.wizard import AudienceCsvImportWizard
 from personalization.audiences.models import Audience, AudienceImport, AudienceMembership
 from personalization.audiences.selectors import rule_estimate
 from personalization.audiences.services import audience_create, audience_delete, audience_publish, audience_update

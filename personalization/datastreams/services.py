@@ -1,3 +1,6 @@
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
 from accounts.permissions import CAN_MANAGE_DATASTREAMS
 from personalization.datastreams.models import Datastream
 from personalization.services import delete_checked, save_checked
@@ -15,9 +18,6 @@ def datastream_update(*, user, datastream: Datastream, **fields) -> Datastream:
 
 def datastream_delete(*, user, datastream: Datastream) -> None:
     """Delete a datastream; refused while destinations still answer on it (they would stop silently)."""
-    from django.core.exceptions import ValidationError
-    from django.utils.translation import gettext as _
-
     names = list(datastream.destinations.values_list("name", flat=True))
     if names:
         raise ValidationError(

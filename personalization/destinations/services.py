@@ -1,16 +1,16 @@
 """Writes for destinations, their activations and attribute mappings."""
 
-from collections import defaultdict
 from dataclasses import dataclass
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accounts.permissions import CAN_ACTIVATE, CAN_CONNECT_DESTINATIONS, CAN_MAP_ATTRIBUTES, CAN_SUBSCRIBE_TO_ALERTS
+from accounts.permissions import CAN_ACTIVATE, CAN_CONNECT_DESTINATIONS, CAN_MAP_ATTRIBUTES
 from personalization.audiences.rules.grammar import field_paths
 from personalization.destinations.models import AttributeMapping, AudienceActivation, Destination
-from personalization.governance.models import Label, Policy
+from personalization.destinations.signals import alert_types_chosen
+from personalization.governance.selectors import PolicyCheck, PolicyViolation, policy_check
 from personalization.services import delete_checked, save_checked
 
 __all__ = [
@@ -20,11 +20,11 @@ __all__ = [
     "activation_delete",
     "activation_policy_check",
     "activation_save",
-    "alert_subscriptions_set",
     "attribute_mapping_create",
     "attribute_mapping_delete",
     "attribute_mapping_update",
     "destination_activation_apply",
+    "destination_alerts_choose",
     "destination_connect",
     "destination_create",
     "destination_delete",
@@ -120,40 +120,20 @@ def destination_connect(*, user, sandbox, kind: str, marketing_actions=(), alert
         user=user, sandbox=sandbox, marketing_actions=marketing_actions, kind=kind, **fields
     )
     if alert_types:
-        alert_subscriptions_set(user=user, destination=destination, alert_types=alert_types)
+        destination_alerts_choose(user=user, destination=destination, alert_types=alert_types)
     return destination
 
 
-@transaction.atomic
-def alert_subscriptions_set(*, user, destination: Destination, alert_types) -> list:
+def destination_alerts_choose(*, user, destination: Destination, alert_types) -> None:
     """
-    Subscribe `user` to exactly `alert_types` on `destination`, ending the other subscriptions.
+    Make `user` subscribed to exactly `alert_types` on `destination`.
 
-    Subscriptions are the user's own; they need View Destinations and View Alerts (where the alerts show up).
+    The alerts app stores and checks the subscriptions (it receives `signals.alert_types_chosen`); destinations,
+    below it, only say what was chosen.
     """
-    # The alerts app sits downstream of destinations; this write is the one place the wizard reaches into it.
-    from personalization.alerts.models import AlertSubscription, AlertType
-
-    CAN_SUBSCRIBE_TO_ALERTS.require(user, destination.sandbox_id)
-    wanted = list(dict.fromkeys(alert_types))
-    unknown = sorted(set(wanted) - set(AlertType.values))
-    if unknown:
-        raise ValidationError(
-            {
-                "alert_types": _("These are not alerts this destination offers: %(unknown)s.")
-                % {"unknown": ", ".join(unknown)}
-            },
-            code="invalid_alert_type",
-        )
-    current = AlertSubscription.objects.filter(user=user, destination=destination)
-    current.exclude(alert_type__in=wanted).delete()
-    subscribed = set(current.values_list("alert_type", flat=True))
-    for alert_type in wanted:
-        if alert_type not in subscribed:
-            subscription = AlertSubscription(user=user, destination=destination, alert_type=alert_type)
-            subscription.full_clean()
-            subscription.save()
-    return list(current.all())
+    if not alert_types_chosen.has_listeners(sender=Destination):
+        raise ImproperlyConfigured("No app stores alert subscriptions: is personalization.alerts installed?")
+    alert_types_chosen.send(sender=Destination, user=user, destination=destination, alert_types=list(alert_types))
 
 
 #
@@ -161,80 +141,17 @@ def alert_subscriptions_set(*, user, destination: Destination, alert_types) -> l
 #
 
 
-@dataclass(frozen=True)
-class PolicyViolation:
-    """An enabled policy whose labels meet in what an activation would send."""
-
-    policy: Policy
-    # The label codes that made the policy's deny expression true, and the fields carrying them.
-    labels: tuple[str, ...]
-    fields: tuple[str, ...]
-    # The audience whose rule brought the labels in; None when the mapped attributes alone do.
-    audience: object | None = None
-
-
-@dataclass(frozen=True)
-class PolicyCheck:
-    """The outcome of checking an activation against the sandbox's enabled data usage policies."""
-
-    enabled_policies: int
-    applicable_policies: int
-    violations: tuple[PolicyViolation, ...] = ()
-
-    @property
-    def passed(self) -> bool:
-        return not self.violations
-
-
-def _matching_labels(expression: dict, labels: set[str]) -> set[str] | None:
-    """Return the labels that make a deny expression true against `labels`, or None when it stays false."""
-    if "label" in expression:
-        return {expression["label"]} if expression["label"] in labels else None
-    results = [_matching_labels(operand, labels) for operand in expression["operands"]]
-    hits = [result for result in results if result is not None]
-    if expression["operator"] == "AND" and len(hits) < len(results):
-        return None
-    return set().union(*hits) if hits else None
-
-
 def activation_policy_check(*, destination: Destination, audiences, mapped_fields) -> PolicyCheck:
     """
-    Check an activation against the enabled policies on the destination's marketing actions.
-
-    Field labels count when the field is used in an audience's rule or mapped as an attribute; an AND policy
-    needs its labels within one audience (plus the mapped attributes), not spread across audiences.
+    Check an activation against the enabled policies on the destination's marketing actions
+    (`governance.selectors.policy_check`): the fields of each audience's rule and the mapped attributes.
     """
-    enabled = Policy.objects.filter(sandbox_id=destination.sandbox_id, status=Policy.Status.ENABLED)
-    applicable = list(enabled.filter(marketing_action__destinations=destination).select_related("marketing_action"))
-    check = PolicyCheck(enabled_policies=enabled.count(), applicable_policies=len(applicable))
-    if not applicable:
-        return check
-    audiences = list(audiences)
-    mapped_paths = {field.path for field in mapped_fields}
-    rule_paths = {audience.pk: field_paths(audience.rule) for audience in audiences}
-    all_paths = mapped_paths.union(*rule_paths.values())
-    labels_by_path = defaultdict(set)
-    rows = Label.fields.through.objects.filter(
-        profilefield__sandbox_id=destination.sandbox_id, profilefield__path__in=all_paths
-    ).values_list("profilefield__path", "label__code")
-    for path, code in rows:
-        labels_by_path[path].add(code)
-
-    def evaluate(paths, audience, skip=()):
-        labels = set().union(*(labels_by_path[path] for path in paths))
-        found = []
-        for policy in applicable:
-            hits = None if policy.pk in skip else _matching_labels(policy.deny, labels)
-            if hits:
-                carriers = sorted(path for path in paths if labels_by_path[path] & hits)
-                found.append(PolicyViolation(policy, tuple(sorted(hits)), tuple(carriers), audience))
-        return found
-
-    violations = evaluate(mapped_paths, None)
-    already = {violation.policy.pk for violation in violations}
-    for audience in audiences:
-        violations += evaluate(mapped_paths | rule_paths[audience.pk], audience, skip=already)
-    return PolicyCheck(check.enabled_policies, check.applicable_policies, tuple(violations))
+    return policy_check(
+        sandbox_id=destination.sandbox_id,
+        marketing_actions=destination.marketing_actions.all(),
+        mapped_paths={field.path for field in mapped_fields},
+        audience_paths=[(audience, field_paths(audience.rule)) for audience in audiences],
+    )
 
 
 #

@@ -23,7 +23,6 @@ from accounts.permissions import (
     SandboxPermissionRequiredMixin,
 )
 from personalization import generic_views as generic
-from personalization.alerts.models import AlertSubscription
 from personalization.destinations.filtersets import DestinationFilterSet
 from personalization.destinations.forms import AlertSubscriptionForm, DestinationEditForm
 from personalization.destinations.models import (
@@ -32,7 +31,7 @@ from personalization.destinations.models import (
     Destination,
 )
 from personalization.destinations.selectors import destination_kind_counts
-from personalization.destinations.services import alert_subscriptions_set, destination_delete, destination_update
+from personalization.destinations.services import destination_alerts_choose, destination_delete, destination_update
 from personalization.destinations.wizards import DestinationActivationWizard, DestinationConnectWizard
 
 __all__ = [
@@ -164,7 +163,7 @@ class DestinationDetailView(generic.ObjectDetailView):
             marketing_actions=destination.marketing_actions.all(),
             activations=destination.activations.select_related("audience").order_by("audience__name"),
             mappings=destination.mappings.select_related("source").order_by("target"),
-            my_alerts=AlertSubscription.objects.filter(user=self.request.user, destination=destination),
+            my_alerts=destination.alert_subscriptions.filter(user=self.request.user),
             runs=destination.runs.all()[:20],
         )
         return context
@@ -240,7 +239,7 @@ class DestinationAlertsView(SandboxPermissionRequiredMixin, SingleObjectMixin, F
         return super().dispatch(request, *args, **kwargs)
 
     def get_initial(self):
-        mine = AlertSubscription.objects.filter(user=self.request.user, destination=self.object)
+        mine = self.object.alert_subscriptions.filter(user=self.request.user)
         return {"alert_types": list(mine.values_list("alert_type", flat=True))}
 
     def get_context_data(self, **kwargs):
@@ -249,7 +248,7 @@ class DestinationAlertsView(SandboxPermissionRequiredMixin, SingleObjectMixin, F
         return context
 
     def form_valid(self, form):
-        alert_subscriptions_set(
+        destination_alerts_choose(
             user=self.request.user, destination=self.object, alert_types=form.cleaned_data["alert_types"]
         )
         messages.success(self.request, _("Your alerts for %(name)s are saved.") % {"name": self.object.name})

@@ -19,7 +19,9 @@ import logging
 
 from django.db import transaction
 
-from personalization.edge import metrics
+from personalization.datastreams.models import Datastream
+from personalization.edge import metrics, projection
+from personalization.edge.models import EdgeInvalidation
 from personalization.edge.store import StoreUnavailable, store
 
 __all__ = ["apply", "apply_pending", "record", "refresh_configs"]
@@ -38,15 +40,12 @@ def record(keys) -> None:
     if not store.on_redis:
         transaction.on_commit(lambda: apply(keys))
         return
-    from personalization.edge.models import EdgeInvalidation
 
     row = EdgeInvalidation.objects.create(keys=[list(key) for key in keys])
     transaction.on_commit(lambda: _apply_rows([row.pk], keys))
 
 
 def _apply_rows(row_ids, keys) -> None:
-    from personalization.edge.models import EdgeInvalidation
-
     try:
         apply(keys)
     except StoreUnavailable as error:
@@ -64,8 +63,6 @@ def apply(keys) -> None:
         store.new_generation(sandbox_id)
     datastreams = {key[1] for key in keys if key[0] == "ds"}
     if regenerated:
-        from personalization.datastreams.models import Datastream
-
         datastreams |= {
             str(pk) for pk in Datastream.objects.filter(sandbox_id__in=regenerated).values_list("pk", flat=True)
         }
@@ -80,8 +77,6 @@ def refresh_configs(datastream_ids, *, only_stored: bool = False) -> int:
     With `only_stored`, only configs the store holds are read (one that is not there cannot be stale). Raise
     `StoreUnavailable` when Redis does not take them.
     """
-    from personalization.edge import projection
-
     changed = 0
     for datastream_id in datastream_ids:
         if only_stored and not store.holds_config(datastream_id):
@@ -99,8 +94,6 @@ def refresh_configs(datastream_ids, *, only_stored: bool = False) -> int:
 
 def apply_pending() -> int:
     """Apply every recorded invalidation still pending (the store's recovery step); return how many rows."""
-    from personalization.edge.models import EdgeInvalidation
-
     applied = 0
     while True:
         rows = list(EdgeInvalidation.objects.order_by("pk").values_list("pk", "keys")[:_BATCH])

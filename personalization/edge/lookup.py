@@ -34,7 +34,9 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from accounts.models import AccessToken
+from personalization.audiences.evaluation import edge_qualify
 from personalization.edge import metrics, projection, segmentation
+from personalization.edge.credentials import token_info_from_database
 from personalization.edge.errors import EdgeError
 from personalization.edge.records import DatastreamConfig, LookupResult, TokenInfo
 from personalization.edge.store import NOT_READ, Facts, decode_facts, encode_facts, identity_key, store
@@ -266,8 +268,6 @@ def _authenticate(request: LookupRequest, token_info: TokenInfo | None, config: 
             )
         return False
     if token_info is None:
-        from personalization.edge.credentials import token_info_from_database
-
         token_info = token_info_from_database(request.bearer)
     if token_info is None:
         raise EdgeError("EXEG-0500-401", "The bearer token is unknown or revoked; request a new one.")
@@ -388,8 +388,6 @@ def _segment_on_edge(
     )
     if not qualified:
         return facts
-    from personalization.audiences.evaluation import edge_qualify
-
     identity = edge_qualify(
         sandbox_id=config["sandbox"],
         profile_id=facts.profile,

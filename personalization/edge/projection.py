@@ -21,6 +21,7 @@ from personalization.datastreams.models import Datastream
 from personalization.db import JSONGroupArray
 from personalization.destinations.models import AttributeMapping, AudienceActivation, Destination
 from personalization.edge.records import Answer, DatastreamConfig
+from personalization.edge.segmentation import load_edge_rules
 from personalization.profiles.models import Identity, IdentityNamespace
 
 __all__ = [
@@ -191,8 +192,6 @@ def load_config(datastream_id) -> DatastreamConfig | None:
         ],
     }
     if config["edge_segmentation"]:
-        from personalization.edge.segmentation import load_edge_rules
-
         activated = {activation["audience"] for item in config["destinations"] for activation in item["activations"]}
         config.update(load_edge_rules(config["sandbox"], activated))
     return config

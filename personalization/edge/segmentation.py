@@ -17,6 +17,7 @@ Like `edge_qualify`, a lookup only adds memberships: exits are left to streaming
 
 import datetime
 
+from personalization.audiences.models import Audience
 from personalization.audiences.rules import audience_references, field_paths, field_types_for
 from personalization.audiences.rules.grammar import audience_uuid, node_kind
 from personalization.audiences.rules.memory import value_at
@@ -36,8 +37,6 @@ def load_edge_rules(sandbox_id, audience_ids) -> dict:
     audiences among `audience_ids`, ordered so that an audience another one includes (`in_audience`) comes
     first. Two queries (the audiences, then the schema when any was found).
     """
-    from personalization.audiences.models import Audience
-
     if not audience_ids:
         return {"edge_rules": [], "edge_fields": {}}
     rows = list(
@@ -142,6 +141,7 @@ def served_edge_rules(config: dict, now: float) -> tuple:
     unexpired, inside an activation's window), compiled (`compile_rule`) for the day of `now`, memoised per
     config version until the next schedule boundary or midnight.
     """
+    # `projection.load_config` imports this module to read the edge rules; importing it back on use avoids the circle.
     from personalization.edge.projection import serving_plan
 
     rules = config.get("edge_rules")

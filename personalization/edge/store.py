@@ -36,6 +36,9 @@ import json
 import secrets
 import threading
 
+import redis
+from redis.exceptions import RedisError
+
 from django.conf import settings
 from django.core.cache import caches
 from django.core.signals import setting_changed
@@ -603,13 +606,7 @@ class _MirrorLost(Exception):
     """The mirror's invalidation connection is down: its copies, and Redis, cannot be trusted right now."""
 
 
-def _redis_failures():
-    from redis.exceptions import RedisError
-
-    return (RedisError, OSError, _MirrorLost)
-
-
-_FAILURES = _redis_failures()
+_FAILURES = (RedisError, OSError, _MirrorLost)
 _UNSET = object()
 _ABSENT = object()
 # `fetch` could not read the facts (the datastream's sandbox was not known yet): read them once it is.
@@ -624,8 +621,6 @@ def _edge_client(cache_client):
     Return a Redis client for the edge store on the cache's server: the same address and credentials, but
     short timeouts and no retries, so a fault opens the breaker at once instead of holding a request.
     """
-    import redis
-
     pool = cache_client.connection_pool
     kwargs = dict(pool.connection_kwargs)
     kwargs["socket_connect_timeout"] = settings.EDGE_REDIS_CONNECT_TIMEOUT

@@ -21,6 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from accounts.permissions import CAN_READ_METRICS, declare_rule
 from personalization.edge import metrics
+from personalization.edge.credentials import access_token_issue
 from personalization.edge.errors import EdgeError, problem_response
 from personalization.edge.lookup import (
     IDENTITY_COOKIE_MAX_AGE,
@@ -217,8 +218,6 @@ def token_view(request):
     `POST /oauth/token` with `grant_type=client_credentials`, `client_id`, `client_secret` (form or JSON):
     the OAuth2 client-credentials exchange for a short-lived bearer token.
     """
-    from personalization.edge.credentials import access_token_issue
-
     if request.method != "POST":
         return JsonResponse({"error": "invalid_request", "error_description": "Use POST."}, status=405)
     data = request.POST

@@ -11,7 +11,7 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from accounts.constants import IMPORT_AUDIENCE, MANAGE_SEGMENTS, VIEW_SEGMENTS
-from personalization.audiences.import_services import audience_import_create, audience_import_start
+from personalization.audiences.imports.services import audience_import_create, audience_import_start
 from personalization.audiences.models import Audience, AudienceImport, AudienceMembership
 from personalization.profiles.models import Identity, Profile
 from tests.factories import IdentityFactory, IdentityNamespaceFactory, ProfileFactory
@@ -700,10 +700,10 @@ def test_a_row_can_have_several_problems(run):
 
 
 def test_a_crash_in_a_later_batch_leaves_nothing_written(run, settings, monkeypatch):
-    from personalization.audiences import csv_import
+    from personalization.audiences.imports import writers
 
     settings.AUDIENCE_IMPORT_BATCH_SIZE = 2
-    real_write = csv_import._Writer.write
+    real_write = writers.Writer.write
     calls = []
 
     def failing_write(self, rows):
@@ -712,7 +712,7 @@ def test_a_crash_in_a_later_batch_leaves_nothing_written(run, settings, monkeypa
             raise RuntimeError("disk on fire")
         return real_write(self, rows)
 
-    monkeypatch.setattr(csv_import._Writer, "write", failing_write)
+    monkeypatch.setattr(writers.Writer, "write", failing_write)
 
     done = run("ecid\n%s\n%s\n%s\n" % (ECID_1, ECID_2, ECID_3))
 
@@ -740,13 +740,13 @@ def test_a_lost_database_connection_releases_the_import_for_a_retry_and_the_last
 
     from django.db import OperationalError
 
-    from personalization.audiences import csv_import
+    from personalization.audiences.imports import writers
     from personalization.audiences.tasks import IMPORT_MAX_RETRIES, import_csv
 
     def broken_write(self, rows):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(csv_import._Writer, "write", broken_write)
+    monkeypatch.setattr(writers.Writer, "write", broken_write)
     started = _pending_import(importer, sandbox)
 
     with pytest.raises(Retry):
@@ -767,13 +767,13 @@ def test_a_lost_database_connection_releases_the_import_for_a_retry_and_the_last
 def test_a_value_the_database_refuses_fails_the_import_at_once_in_plain_words(importer, sandbox, monkeypatch):
     from django.db import DataError
 
-    from personalization.audiences import csv_import
+    from personalization.audiences.imports import writers
     from personalization.audiences.tasks import import_csv
 
     def refused_write(self, rows):
         raise DataError("invalid byte sequence for encoding UTF8: 0x00")
 
-    monkeypatch.setattr(csv_import._Writer, "write", refused_write)
+    monkeypatch.setattr(writers.Writer, "write", refused_write)
     started = _pending_import(importer, sandbox)
 
     import_csv.apply(args=(started.pk,), throw=True)  # no Retry: the same file would fail the same way
@@ -815,19 +815,20 @@ def test_an_unclosed_quote_at_the_end_of_the_file_is_a_row_error(run):
 def test_an_identity_another_writer_adds_first_fails_the_import_for_a_retry(importer, sandbox, monkeypatch):
     from django.db import DatabaseError, connection
 
-    from personalization.audiences import csv_import
+    from personalization.audiences.imports import copy_writer
+    from personalization.audiences.imports.run import audience_import_run
 
     if connection.vendor != "postgresql":
         pytest.skip("the set-based merge is PostgreSQL's")
     namespace = IdentityNamespaceFactory(sandbox=sandbox)
-    real_execute = csv_import._CopyWriter._execute
+    real_execute = copy_writer.CopyWriter._execute
 
     def racing_execute(self, phase, sql, params):
         if phase == "identities":  # after the lookup found ECID_1 unknown, someone else adds it
             IdentityFactory(profile=ProfileFactory(sandbox=sandbox), namespace=namespace, value=ECID_1)
         return real_execute(self, phase, sql, params)
 
-    monkeypatch.setattr(csv_import._CopyWriter, "_execute", racing_execute)
+    monkeypatch.setattr(copy_writer.CopyWriter, "_execute", racing_execute)
     started = audience_import_create(  # the task is not run: no on_commit callbacks execute here
         user=importer,
         sandbox=sandbox,
@@ -838,12 +839,12 @@ def test_an_identity_another_writer_adds_first_fails_the_import_for_a_retry(impo
     )
 
     with pytest.raises(DatabaseError):
-        csv_import.audience_import_run(import_id=started.pk)
+        audience_import_run(import_id=started.pk)
     assert nothing_written()  # the other writer's identity was written inside the import's transaction here
 
 
 def test_a_claimed_import_is_not_run_twice(run):
-    from personalization.audiences.csv_import import audience_import_run
+    from personalization.audiences.imports.run import audience_import_run
 
     done = run("ecid\n%s\n" % ECID_1)
 
@@ -923,7 +924,7 @@ def test_a_malformed_external_id_is_refused(importer, sandbox, external_id):
 def test_time_ordered_uuids_are_version_7_and_sort_by_time_then_counter():
     import uuid
 
-    from personalization.audiences.csv_import import time_ordered_uuid
+    from personalization.audiences.imports.writers import time_ordered_uuid
 
     moment = 1_764_000_000_000
     ids = [time_ordered_uuid(moment, counter) for counter in (0, 1, 2**20 - 1, 2**20, 2**32 - 1)]

@@ -140,9 +140,9 @@ def test_upload_checks_the_header_and_encoding(wizard, content, message):
 
 
 def test_upload_refuses_a_file_over_1_gb(wizard, monkeypatch):
-    from personalization.audiences import csv_import
+    from personalization.audiences.imports import reading
 
-    monkeypatch.setattr(csv_import, "MAX_FILE_BYTES", 10)
+    monkeypatch.setattr(reading, "MAX_FILE_BYTES", 10)
     _wizard_post(wizard, "upload", {"file": _file()})
 
     assert wizard.form.errors["file"][0].startswith("The file has %d bytes; at most 1 GB" % len(GOOD))
@@ -316,7 +316,7 @@ def uploaded(sandbox, ecid, grant, django_capture_on_commit_callbacks):
     """A custom upload audience whose first file, imported by a colleague, made four profiles members."""
     from django.core.files.base import ContentFile
 
-    from personalization.audiences.import_services import audience_import_create
+    from personalization.audiences.imports.services import audience_import_create
 
     colleague = UserFactory(username="colleague")
     grant(colleague, sandbox, IMPORT_AUDIENCE, VIEW_SEGMENTS, MANAGE_SEGMENTS)
@@ -403,7 +403,7 @@ def test_a_stopped_import_is_confirmed_from_its_page(
 ):
     from django.core.files.base import ContentFile
 
-    from personalization.audiences.import_services import audience_import_start
+    from personalization.audiences.imports.services import audience_import_start
 
     grant(user, sandbox, IMPORT_AUDIENCE, VIEW_SEGMENTS, MANAGE_SEGMENTS)
     client.force_login(user)

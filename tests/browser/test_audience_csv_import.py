@@ -33,7 +33,7 @@ def test_a_marketer_imports_a_csv_watches_it_finish_and_downloads_the_error_repo
     page, login, screenshot, grant, monkeypatch, tmp_path, assert_inputs_labelled
 ):
     from personalization.audiences import tasks
-    from personalization.audiences.csv_import import audience_import_run
+    from personalization.audiences.imports.run import audience_import_run
 
     # given: the task is held back so the page shows the import pending, then it runs while the page polls
     queued = []

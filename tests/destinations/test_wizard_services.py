@@ -16,11 +16,11 @@ from accounts.constants import (
     VIEW_SEGMENTS,
 )
 from personalization.alerts.models import AlertSubscription
+from personalization.alerts.services import alert_subscriptions_set
 from personalization.audiences.models import Audience
 from personalization.destinations.models import MAX_ATTRIBUTE_MAPPINGS, AudienceActivation, Destination
 from personalization.destinations.services import (
     activation_policy_check,
-    alert_subscriptions_set,
     destination_activation_apply,
     destination_connect,
 )

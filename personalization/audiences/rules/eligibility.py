@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
+from personalization.audiences.models import Audience
 from personalization.audiences.rules.grammar import audience_references, field_paths, uses_events
 
 __all__ = ["Eligibility", "edge_eligibility", "is_profile_only"]
@@ -35,8 +36,6 @@ def edge_eligibility(rule, *, sandbox_id) -> Eligibility:
             return Eligibility(True, _("Segment of segments: the edge reads the memberships it includes."))
         return Eligibility(True, _("Profile-only rule: the edge evaluates it against the profile."))
     if references:
-        from personalization.audiences.models import Audience
-
         blocking = sorted(
             audience.name
             for audience in Audience.objects.filter(sandbox_id=sandbox_id, pk__in=references).only(

@@ -4,6 +4,7 @@ import json
 
 from django.utils.translation import gettext as _
 
+from personalization.audiences.models import Audience
 from personalization.audiences.rules.grammar import audience_references, audience_uuid, node_kind
 
 __all__ = ["describe_rule", "render_rule"]
@@ -30,8 +31,6 @@ def _literal(value) -> str:
 
 def describe_rule(rule, *, sandbox_id) -> str:
     """Render `rule`, naming the audiences it includes by their names in the sandbox."""
-    from personalization.audiences.models import Audience
-
     references = audience_references(rule)
     names = {}
     if references:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.db.models import BooleanField, Exists, Expression, F, OuterRef, Q
 from django.utils import timezone
 
+from personalization.audiences.models import AudienceMembership
 from personalization.audiences.rules.grammar import BOOLEAN, DATE, NUMBER, STRING, audience_uuid, node_kind
 from personalization.audiences.rules.semantics import Comparison, prepare_comparison
 
@@ -63,7 +64,6 @@ def _compile(node, field_types, today, prefix) -> Q:
         audience_id = audience_uuid(node["in_audience"])
         if audience_id is None:
             return _always(prefix, False)
-        from personalization.audiences.models import AudienceMembership
 
         memberships = AudienceMembership.objects.filter(
             profile_id=OuterRef(prefix + "pk"),

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from personalization.audiences.models import Audience
 from personalization.audiences.rules.eligibility import edge_eligibility
 from personalization.audiences.rules.grammar import (
     DATE,
@@ -29,6 +30,7 @@ from personalization.audiences.rules.grammar import (
     audience_uuid,
 )
 from personalization.audiences.rules.semantics import is_rule_number, parse_rule_date
+from personalization.profiles.models import ProfileField
 
 __all__ = ["RuleError", "check_rule", "validate_rule"]
 
@@ -77,8 +79,6 @@ def _at(path: str, key: str | None = None) -> str:
 
 class _Validator:
     def __init__(self, *, sandbox_id, evaluation: str, audience_id):
-        from personalization.profiles.models import ProfileField
-
         self.sandbox_id = sandbox_id
         self.evaluation = evaluation
         self.audience_id = str(audience_id) if audience_id else None
@@ -332,7 +332,6 @@ class _Validator:
     def check_references(self, rule) -> None:
         if not self.references:
             return
-        from personalization.audiences.models import Audience
 
         known = {
             str(row["pk"]): row
@@ -364,8 +363,6 @@ class _Validator:
                     )
 
     def _graph(self, rule) -> dict:
-        from personalization.audiences.models import Audience
-
         rows = Audience.objects.filter(sandbox_id=self.sandbox_id, rule__isnull=False).values("pk", "name", "rule")
         graph = {str(row["pk"]): (row["name"], audience_references(row["rule"])) for row in rows}
         graph[self.audience_id] = (_("this audience"), audience_references(rule))

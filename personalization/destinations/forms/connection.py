@@ -4,7 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.permissions import CAN_VIEW_DESTINATIONS
-from personalization.alerts.models import AlertType
+from personalization.destinations.choices import AlertType
 from personalization.destinations.models import Destination
 from personalization.destinations.selectors import eligible_datastreams, marketing_action_catalogue
 from personalization.generic_views import SandboxedModelForm

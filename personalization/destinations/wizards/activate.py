@@ -27,9 +27,10 @@ from personalization.destinations.forms import (
 )
 from personalization.destinations.models import MAX_ATTRIBUTE_MAPPINGS, WARN_AUDIENCES_PER_DESTINATION, Destination
 from personalization.destinations.selectors import destinations_to_activate
-from personalization.destinations.services import PolicyCheck, activation_policy_check, destination_activation_apply
+from personalization.destinations.services import activation_policy_check, destination_activation_apply
 from personalization.destinations.wizards.base import DestinationWizardView
 from personalization.destinations.wizards.connect import kind_or_404
+from personalization.governance.selectors import PolicyCheck
 
 __all__ = ["ActivationPlan", "DestinationActivationWizard", "entered_from_catalog", "offers_mapping"]
 

@@ -17,18 +17,19 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from accounts.permissions import CAN_IMPORT_AUDIENCES, CAN_VIEW_SEGMENTS, restrict
-from personalization.audiences import csv_import
-from personalization.audiences.forms_import import AudienceDetailsForm, ConfirmForm, CsvUploadForm, ReviewForm
-from personalization.audiences.import_review import estimate_exits
-from personalization.audiences.import_services import audience_import_create, audience_import_start
+from personalization.audiences.imports import reading
+from personalization.audiences.imports.forms import AudienceDetailsForm, ConfirmForm, CsvUploadForm, ReviewForm
+from personalization.audiences.imports.models import UPLOAD_DIR
+from personalization.audiences.imports.review import estimate_exits
+from personalization.audiences.imports.services import audience_import_create, audience_import_start
 from personalization.audiences.models import Audience
-from personalization.destinations.wizards.base import DestinationWizardView
+from personalization.wizards import BrowserWizardView
 
 __all__ = ["AudienceCsvImportWizard"]
 
 
-class AudienceCsvImportWizard(DestinationWizardView):
-    """Import an audience from a CSV file into the current sandbox (the wizard base is the destinations' one)."""
+class AudienceCsvImportWizard(BrowserWizardView):
+    """Import an audience from a CSV file into the current sandbox (the shared browser wizard)."""
 
     wizard_name = "import"
     rule = CAN_IMPORT_AUDIENCES
@@ -49,7 +50,7 @@ class AudienceCsvImportWizard(DestinationWizardView):
     @property
     def file_storage(self):
         # Uploads wait here between steps; the import copies the file to its own place on Finish.
-        return FileSystemStorage(location=os.path.join(settings.MEDIA_ROOT, "audience_imports", "incoming"))
+        return FileSystemStorage(location=os.path.join(settings.MEDIA_ROOT, UPLOAD_DIR, "incoming"))
 
     def check_access(self, request, *args, **kwargs) -> None:
         self.audience = None
@@ -114,11 +115,11 @@ class AudienceCsvImportWizard(DestinationWizardView):
         if self.steps.current in ("preview", "details", "review"):
             upload, layout = self._upload()
             if layout is not None:
-                context.update(upload=upload, layout=layout, delimiter_name=csv_import.DELIMITERS[layout.delimiter])
+                context.update(upload=upload, layout=layout, delimiter_name=reading.DELIMITERS[layout.delimiter])
                 if self.steps.current == "preview":
                     try:
-                        context["preview_rows"] = csv_import.read_preview(upload, layout)
-                    except csv_import.FileProblem as problem:
+                        context["preview_rows"] = reading.read_preview(upload, layout)
+                    except reading.FileProblem as problem:
                         context["preview_problem"] = problem.message
         if self.steps.current == "review":
             context["details"] = self.get_cleaned_data_for_step("details")

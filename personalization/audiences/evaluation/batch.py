@@ -1,46 +1,46 @@
 """
-Audience evaluation: batch (a whole sandbox, set-based SQL in profile-id chunks), streaming (one profile on
-ingestion) and edge (one profile plus the request's event, on a lookup).
+Batch evaluation: a whole sandbox, set-based SQL in profile-id chunks, resumable and safe to run twice.
+
+On PostgreSQL a run builds a work list of the memberships that change (one full join of the rule's profiles and
+the audience's memberships), then applies it chunk by chunk; elsewhere (SQLite) each chunk is evaluated with the
+ORM. Both write the same memberships (tests/audiences/test_write_paths_equal.py).
 
 Membership statuses: a profile that starts to qualify becomes `realized` (with `qualified_at`), one that still
 qualifies at the next batch run becomes `existing`, one that stops qualifying becomes `exited` (with
-`exited_at`); an exited profile that qualifies again is `realized` again. Memberships that came from an event
-(rules with event conditions) are only ever realized by the edge: without an event nothing can undo them.
+`exited_at`); an exited profile that qualifies again is `realized` again.
 
-Bulk writes bypass model signals, so every function here announces the profiles whose memberships changed
+Bulk writes bypass model signals, so the run announces the profiles whose memberships changed
 (`personalization.changes`), or, past `AUDIENCE_EVALUATION_ANNOUNCE_LIMIT` profiles, the whole sandbox.
 """
 
-import datetime
 import logging
 import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
-from django.db import connection, transaction
-from django.db.models import BooleanField, Case, ExpressionWrapper, F, FilteredRelation, Q, Value, When
-from django.db.models.functions import Greatest
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from personalization import changes
 from personalization.audiences.models import Audience, AudienceEvaluation, AudienceMembership
-from personalization.audiences.rules import audience_references, field_types_for, rule_matches, rule_to_q, uses_events
+from personalization.audiences.rules import field_types_for, rule_to_q, uses_events
 from personalization.profiles.models import Profile
 
 logger = logging.getLogger("personalization.audiences.evaluation")
 
 __all__ = [
-    "Transition",
     "audience_evaluate",
+    "audience_evaluation_claim",
     "audience_evaluation_run",
-    "edge_qualify",
     "is_batch_evaluable",
-    "profile_memberships_evaluate",
-    "profile_streaming_evaluate",
 ]
 
 ACTIVE = AudienceMembership.ACTIVE_STATUSES
+# The databases whose runs build a work list in SQL (`_WORK_SQL`); the others evaluate each chunk with the ORM.
+# Both write the same memberships: a test runs both on PostgreSQL (tests/audiences/test_write_paths_equal.py).
+WORK_LIST_VENDORS = ("postgresql",)
 # The cursor of an evaluation whose last chunk is done.
 _LAST = uuid.UUID(int=(1 << 128) - 1)
 Status = AudienceMembership.Status
@@ -62,11 +62,11 @@ def is_batch_evaluable(audience: Audience) -> bool:
 
 
 def _chunk_size() -> int:
-    return getattr(settings, "AUDIENCE_EVALUATION_CHUNK_SIZE", 50_000)
+    return settings.AUDIENCE_EVALUATION_CHUNK_SIZE
 
 
 def _announce_limit() -> int:
-    return getattr(settings, "AUDIENCE_EVALUATION_ANNOUNCE_LIMIT", 5_000)
+    return settings.AUDIENCE_EVALUATION_ANNOUNCE_LIMIT
 
 
 def _boundaries(total: int, after, size: int) -> list[uuid.UUID]:
@@ -286,7 +286,7 @@ def audience_evaluation_run(*, evaluation_id) -> AudienceEvaluation | None:
     cursor = evaluation.cursor
     boundaries = iter(_boundaries(evaluation.total, cursor, size))
     work = None
-    if connection.vendor == "postgresql":
+    if connection.vendor in WORK_LIST_VENDORS:
         work = _work_list_postgres(audience, rule_q, evaluation.pk, cursor)
     try:
         return _run_chunks(evaluation, audience, rule_q, cursor, boundaries, work)
@@ -359,255 +359,34 @@ def _finish(evaluation: AudienceEvaluation, audience: Audience, note: str = "") 
     return evaluation
 
 
+def audience_evaluation_claim(*, audience_id, trigger: str) -> AudienceEvaluation | None:
+    """
+    Return the audience's queued or running evaluation, or queue a new one; None when the audience is gone.
+
+    Idempotent: the database allows one active evaluation per audience, so concurrent calls share it.
+    """
+    audience = Audience.objects.filter(pk=audience_id).first()
+    if audience is None:
+        return None
+    active = AudienceEvaluation.objects.filter(audience=audience, status__in=AudienceEvaluation.ACTIVE_STATUSES)
+    existing = active.first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return AudienceEvaluation.objects.create(audience=audience, trigger=trigger)
+    except IntegrityError:
+        return active.first()
+
+
 def audience_evaluate(*, audience_id, trigger: str = AudienceEvaluation.Trigger.MANUAL) -> AudienceEvaluation | None:
     """
     Evaluate an audience over its whole sandbox now, in this process, and return the finished evaluation.
 
     Joins the audience's queued or running evaluation if it has one. Celery runs the same code through
-    `evaluate_audience` (see `services.audience_evaluation_enqueue`).
+    `tasks.evaluate_audience` (see `services.audience_evaluation_enqueue`).
     """
-    from personalization.audiences.services import audience_evaluation_claim
-
     evaluation = audience_evaluation_claim(audience_id=audience_id, trigger=trigger)
     if evaluation is None:
         return None
     return audience_evaluation_run(evaluation_id=evaluation.pk)
-
-
-#
-# Streaming and edge: one profile
-#
-
-
-@dataclass(frozen=True)
-class Transition:
-    """A membership change of one profile: `before` is None for a first membership."""
-
-    audience_id: str
-    audience_name: str
-    before: str | None
-    after: str
-
-    def as_dict(self) -> dict:
-        return {"audience": self.audience_id, "name": self.audience_name, "from": self.before, "to": self.after}
-
-
-def _dependency_order(audiences: list[Audience]) -> list[Audience]:
-    """Order audiences so that those included by others (`in_audience`) are evaluated first."""
-    by_id = {str(audience.pk): audience for audience in audiences}
-    ordered, state = [], {}
-
-    def visit(audience):
-        key = str(audience.pk)
-        if state.get(key):
-            return
-        state[key] = "visiting"
-        for reference in sorted(audience_references(audience.rule)):
-            if reference in by_id and not state.get(reference):
-                visit(by_id[reference])
-        ordered.append(audience)
-        state[key] = "done"
-
-    for audience in sorted(audiences, key=lambda a: a.name):
-        visit(audience)
-    return ordered
-
-
-@dataclass
-class _Plan:
-    transitions: list
-    created: list
-    updated: list
-
-
-def _plan(*, profile, audiences, event, exits, field_types, memberships, today) -> _Plan:
-    """Decide the membership transitions of one profile without writing anything."""
-    current = {str(membership.audience_id): membership for membership in memberships}
-    active = {key for key, membership in current.items() if membership.status in ACTIVE}
-    now = timezone.now()
-    plan = _Plan(transitions=[], created=[], updated=[])
-    for audience in _dependency_order(audiences):
-        key = str(audience.pk)
-        with_events = uses_events(audience.rule)
-        if with_events and event is None:
-            continue
-        qualifies = rule_matches(
-            audience.rule,
-            attributes=profile.attributes,
-            field_types=field_types,
-            audiences=active,
-            event=event,
-            today=today,
-        )
-        membership = current.get(key)
-        if qualifies and key not in active:
-            before = membership.status if membership else None
-            if membership is None:
-                membership = AudienceMembership(audience=audience, profile=profile, qualified_at=now)
-                plan.created.append(membership)
-            else:
-                plan.updated.append(membership)
-            membership.status, membership.qualified_at, membership.exited_at = Status.REALIZED, now, None
-            active.add(key)
-            plan.transitions.append(Transition(key, audience.name, before, Status.REALIZED))
-        elif not qualifies and key in active and exits and not with_events:
-            before = membership.status
-            membership.status, membership.exited_at = Status.EXITED, now
-            plan.updated.append(membership)
-            active.discard(key)
-            plan.transitions.append(Transition(key, audience.name, before, Status.EXITED))
-    return plan
-
-
-def _apply(profile: Profile, plan: _Plan, *, announce: bool = True) -> None:
-    """Write a plan's memberships, adjust the audiences' counts and announce the profile to the edge store."""
-    if plan.created:
-        AudienceMembership.objects.bulk_create(plan.created, ignore_conflicts=True)
-    if plan.updated:
-        AudienceMembership.objects.bulk_update(plan.updated, ["status", "qualified_at", "exited_at"])
-    if plan.transitions:
-        # One UPDATE for every audience whose count moves (a profile has one transition per audience at most).
-        deltas = [
-            When(pk=transition.audience_id, then=Value(1 if transition.after == Status.REALIZED else -1))
-            for transition in plan.transitions
-        ]
-        Audience.objects.filter(pk__in=[transition.audience_id for transition in plan.transitions]).update(
-            profile_count=Greatest(F("profile_count") + Case(*deltas, default=Value(0)), 0)
-        )
-    if plan.transitions and announce:
-        changes.announce_profiles_changed(profile.sandbox_id, [profile.pk])
-
-
-def profile_memberships_evaluate(
-    *,
-    profile: Profile,
-    audiences: list[Audience],
-    event: dict | None = None,
-    exits: bool = True,
-    field_types: dict | None = None,
-    memberships: list[AudienceMembership] | None = None,
-    today: datetime.date | None = None,
-    announce: bool = True,
-) -> list[Transition]:
-    """
-    Evaluate `audiences` for one profile (and the request event's `xdm`, at the edge) and store the transitions.
-
-    Rules with event conditions are skipped without an event, and never exit a member (an event happened). With
-    `exits=False` only new memberships are written (same-page personalization).
-    """
-    if field_types is None:
-        field_types = field_types_for(profile.sandbox_id)
-    if memberships is None:
-        memberships = list(AudienceMembership.objects.filter(profile=profile))
-    plan = _plan(
-        profile=profile,
-        audiences=audiences,
-        event=event,
-        exits=exits,
-        field_types=field_types,
-        memberships=memberships,
-        today=today,
-    )
-    if plan.transitions:
-        with transaction.atomic(savepoint=False):
-            _apply(profile, plan, announce=announce)
-    return plan.transitions
-
-
-def profile_streaming_evaluate(
-    *, profile: Profile, field_types: dict | None = None, announce: bool = True
-) -> list[Transition]:
-    """
-    Re-evaluate the sandbox's published streaming and edge audiences for `profile` (after an update).
-
-    `announce=False` when the caller saved the profile in the same transaction (its save tells the edge store).
-    One read: the audiences and the profile's memberships come together.
-    """
-    streaming = Q(
-        origin=Audience.Origin.SEGMENTATION,
-        status=Audience.Status.PUBLISHED,
-        evaluation__in=[Audience.Evaluation.STREAMING, Audience.Evaluation.EDGE],
-        rule__isnull=False,
-    )
-    rows = (
-        Audience.objects.filter(sandbox_id=profile.sandbox_id)
-        .alias(membership=FilteredRelation("memberships", condition=Q(memberships__profile_id=profile.pk)))
-        .filter(streaming | Q(membership__isnull=False))
-        .order_by()
-        .values_list(
-            "pk",
-            "name",
-            "rule",
-            ExpressionWrapper(streaming, output_field=BooleanField()),
-            "membership__pk",
-            "membership__status",
-            "membership__qualified_at",
-            "membership__exited_at",
-        )
-    )
-    audiences, memberships = [], []
-    for pk, name, rule, is_streaming, membership_pk, status, qualified_at, exited_at in rows:
-        if is_streaming:
-            audiences.append(Audience(pk=pk, sandbox_id=profile.sandbox_id, name=name, rule=rule))
-        if membership_pk is not None:
-            memberships.append(
-                AudienceMembership(
-                    pk=membership_pk,
-                    audience_id=pk,
-                    profile_id=profile.pk,
-                    status=status,
-                    qualified_at=qualified_at,
-                    exited_at=exited_at,
-                )
-            )
-    if not audiences:
-        return []
-    return profile_memberships_evaluate(
-        profile=profile, audiences=audiences, field_types=field_types, memberships=memberships, announce=announce
-    )
-
-
-def edge_qualify(*, sandbox_id, profile_id, audience_ids, event: dict | None) -> dict | None:
-    """
-    Evaluate the published edge audiences among `audience_ids` for one profile and the request event's `xdm`,
-    storing new memberships (`realized`) before the lookup answers (same-page personalization).
-
-    Return the profile as `projection.load_identity` does (`profile`, `attributes`, active `audiences`) when a
-    membership was added, else None. Costs four reads (audiences, profile, memberships, schema), plus the writes
-    when someone qualifies. Exits are left to streaming and batch evaluation: a lookup only adds.
-    """
-    audiences = list(
-        Audience.objects.filter(
-            sandbox_id=sandbox_id,
-            pk__in=audience_ids,
-            origin=Audience.Origin.SEGMENTATION,
-            status=Audience.Status.PUBLISHED,
-            evaluation=Audience.Evaluation.EDGE,
-            rule__isnull=False,
-        ).only("pk", "name", "rule", "sandbox_id")
-    )
-    if not audiences:
-        return None
-    profile = (
-        Profile.objects.filter(pk=profile_id, sandbox_id=sandbox_id).only("pk", "sandbox_id", "attributes").first()
-    )
-    if profile is None:
-        return None
-    memberships = list(AudienceMembership.objects.filter(profile=profile))
-    transitions = profile_memberships_evaluate(
-        profile=profile,
-        audiences=audiences,
-        event=event if isinstance(event, dict) else {},
-        exits=False,
-        memberships=memberships,
-    )
-    if not transitions:
-        return None
-    return {
-        "profile": str(profile.pk),
-        "attributes": profile.attributes or {},
-        "audiences": sorted(
-            {str(m.audience_id) for m in memberships if m.status in ACTIVE}
-            | {t.audience_id for t in transitions if t.before is None}
-        ),
-    }

@@ -2,14 +2,14 @@
 
 from dataclasses import dataclass
 
-from personalization.audiences.csv_import import CsvLayout, exceeds_exit_threshold, iter_rows
+from personalization.audiences.imports.reading import CsvLayout, exceeds_exit_threshold, iter_rows
 from personalization.audiences.models import Audience, AudienceMembership
 from personalization.profiles.identities import identity_checker
 from personalization.profiles.models import Identity
 
 __all__ = ["EXIT_COUNT_MAX_BYTES", "ExitEstimate", "estimate_exits"]
 
-# Counting reads the whole file in the request; above this, the import itself stops and asks (see csv_import).
+# Counting reads the whole file in the request; above this, the import itself stops and asks (see `run`).
 EXIT_COUNT_MAX_BYTES = 20 * 1024 * 1024
 
 

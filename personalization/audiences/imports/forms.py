@@ -5,14 +5,15 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from accounts.permissions import CAN_IMPORT_AUDIENCES
-from personalization.audiences import csv_import
-from personalization.audiences.import_services import (
+from personalization.audiences.imports import reading
+from personalization.audiences.imports.models import AudienceImport
+from personalization.audiences.imports.services import (
     EXPIRATION_DAYS_DEFAULT,
     EXPIRATION_DAYS_MAX,
     EXPIRATION_DAYS_MIN,
     EXTERNAL_ID_PATTERN,
 )
-from personalization.audiences.models import Audience, AudienceImport
+from personalization.audiences.models import Audience
 from personalization.profiles.models import IdentityNamespace
 
 __all__ = ["AudienceDetailsForm", "ConfirmForm", "CsvUploadForm", "ReviewForm"]
@@ -36,21 +37,21 @@ class CsvUploadForm(forms.Form):
             raise forms.ValidationError(
                 _('Only CSV files can be imported; "%(name)s" does not end in .csv.'), params={"name": upload.name}
             )
-        if upload.size > csv_import.MAX_FILE_BYTES:
+        if upload.size > reading.MAX_FILE_BYTES:
             raise forms.ValidationError(
                 _("The file has %(size)d bytes; at most 1 GB (%(limit)d bytes) can be imported. Split it."),
-                params={"size": upload.size, "limit": csv_import.MAX_FILE_BYTES},
+                params={"size": upload.size, "limit": reading.MAX_FILE_BYTES},
             )
         try:
-            self.layout = csv_import.read_layout(upload)
-        except csv_import.FileProblem as problem:
+            self.layout = reading.read_layout(upload)
+        except reading.FileProblem as problem:
             raise forms.ValidationError(problem.message) from None
-        problems = csv_import.check_header(self.layout.header)
+        problems = reading.check_header(self.layout.header)
         if problems:
             raise forms.ValidationError(problems)
         try:
-            has_rows = bool(csv_import.read_preview(upload, self.layout, limit=1))
-        except csv_import.FileProblem as problem:
+            has_rows = bool(reading.read_preview(upload, self.layout, limit=1))
+        except reading.FileProblem as problem:
             raise forms.ValidationError(problem.message) from None
         if not has_rows:
             raise forms.ValidationError(

@@ -7,7 +7,10 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import SandboxedModel
 
-__all__ = ["AudienceImport"]
+__all__ = ["UPLOAD_DIR", "AudienceImport"]
+
+# The folder under MEDIA_ROOT that holds the imported files, their error reports and the wizard's waiting uploads.
+UPLOAD_DIR = "audience_imports"
 
 
 class AudienceImport(SandboxedModel):

@@ -11,7 +11,9 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.permissions import CAN_IMPORT_AUDIENCES
-from personalization.audiences.models import Audience, AudienceImport
+from personalization.audiences.imports.models import UPLOAD_DIR, AudienceImport
+from personalization.audiences.models import Audience
+from personalization.audiences.tasks import import_csv as import_csv_task
 from personalization.services import save_checked
 
 __all__ = [
@@ -27,7 +29,6 @@ __all__ = [
 
 EXPIRATION_DAYS_MIN, EXPIRATION_DAYS_MAX, EXPIRATION_DAYS_DEFAULT = 1, 90, 30
 EXTERNAL_ID_PATTERN = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
-UPLOAD_DIR = "audience_imports"
 
 
 def _store(source, audience_import: AudienceImport) -> None:
@@ -59,11 +60,9 @@ def audience_import_start(
     Record an import of `upload` (a file object) into the custom upload `audience` and run it after commit.
 
     Checks Import Audience, View and Manage Segments on the audience's sandbox, and that the namespace is the
-    sandbox's. The file becomes the audience's member list (see `csv_import`); unless `confirm_exits`, the import
+    sandbox's. The file becomes the audience's member list (see `run`); unless `confirm_exits`, the import
     stops, changing nothing, when the file would make more than half of the current members exit.
     """
-    from personalization.audiences.tasks import import_csv as import_csv_task
-
     CAN_IMPORT_AUDIENCES.require(user, audience.sandbox)
     if audience.origin != Audience.Origin.CUSTOM_UPLOAD:
         raise ValidationError(
