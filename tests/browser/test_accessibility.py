@@ -45,8 +45,9 @@ NOT_PAGES = {
     "audiences:audience_import_errors",
     "destinations:destination_enabled",
 }
-# Outside the product's UI: the Django admin, the API (and its documentation pages), the Edge Network.
-OUTSIDE = ("/admin/", "/api/", "/ee/", "/oauth/", "/static/", "/media/")
+# Outside the product's UI: the Django admin, the API (and its documentation pages), the Edge Network, the
+# Prometheus metrics (plain text for scrapers).
+OUTSIDE = ("/admin/", "/api/", "/ee/", "/oauth/", "/static/", "/media/", "/metrics")
 
 
 def _ui_url_names() -> set[str]:
