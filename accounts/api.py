@@ -8,10 +8,11 @@ from rest_framework.response import Response
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import ApiCredential, PersonalToken, Role, Sandbox
+from accounts.models import ApiCredential, AuditEntry, PersonalToken, Role, Sandbox
 from accounts.permissions import (
     CAN_MANAGE_API_CREDENTIALS,
     CAN_MANAGE_ROLES,
+    CAN_VIEW_AUDIT_LOG,
     CAN_VIEW_DATASTREAMS,
     SIGNED_IN,
     RuleDeclaringViewSetMixin,
@@ -20,6 +21,7 @@ from accounts.permissions import (
     restrict,
     sandboxes_visible_to,
 )
+from accounts.selectors import audit_entries
 from accounts.services import (
     api_credential_create,
     api_credential_revoke,
@@ -32,6 +34,8 @@ __all__ = [
     "ApiCredentialCreatedSerializer",
     "ApiCredentialSerializer",
     "ApiCredentialViewSet",
+    "AuditEntrySerializer",
+    "AuditEntryViewSet",
     "PersonalTokenCreatedSerializer",
     "PersonalTokenSerializer",
     "PersonalTokenViewSet",
@@ -274,3 +278,74 @@ class ApiCredentialViewSet(
     def destroy(self, request, *args, **kwargs):
         api_credential_revoke(user=request.user, credential=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+#
+# Audit log (read-only)
+#
+
+
+class ScopedQuerysetPermission(SandboxObjectPermission):
+    """For querysets scoped in full by a selector: the request needs the rule somewhere; the rows are already safe."""
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        return True
+
+
+class AuditEntrySerializer(serializers.ModelSerializer):
+    action = serializers.SerializerMethodField()
+    actor = serializers.SlugRelatedField(read_only=True, slug_field="username")
+    object_type = serializers.CharField(source="content_type.model", read_only=True)
+    sandbox = serializers.SlugRelatedField(read_only=True, slug_field="name")
+    changes = serializers.JSONField(source="changes_dict", read_only=True, help_text=_("{field: [before, after]}"))
+    via = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AuditEntry
+        fields = [
+            "id", "timestamp", "action", "actor", "via", "remote_addr", "sandbox",
+            "object_type", "object_pk", "object_repr", "changes",
+        ]  # fmt: skip
+
+    def get_action(self, entry) -> str:
+        return entry.event or {0: "create", 1: "update", 2: "delete", 3: "access"}[entry.action]
+
+    def get_via(self, entry) -> str | None:
+        return (entry.additional_data or {}).get("via")
+
+
+class AuditEntryViewSet(RuleDeclaringViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """
+    The audit log (View Audit Log): configuration changes with before and after values, and sign-in events.
+
+    Filter with `?sandbox=<name>`, `?action=create|update|delete|sign_in|sign_out|sign_in_failed|locked_out`,
+    `?object_type=<model>` and `?since=<ISO date>`.
+    """
+
+    queryset = AuditEntry.objects.none()
+    serializer_class = AuditEntrySerializer
+    permission_classes = [ScopedQuerysetPermission]
+    read_rule = CAN_VIEW_AUDIT_LOG
+    filter_backends = []
+
+    def get_queryset(self):
+        entries = audit_entries(user=self.request.user)
+        params = self.request.query_params
+        if params.get("sandbox"):
+            entries = entries.filter(sandbox__name=params["sandbox"])
+        action = params.get("action")
+        codes = {"create": 0, "update": 1, "delete": 2}
+        if action in codes:
+            entries = entries.filter(action=codes[action], event="")
+        elif action:
+            entries = entries.filter(event=action)
+        if params.get("object_type"):
+            entries = entries.filter(content_type__model=params["object_type"].lower())
+        if params.get("since"):
+            from django.utils.dateparse import parse_date
+
+            since = parse_date(params["since"])
+            if since is None:
+                raise serializers.ValidationError({"since": [_("Use an ISO date, e.g. 2026-12-01.")]})
+            entries = entries.filter(timestamp__date__gte=since)
+        return entries

@@ -29,6 +29,8 @@ class PersonalTokenAuthentication(authentication.BaseAuthentication):
         now = timezone.now()
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
             PersonalToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        # The audit log names the token a change came through (the actor is the token's user).
+        request._request.audit_via = "personal token %s" % token.name
         return token.user, token
 
     def authenticate_header(self, request):

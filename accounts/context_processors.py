@@ -11,6 +11,9 @@ NAVIGATION = (
     ("Audiences", "audiences:audience_list", rules.CAN_VIEW_SEGMENTS),
     ("Destinations", "destinations:destination_list", rules.CAN_VIEW_DESTINATIONS),
     ("Lookup preview", "edge:lookup_preview", rules.CAN_PREVIEW_LOOKUPS),
+    ("Roles", "accounts:role_list", rules.CAN_MANAGE_ROLES),
+    ("Users", "accounts:user_list", rules.CAN_MANAGE_ROLES),
+    ("Audit log", "accounts:audit_log", rules.CAN_VIEW_AUDIT_LOG),
 )
 
 

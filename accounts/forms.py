@@ -1,6 +1,11 @@
 from django import forms
+from django.contrib.auth import get_user_model, password_validation
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from accounts.constants import SANDBOX_PERMISSIONS
+from accounts.models import Role, Sandbox
+from accounts.selectors import managed_sandbox_ids, roles_administered_by, user_list
 
 
 class ApiCredentialForm(forms.Form):
@@ -21,3 +26,163 @@ class ApiCredentialForm(forms.Form):
         if value is not None and value <= timezone.now():
             raise forms.ValidationError(_("Pick a moment in the future."), code="expiry_in_past")
         return value
+
+
+class PermissionsField(forms.MultipleChoiceField):
+    """The sandbox permissions as checkboxes; the template groups them by the product's categories."""
+
+    widget = forms.CheckboxSelectMultiple
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=SANDBOX_PERMISSIONS, **kwargs)
+
+
+class RoleForm(forms.ModelForm):
+    """
+    A role's name, permissions, members and sandboxes; the model validates it (unique name, known codenames).
+
+    Members and sandboxes offer only what the signed-in manager administers.
+    """
+
+    permissions = PermissionsField(label=_("Permissions"), required=False)
+
+    class Meta:
+        model = Role
+        fields = ["name", "description", "permissions", "sandboxes", "users"]
+        labels = {"users": _("Users"), "sandboxes": _("Sandboxes")}
+        help_texts = {
+            "sandboxes": _("The role's permissions apply in each sandbox chosen here, and nowhere else."),
+            "users": _("Changes take effect on each user's next page or API call."),
+        }
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 2}),
+            "sandboxes": forms.CheckboxSelectMultiple,
+            "users": forms.CheckboxSelectMultiple,
+        }
+
+    def __init__(self, *args, manager, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["sandboxes"].queryset = Sandbox.objects.filter(pk__in=managed_sandbox_ids(manager)).order_by(
+            "-kind", "name"
+        )
+        self.fields["sandboxes"].required = True
+        self.fields["users"].queryset = user_list(user=manager).filter(is_active=True)
+        self.fields["users"].label_from_instance = lambda user: user.get_username()
+
+
+class UserCreateForm(forms.ModelForm):
+    """
+    A new user: either a password set now, or an invitation by email to choose one.
+
+    Django's password validators check the password; the model checks the username.
+    """
+
+    INVITE = "invite"
+    PASSWORD = "password"  # noqa: S105 (a choice value, not a secret)
+
+    how = forms.ChoiceField(
+        label=_("How will they sign in?"),
+        choices=((INVITE, _("Email them an invitation to choose a password")), (PASSWORD, _("Set a password now"))),
+        initial=INVITE,
+        widget=forms.RadioSelect,
+    )
+    password1 = forms.CharField(
+        label=_("Password"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label=_("Password again"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    roles = forms.ModelMultipleChoiceField(
+        label=_("Roles"), queryset=None, required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = get_user_model()
+        fields = ["username", "email", "first_name", "last_name"]
+
+    def __init__(self, *args, manager, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["roles"].queryset = roles_administered_by(manager)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("how") == self.INVITE:
+            if not cleaned.get("email"):
+                self.add_error("email", _("An invitation needs an email address."))
+            cleaned["password"] = None
+        elif cleaned.get("how") == self.PASSWORD:
+            password = cleaned.get("password1")
+            if not password:
+                self.add_error("password1", _("Type a password, or send an invitation instead."))
+            elif password != cleaned.get("password2"):
+                self.add_error("password2", _("The two passwords differ."))
+            else:
+                self.instance.username = cleaned.get("username", "")
+                self.instance.email = cleaned.get("email", "")
+                try:
+                    password_validation.validate_password(password, self.instance)
+                except forms.ValidationError as error:
+                    self.add_error("password1", error)
+            cleaned["password"] = password
+        return cleaned
+
+
+class AuditLogFilterForm(forms.Form):
+    """Filters of the audit log page; every field is optional and a bad value is simply ignored."""
+
+    q = forms.CharField(label=_("Object or user"), required=False, widget=forms.TextInput(attrs={"type": "search"}))
+    kind = forms.ChoiceField(label=_("Kind"), required=False)
+    action = forms.ChoiceField(label=_("What happened"), required=False)
+    sandbox = forms.ModelChoiceField(label=_("Sandbox"), queryset=Sandbox.objects.none(), required=False)
+    since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=_("Until"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    ACTIONS = (
+        ("", _("Any")),
+        ("create", _("Created")),
+        ("update", _("Changed")),
+        ("delete", _("Deleted")),
+        ("sign_in", _("Signed in")),
+        ("sign_out", _("Signed out")),
+        ("sign_in_failed", _("Sign-in failed")),
+        ("locked_out", _("Locked out")),
+    )
+
+    def __init__(self, *args, sandboxes, kinds, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["sandbox"].queryset = sandboxes
+        self.fields["sandbox"].empty_label = _("Any")
+        self.fields["kind"].choices = [("", _("Any")), *kinds]
+        self.fields["action"].choices = self.ACTIONS
+
+    def filter(self, entries):
+        from django.db.models import Q
+
+        from accounts.models import AuditEntry
+
+        if not self.is_valid():
+            return entries
+        data = self.cleaned_data
+        if data["q"]:
+            entries = entries.filter(Q(object_repr__icontains=data["q"]) | Q(actor__username__icontains=data["q"]))
+        if data["kind"]:
+            entries = entries.filter(content_type_id=data["kind"], event="")
+        actions = {"create": AuditEntry.Action.CREATE, "update": AuditEntry.Action.UPDATE}
+        actions["delete"] = AuditEntry.Action.DELETE
+        if data["action"] in actions:
+            entries = entries.filter(action=actions[data["action"]], event="")
+        elif data["action"]:
+            entries = entries.filter(event=data["action"])
+        if data["sandbox"]:
+            entries = entries.filter(sandbox=data["sandbox"])
+        if data["since"]:
+            entries = entries.filter(timestamp__date__gte=data["since"])
+        if data["until"]:
+            entries = entries.filter(timestamp__date__lte=data["until"])
+        return entries

@@ -1,11 +1,12 @@
 import hashlib
 import secrets
 
+from auditlog.models import AbstractLogEntry, LogEntryManager
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -17,6 +18,7 @@ from accounts.permissions import in_sandbox, restrict
 __all__ = [
     "AccessToken",
     "ApiCredential",
+    "AuditEntry",
     "PersonalToken",
     "Role",
     "Sandbox",
@@ -258,3 +260,58 @@ class AccessToken(SandboxedModel):
     @staticmethod
     def digest_of(token: str) -> str:
         return _token_digest(token)
+
+
+class AuditEntryManager(LogEntryManager):
+    """django-auditlog's manager, also noting the sandbox each logged object belongs to."""
+
+    def log_create(self, instance, force_log: bool = False, **kwargs):
+        kwargs.setdefault("sandbox_id", _sandbox_id_of(instance))
+        return super().log_create(instance, force_log=force_log, **kwargs)
+
+    def log_m2m_changes(self, changed_queryset, instance, operation, field_name, **kwargs):
+        kwargs.setdefault("sandbox_id", _sandbox_id_of(instance))
+        return super().log_m2m_changes(changed_queryset, instance, operation, field_name, **kwargs)
+
+
+def _sandbox_id_of(instance):
+    """Return the sandbox of a logged object, or None for what spans sandboxes (roles, users, personal tokens)."""
+    from accounts.permissions import sandbox_of
+
+    if isinstance(instance, Sandbox) or getattr(type(instance), "SANDBOX_LOOKUP_MULTIVALUED", False):
+        return None
+    if getattr(type(instance), "SANDBOX_LOOKUP", None) is None:
+        return None
+    try:
+        return sandbox_of(instance)
+    except ObjectDoesNotExist:
+        return None  # a parent deleted in the same cascade
+
+
+class AuditEntry(AbstractLogEntry):
+    """
+    One audit log line: a configuration change (django-auditlog's entry) or a sign-in event.
+
+    `sandbox` is where the changed object lives (empty for roles, users and sign-ins, which span sandboxes);
+    `event` names sign-in events, which have no object change.
+    """
+
+    class Event(models.TextChoices):
+        CHANGE = "", _("Configuration change")
+        SIGN_IN = "sign_in", _("Signed in")
+        SIGN_OUT = "sign_out", _("Signed out")
+        SIGN_IN_FAILED = "sign_in_failed", _("Sign-in failed")
+        LOCKED_OUT = "locked_out", _("Locked out")
+
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    event = models.CharField(_("event"), max_length=16, choices=Event.choices, blank=True, default="")
+
+    objects = AuditEntryManager()
+
+    class Meta(AbstractLogEntry.Meta):
+        verbose_name = _("audit log entry")
+        verbose_name_plural = _("audit log entries")
+        indexes = [
+            models.Index(fields=["sandbox", "-timestamp"], name="audit_sandbox_time"),
+            models.Index(fields=["event", "-timestamp"], name="audit_event_time"),
+        ]

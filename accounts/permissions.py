@@ -198,6 +198,7 @@ CAN_MANAGE_POLICIES = _SINGLE[codes.MANAGE_POLICIES]
 CAN_MANAGE_ROLES = _SINGLE[codes.MANAGE_ROLES]
 # Operations: `/metrics` spans every sandbox (no sandbox data in it); scrapers use METRICS_TOKEN instead.
 CAN_READ_METRICS = Rule(_("Read the service metrics"), superuser_only=True)
+CAN_VIEW_AUDIT_LOG = _SINGLE[codes.VIEW_AUDIT_LOG]
 
 RULES = {name: value for name, value in globals().items() if name.startswith("CAN_") and isinstance(value, Rule)}
 

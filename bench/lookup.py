@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _common import BENCH_ENVIRONMENT, ensure_postgres_database, insert_ecid_identities, setup_django  # noqa: E402  (bench/ is the script's folder)
+from _common import BENCH_ENVIRONMENT, bulk_load, ensure_postgres_database, setup_django  # noqa: E402  (bench/ is the script's folder)
 
 DEFAULTS = {
     **BENCH_ENVIRONMENT,
@@ -66,6 +66,96 @@ end
 # How many different requests (random identities) each wrk thread cycles through.
 DISTINCT_REQUESTS = 10_000
 
+# Random visitors over all profiles: each request is built as it is sent (a few µs of wrk's time per request,
+# against the hundreds the server spends), so the working set is every profile, not a prepared few thousand.
+RANDOM_VISITORS_SCRIPT = """
+math.randomseed(%(seed)d)
+local profiles = %(profiles)d
+local path = "%(path)s"
+local headers = {["Content-Type"] = "application/json"%(auth)s}
+request = function()
+  local ecid = string.format("%%038d", math.random(1, profiles))
+  return wrk.format("POST", path, headers, '{"event":{"xdm":{"identityMap":{"ECID":[{"id":"' .. ecid
+    .. '","primary":true}]},"eventType":"web.webpagedetails.pageViews"}}}')
+end
+"""
+
+# Appended to a lookup script: count responses (and non-200 ones) per wall-clock second in each thread, and
+# print the totals per second when wrk is done, as "slice <epoch second> <responses> <non-200>" lines.
+SLICES_SCRIPT = """
+counts = {}
+failures = {}
+response = function(status, headers, body)
+  local second = os.time()
+  counts[second] = (counts[second] or 0) + 1
+  if status ~= 200 then failures[second] = (failures[second] or 0) + 1 end
+end
+local threads = {}
+setup = function(thread) table.insert(threads, thread) end
+done = function(summary, latency, requests)
+  local total, failed = {}, {}
+  for _, thread in ipairs(threads) do
+    for second, count in pairs(thread:get("counts")) do total[second] = (total[second] or 0) + count end
+    for second, count in pairs(thread:get("failures")) do failed[second] = (failed[second] or 0) + count end
+  end
+  for second, count in pairs(total) do
+    io.write(string.format("slice %d %d %d\\n", second, count, failed[second] or 0))
+  end
+end
+"""
+
+
+def _insert_profiles(cursor, *, sandbox_id, namespace_id, profiles: int, audiences: int) -> None:
+    """
+    Insert the profiles (10 string attributes each), their ECIDs (profile n has ECID n, zero-padded to 38 digits)
+    and memberships (profile n is in every audience a with (n + a) % 20 == 0: 10 each with 200 audiences), set-based,
+    with the tables' indexes and constraints built once at the end (`bulk_load`). Profile n's id is n in hex, so
+    ids come in insertion order and the primary key index only ever appends.
+    """
+    cursor.execute("SET LOCAL synchronous_commit = off")
+    with bulk_load(cursor, ["profiles_profile", "profiles_identity", "audiences_audiencemembership"]):
+        cursor.execute(
+            """
+            INSERT INTO profiles_profile (id, sandbox_id, attributes, created_at, updated_at)
+            SELECT lpad(to_hex(n), 32, '0')::uuid, %s,
+                   jsonb_build_object('bench', jsonb_build_object(
+                   'field0', 'value-0-' || n,
+                   'field1', 'value-1-' || n,
+                   'field2', 'value-2-' || n,
+                   'field3', 'value-3-' || n,
+                   'field4', 'value-4-' || n,
+                   'field5', 'value-5-' || n,
+                   'field6', 'value-6-' || n,
+                   'field7', 'value-7-' || n,
+                   'field8', 'value-8-' || n,
+                   'field9', 'value-9-' || n)),
+                   now(), now()
+            FROM generate_series(1, %s) n
+            """,
+            [sandbox_id, profiles],
+        )
+        cursor.execute(
+            """
+            INSERT INTO profiles_identity (sandbox_id, namespace_id, value, profile_id, "primary", created_at)
+            SELECT %s, %s, lpad(n::text, 38, '0'), lpad(to_hex(n), 32, '0')::uuid, true, now()
+            FROM generate_series(1, %s) n
+            """,
+            [sandbox_id, namespace_id, profiles],
+        )
+        # The audiences a of profile n are ((20 - n % 20) % 20) + 20 j: no cross join of every pair to filter.
+        cursor.execute(
+            """
+            INSERT INTO audiences_audiencemembership (audience_id, profile_id, status, qualified_at, payload)
+            SELECT ids.list[pick.a], lpad(to_hex(n), 32, '0')::uuid, 'realized', now(), '{}'
+            FROM (SELECT array_agg(md5('bench-audience-' || a)::uuid ORDER BY a) AS list
+                  FROM generate_series(1, %s) a) ids,
+                 generate_series(1, %s) n,
+                 LATERAL (SELECT (20 - n %% 20) %% 20 + 20 * j AS a FROM generate_series(0, %s / 20) j) pick
+            WHERE pick.a BETWEEN 1 AND %s
+            """,
+            [audiences, profiles, audiences, audiences],
+        )
+
 
 def seed(profiles: int, audiences: int, destinations: int) -> dict:
     """Create (or reuse) the bench sandbox; bulk rows are written with set-based SQL."""
@@ -96,13 +186,17 @@ def seed(profiles: int, audiences: int, destinations: int) -> dict:
             Destination.objects.filter(sandbox=sandbox).delete()
             Datastream.objects.filter(sandbox=sandbox).delete()
             with connection.cursor() as cursor:
-                cursor.execute(
-                    "DELETE FROM audiences_audiencemembership WHERE audience_id IN "
-                    "(SELECT id FROM audiences_audience WHERE sandbox_id = %s)",
-                    [sandbox.pk],
-                )
-                cursor.execute("DELETE FROM profiles_identity WHERE sandbox_id = %s", [sandbox.pk])
-                cursor.execute("DELETE FROM profiles_profile WHERE sandbox_id = %s", [sandbox.pk])
+                if not Profile.objects.exclude(sandbox=sandbox).exists():
+                    # Only this bench's rows are there: emptying the tables beats deleting millions of rows.
+                    cursor.execute("TRUNCATE profiles_profile, profiles_identity, audiences_audiencemembership")
+                else:
+                    cursor.execute(
+                        "DELETE FROM audiences_audiencemembership WHERE audience_id IN "
+                        "(SELECT id FROM audiences_audience WHERE sandbox_id = %s)",
+                        [sandbox.pk],
+                    )
+                    cursor.execute("DELETE FROM profiles_identity WHERE sandbox_id = %s", [sandbox.pk])
+                    cursor.execute("DELETE FROM profiles_profile WHERE sandbox_id = %s", [sandbox.pk])
             Audience.objects.filter(sandbox=sandbox).delete()
             ProfileField.objects.filter(sandbox=sandbox).delete()
             ecid, _ = IdentityNamespace.objects.get_or_create(sandbox=sandbox, code="ECID", defaults={"name": "ECID"})
@@ -113,24 +207,6 @@ def seed(profiles: int, audiences: int, destinations: int) -> dict:
             with connection.cursor() as cursor:
                 cursor.execute(
                     """
-                    INSERT INTO profiles_profile (id, sandbox_id, attributes, created_at, updated_at)
-                    SELECT md5('bench-profile-' || n)::uuid, %s,
-                           jsonb_build_object('bench', (SELECT jsonb_object_agg('field' || f, 'value-' || f || '-' || n)
-                                                        FROM generate_series(0, 9) f)),
-                           now(), now()
-                    FROM generate_series(1, %s) n
-                    """,
-                    [sandbox.pk, profiles],
-                )
-                insert_ecid_identities(
-                    cursor,
-                    sandbox_id=sandbox.pk,
-                    namespace_id=ecid.pk,
-                    profiles=profiles,
-                    profile_seed="bench-profile-",
-                )
-                cursor.execute(
-                    """
                     INSERT INTO audiences_audience (id, sandbox_id, name, description, origin, status, evaluation,
                         external_id, profile_count, created_at, updated_at)
                     SELECT md5('bench-audience-' || a)::uuid, %s, 'Bench audience ' || a, '', 'segmentation',
@@ -139,15 +215,8 @@ def seed(profiles: int, audiences: int, destinations: int) -> dict:
                     """,
                     [sandbox.pk, audiences],
                 )
-                # Every profile belongs to one audience in twenty: 10 memberships each with 200 audiences.
-                cursor.execute(
-                    """
-                    INSERT INTO audiences_audiencemembership (audience_id, profile_id, status, qualified_at, payload)
-                    SELECT md5('bench-audience-' || a)::uuid, md5('bench-profile-' || n)::uuid, 'realized', now(), '{}'
-                    FROM generate_series(1, %s) n CROSS JOIN generate_series(1, %s) a
-                    WHERE (n + a) %% 20 = 0
-                    """,
-                    [profiles, audiences],
+                _insert_profiles(
+                    cursor, sandbox_id=sandbox.pk, namespace_id=ecid.pk, profiles=profiles, audiences=audiences
                 )
             datastream = Datastream.objects.create(
                 sandbox=sandbox, name="Bench web", platform_enabled=True, personalization_destinations=True
@@ -171,8 +240,11 @@ def seed(profiles: int, audiences: int, destinations: int) -> dict:
                         ]
                     )
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
-        print("seeded in %.1f s" % (time.perf_counter() - started), flush=True)
+            # VACUUM as well: the first reads of freshly loaded rows would otherwise set their hint bits, writing
+            # every page again during the first measured fill.
+            cursor.execute("VACUUM (ANALYZE) profiles_profile, profiles_identity, audiences_audiencemembership")
+        seconds = time.perf_counter() - started
+        print("seeded in %.1f s (%.0f profiles/s)" % (seconds, profiles / seconds), flush=True)
     return {"sandbox": sandbox, "datastream": datastream}
 
 
@@ -324,10 +396,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(port: int, workers: int, threads: int, worker_class: str, extra_env: dict | None = None):
+def start_gunicorn(port: int, workers: int, threads: int, worker_class: str, env: dict | None = None):
     command = [
         str(ROOT / ".venv" / "bin" / "gunicorn"),
         "personalization.wsgi",
+        "--config",
+        str(ROOT / "bench" / "gunicorn_bench.py"),
         "--bind",
         "127.0.0.1:%d" % port,
         "--workers",
@@ -345,8 +419,7 @@ def start_gunicorn(port: int, workers: int, threads: int, worker_class: str, ext
         # all of wrk's connections on one core while the other idles (such rounds ran at half the throughput).
         "--reuse-port",
     ]
-    env = {**os.environ, **(extra_env or {})}
-    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})}, start_new_session=True)
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
@@ -386,9 +459,15 @@ def _cpu_seconds(pids) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def _wait_until_idle(server, workers: int, timeout: float = 180) -> None:
-    """Wait until all workers run and stop using CPU (they copy the store into memory at start)."""
+def _wait_until_idle(server, workers: int, timeout: float = 600) -> None:
+    """Wait until all workers are ready (bench/gunicorn_bench.py reports it) and stop using CPU."""
     deadline = time.time() + timeout
+    directory = Path(os.environ["BENCH_MIRROR_STATS"])
+    while time.time() < deadline:
+        pids = _server_pids(server)[1:]
+        if len(pids) >= workers and all((directory / ("%d.json" % pid)).exists() for pid in pids):
+            break
+        time.sleep(0.2)
     while time.time() < deadline:
         pids = _server_pids(server)
         before = _cpu_seconds(pids)
@@ -422,7 +501,8 @@ def _redis_pid() -> int | None:
         return None
 
 
-def run_wrk(url: str, script: str | None, duration: int, connections: int, threads: int) -> dict:
+def _wrk_command(url: str, script: str | None, duration: int, connections: int, threads: int):
+    """Return wrk's command line and the script file to delete afterwards (None without a script)."""
     command = ["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % duration, "--latency", url]
     script_file = None
     if script:
@@ -430,9 +510,18 @@ def run_wrk(url: str, script: str | None, duration: int, connections: int, threa
         script_file.write(script)
         script_file.close()
         command[1:1] = ["-s", script_file.name]
+    return command, script_file.name if script_file else None
+
+
+def run_wrk(url: str, script: str | None, duration: int, connections: int, threads: int) -> dict:
+    command, script_path = _wrk_command(url, script, duration, connections, threads)
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    if script_file:
-        os.unlink(script_file.name)
+    if script_path:
+        os.unlink(script_path)
+    return _parse_wrk(output)
+
+
+def _parse_wrk(output: str) -> dict:
     percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", output, re.MULTILINE))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors = re.search(r"Socket errors: (.*)", output)
@@ -492,9 +581,127 @@ def metrics_off_rows(metrics_off, path: str, profiles: int) -> dict:
     }
 
 
+def random_visitors_script(path: str, profiles: int, headers: dict, seed: int) -> str:
+    """Return wrk's Lua script for lookups of a random profile each (over all `profiles`)."""
+    auth = "".join(', ["%s"] = "%s"' % item for item in headers.items())
+    return RANDOM_VISITORS_SCRIPT % {"path": path, "profiles": profiles, "auth": auth, "seed": seed}
+
+
+def run_wrk_sliced(url: str, script: str, duration: int, connections: int, threads: int, events) -> dict:
+    """
+    Run wrk for `duration` seconds, calling each `(at, label, action)` of `events` `at` seconds in; return wrk's
+    summary with `slices`: `[(second from the start, responses, non-200)]` and `events`: `{label: second}`.
+    """
+    command, script_path = _wrk_command(url, script + SLICES_SCRIPT, duration, connections, threads)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started = time.time()
+    happened = {}
+    try:
+        for at, label, action in events:
+            time.sleep(max(0.0, started + at - time.time()))
+            happened[label] = time.time() - started
+            action()
+        output, _errors = process.communicate(timeout=duration + 60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.unlink(script_path)
+    result = _parse_wrk(output)
+    by_second = sorted((int(second), int(count), int(failed)) for second, count, failed in _SLICE.findall(output))
+    # wrk's first and last seconds are partial: the slices are the whole seconds between them.
+    result["slices"] = [(second - int(started), count, failed) for second, count, failed in by_second[1:-1]]
+    result["events"] = happened
+    return result
+
+
+_SLICE = re.compile(r"^slice (\d+) (\d+) (\d+)$", re.MULTILINE)
+
+
+def redis_memory(pattern: str, samples: int = 2000) -> dict:
+    """Return Redis's used memory and the mean `MEMORY USAGE` of up to `samples` keys matching `pattern`."""
+    import redis
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    sizes = []
+    for key in client.scan_iter(match=pattern, count=1000):
+        sizes.append(client.memory_usage(key, samples=0) or 0)
+        if len(sizes) >= samples:
+            break
+    return {"used": int(client.info("memory")["used_memory"]), "sampled": sum(sizes) / max(1, len(sizes))}
+
+
+def mirror_stats(server) -> dict:
+    """Ask each worker for its mirror's counts (SIGUSR2, bench/gunicorn_bench.py); return their sums."""
+    directory = Path(os.environ["BENCH_MIRROR_STATS"])
+    for old in directory.glob("*.json"):
+        old.unlink()
+    workers = _server_pids(server)[1:]
+    for pid in workers:
+        os.kill(pid, signal.SIGUSR2)
+    deadline = time.time() + 10
+    while time.time() < deadline and len(list(directory.glob("*.json"))) < len(workers):
+        time.sleep(0.1)
+    time.sleep(0.1)  # let the last file be written whole
+    totals = {"hits": 0, "misses": 0, "size": 0}
+    for path in directory.glob("*.json"):
+        for key, value in json.loads(path.read_text()).items():
+            totals[key] += value
+    return totals
+
+
+def activation_change(datastream):
+    """Return `(change, undo)`: activate one more audience on the first destination through the service, and back."""
+    from django.contrib.auth import get_user_model
+
+    from personalization.destinations.models import AudienceActivation
+    from personalization.destinations.services import activation_delete, activation_save
+
+    user, _created = get_user_model().objects.get_or_create(
+        username="bench-admin", defaults={"is_superuser": True, "is_staff": True}
+    )
+    destinations = list(datastream.destinations.order_by("name"))
+    first, other = destinations[0], destinations[-1]
+    audience = other.activations.order_by("audience_id").first().audience
+    made = []
+
+    def change():
+        made.append(activation_save(user=user, activation=AudienceActivation(destination=first, audience=audience)))
+
+    def undo():
+        for activation in made:
+            activation_delete(user=user, activation=activation)
+        made.clear()
+
+    return change, undo
+
+
+def print_slices(label: str, result: dict, event: str, warm_rps: float) -> None:
+    """Print one-second slices around `event` as throughput and ratios to the warm rate before it."""
+    at = result["events"][event]
+    before = [count for second, count, _failed in result["slices"] if second < at - 0.5]
+    after = [(second, count, failed) for second, count, failed in result["slices"] if second >= at]
+    reference = sum(before) / max(1, len(before))
+    print()
+    print(
+        "%s: %s at %.1f s; warm rate before it %.0f req/s (%.2fx the warm row)"
+        % (label, event, at, reference, reference / warm_rps if warm_rps else 0)
+    )
+    print("  second  req/s  vs warm  non-200")
+    for second, count, failed in result["slices"]:
+        print("  %6d %6d %7.2fx %8d" % (round(second - at), count, count / reference if reference else 0, failed))
+    if after:
+        lowest = min(count for _second, count, _failed in after)
+        mean = sum(count for _second, count, _failed in after) / len(after)
+        failed = sum(failed for _second, _count, failed in result["slices"])
+        print(
+            "  after: lowest one-second slice %.2fx the warm rate, mean %.2fx; non-200 responses %d; socket errors: %s"
+            % (lowest / reference, mean / reference, failed, result["errors"] or "none")
+        )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profiles", type=int, default=100_000)
+    parser.add_argument("--profiles", type=int, default=1_000_000, help="e.g. 10000000 for the 10M rows")
     parser.add_argument("--audiences", type=int, default=200)
     parser.add_argument("--destinations", type=int, default=10)
     parser.add_argument("--duration", type=int, default=4, help="seconds per measured round")
@@ -505,6 +712,7 @@ def main():
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument("--skip-cold", action="store_true", help="skip the cold-store run")
+    parser.add_argument("--skip-change", action="store_true", help="skip the activation-change and Redis-cut rows")
     parser.add_argument(
         "--skip-metrics-row", action="store_true", help="skip the warm row on a server with metrics off"
     )
@@ -522,6 +730,7 @@ def main():
 
     for key, value in DEFAULTS.items():
         os.environ.setdefault(key, value)
+    os.environ.setdefault("BENCH_MIRROR_STATS", tempfile.mkdtemp(prefix="bench-mirror-"))
     setup_django(DEFAULTS)
     ensure_postgres_database("bench/lookup.py")
     seeded = seed(args.profiles, args.audiences, args.destinations)
@@ -531,14 +740,13 @@ def main():
     twin = None if args.skip_edge_segmentation else seed_edge_segmentation(seeded["sandbox"], datastream)
     edge_queries = count_edge_segmentation_queries(twin) if twin is not None else None
 
-    from personalization.edge.rebuild import edge_rebuild
-
     port = free_port()
     base = "http://127.0.0.1:%d" % port
     path = "/ee/v2/interact?datastreamId=%s" % datastream.pk
     server = start_gunicorn(port, args.workers, args.threads, args.worker_class)
     metrics_off = None
     results = {}
+    figures = {"edge_queries": edge_queries}
     try:
         _wait_until_idle(server, args.workers)  # workers copy the store into memory before they serve
         app_pids = _server_pids(server)
@@ -553,10 +761,14 @@ def main():
                 before()
             pids = pids or app_pids
             before_app, before_redis = _cpu_seconds(pids), _cpu_seconds([redis_pid] if redis_pid else [])
+            stats = mirror_stats(server)
             result = run_wrk(url, script, args.duration, args.connections, args.wrk_threads)
             requests = max(1.0, result["rps"] * args.duration)
             result["app_us"] = (_cpu_seconds(pids) - before_app) / requests * 1e6
             result["redis_us"] = (_cpu_seconds([redis_pid] if redis_pid else []) - before_redis) / requests * 1e6
+            after = mirror_stats(server)
+            looked_up = (after["hits"] - stats["hits"]) + (after["misses"] - stats["misses"])
+            result["hit_rate"] = (after["hits"] - stats["hits"]) / looked_up if looked_up else None
             return result
 
         def run_rows(rows: dict) -> None:
@@ -581,15 +793,13 @@ def main():
         # Workers copy the store's answers into their memory when they start (gunicorn.conf.py): rebuild the
         # store, then restart them, as a deploy after a rebuild would.
         stop(server)
-        started = time.perf_counter()
-        rebuilt = edge_rebuild(sandbox_id=seeded["sandbox"].pk)
-        rebuild_seconds = time.perf_counter() - started
+        figures.update(fill_store(seeded["sandbox"], args.profiles))
         started = time.perf_counter()
         server = start_gunicorn(port, args.workers, args.threads, args.worker_class)
         _wait_until_idle(server, args.workers)
         app_pids = _server_pids(server)
-        warm_start_seconds = time.perf_counter() - started
-        worker_rss_mb = _rss_mb(app_pids[1:])
+        figures["warm_start_seconds"] = time.perf_counter() - started
+        figures["mirrored_at_start"] = mirror_stats(server)["size"]
         # The same server with metrics off, on a port of its own: the warm rows run on both in turn.
         metrics_off = None if args.skip_metrics_row else start_metrics_off_server(args)
         # The baselines run on the same workers as the warm lookups: how gunicorn happens to spread wrk's
@@ -609,8 +819,18 @@ def main():
                 ),
                 **edge_segmentation_rows(twin, base, args.profiles),
                 **metrics_off_rows(metrics_off, path, args.profiles),
+                "lookup, random visitors of all %s profiles" % _count(args.profiles): (
+                    base + path,
+                    random_visitors_script(path, args.profiles, {}, 6),
+                ),
+                "lookup, random visitors, authenticated": (
+                    base + path,
+                    random_visitors_script(path, args.profiles, headers, 7),
+                ),
             }
         )
+        figures["worker_rss_mb"] = _rss_mb(app_pids[1:])
+        figures["mirrored_after"] = mirror_stats(server)["size"]
         if args.rate:
             # Each connection pauses so that together they offer about `rate` lookups per second.
             pause = max(1.0, args.connections * 1000.0 / args.rate - 1.0)
@@ -623,11 +843,74 @@ def main():
                     for label, auth, random_seed in (("unauthenticated", {}, 4), ("authenticated", headers, 5))
                 }
             )
+        if not args.skip_change:
+            figures["change"] = change_row(base + path, lookup_script(path, args.profiles, {}, 8), datastream, args)
     finally:
         stop(server)
         if metrics_off is not None:
             stop(metrics_off["server"])
+    if not args.skip_change:
+        figures["cut"] = redis_cut_row(port, path, lookup_script(path, args.profiles, {}, 9), args)
 
+    print_results(args, results, figures, queries)
+
+
+def _count(profiles: int) -> str:
+    return "%dM" % (profiles // 1_000_000) if profiles % 1_000_000 == 0 else "{:,}".format(profiles)
+
+
+def fill_store(sandbox, profiles: int) -> dict:
+    """Empty the store and fill it with `edge_rebuild`; return its rate and Redis's memory per profile."""
+    from personalization.edge.rebuild import edge_rebuild
+    from personalization.edge.store import store
+
+    store.clear()
+    before = redis_memory(store._full_key("pf:*"), samples=0)
+    started = time.perf_counter()
+    rebuilt = edge_rebuild(sandbox_id=sandbox.pk)
+    seconds = time.perf_counter() - started
+    after = redis_memory(store._full_key("pf:*"))
+    return {
+        "rebuilt": rebuilt["answers"],
+        "rebuild_seconds": seconds,
+        "redis_bytes_per_profile": (after["used"] - before["used"]) / max(1, profiles),
+        "redis_sampled_bytes": after["sampled"],
+    }
+
+
+def change_row(url: str, script: str, datastream, args) -> dict:
+    """Full load for 30 s; an ordinary activation change (through the service) 10 s in."""
+    change, undo = activation_change(datastream)
+    try:
+        return run_wrk_sliced(url, script, 30, args.connections, args.wrk_threads, [(10, "activation change", change)])
+    finally:
+        undo()
+
+
+def redis_cut_row(port: int, path: str, script: str, args) -> dict:
+    """Full load for 30 s on workers that reach Redis through a loopback proxy, which is cut 10 s in."""
+    from urllib.parse import urlsplit
+
+    from tests.utils.tcp_proxy import TcpProxy
+
+    real = urlsplit(os.environ["REDIS_URL"])
+    proxy = TcpProxy(real.hostname or "127.0.0.1", real.port or 6379)
+    url = "redis://%s%s" % (proxy.url_host, real.path or "/0")
+    server = start_gunicorn(port, args.workers, args.threads, args.worker_class, env={"REDIS_URL": url})
+    try:
+        _wait_until_idle(server, args.workers)
+        base = "http://127.0.0.1:%d" % port
+        run_wrk(base + path, script, 2, args.connections, args.wrk_threads)  # let workers settle
+        return run_wrk_sliced(
+            base + path, script, 30, args.connections, args.wrk_threads, [(10, "Redis cut", proxy.cut)]
+        )
+    finally:
+        stop(server)
+        proxy.restore()
+        proxy.close()
+
+
+def print_results(args, results: dict, figures: dict, queries: dict) -> None:
     baseline = results["baseline (constant JSON)"]["rps"]
     print()
     print(
@@ -648,12 +931,13 @@ def main():
     )
     base_cpu = results["baseline (constant JSON)"]["app_us"]
     print(
-        "%-46s %8s %8s %8s %8s %8s %9s %8s"
-        % ("run", "req/s", "p50 ms", "p99 ms", "vs base", "app µs", "+redis µs", "non-2xx")
+        "%-46s %8s %8s %8s %8s %8s %9s %8s %9s"
+        % ("run", "req/s", "p50 ms", "p99 ms", "vs base", "app µs", "+redis µs", "non-2xx", "mirror hit")
     )
     for label, result in results.items():
+        hit_rate = result.get("hit_rate")
         print(
-            "%-46s %8.0f %8.2f %8.2f %7.2fx %8.0f %9.0f %8d"
+            "%-46s %8.0f %8.2f %8.2f %7.2fx %8.0f %9.0f %8d %9s"
             % (
                 label,
                 result["rps"],
@@ -663,6 +947,7 @@ def main():
                 result["app_us"],
                 result["redis_us"],
                 result["non_2xx"],
+                "%.0f %%" % (hit_rate * 100) if hit_rate is not None else "-",
             )
         )
         if result["errors"]:
@@ -694,18 +979,49 @@ def main():
         "capacity ratio by CPU %.2fx (the figure that load from other processes on the machine moves least)"
         % (base_cpu, warm["app_us"], warm["redis_us"], base_cpu / (warm["app_us"] + warm["redis_us"]))
     )
-    print("edge_rebuild: %(answers)d answers in " % rebuilt + "%.1f s" % rebuild_seconds)
     print(
-        "workers started warm (answers copied into memory) in %.1f s; worker memory %.0f MB each"
-        % (warm_start_seconds, worker_rss_mb / max(1, args.workers))
+        "edge_rebuild: %d answers in %.1f s (%.0f profiles/s); Redis %.0f bytes per profile (used_memory growth), "
+        "%.0f bytes per entry (MEMORY USAGE, sampled)"
+        % (
+            figures["rebuilt"],
+            figures["rebuild_seconds"],
+            figures["rebuilt"] / figures["rebuild_seconds"],
+            figures["redis_bytes_per_profile"],
+            figures["redis_sampled_bytes"],
+        )
     )
-    for label, (cold, warm) in queries.items():
-        print("SQL queries per %s lookup: cold %d, warm %d" % (label, cold, warm))
-    if edge_queries is not None:
+    print(
+        "workers started warm in %.1f s with %d answers copied; after the rows they mirror %d (EDGE_LOCAL_CACHE_SIZE "
+        "%s per worker); worker memory %.0f MB each"
+        % (
+            figures["warm_start_seconds"],
+            figures["mirrored_at_start"],
+            figures["mirrored_after"],
+            os.environ.get("EDGE_LOCAL_CACHE_SIZE", "default"),
+            figures["worker_rss_mb"] / max(1, args.workers),
+        )
+    )
+    for label, (cold_queries, warm_queries) in queries.items():
+        print("SQL queries per %s lookup: cold %d, warm %d" % (label, cold_queries, warm_queries))
+    if figures.get("edge_queries") is not None:
         print(
             "SQL queries per edge-segmentation lookup (%d edge audiences): cold %d, warm %d"
-            % (EDGE_AUDIENCES, *edge_queries)
+            % (EDGE_AUDIENCES, *figures["edge_queries"])
         )
+    if "change" in figures:
+        print_slices("Activation change under load", figures["change"], "activation change", warm["rps"])
+        print_slices("Redis cut under load", figures["cut"], "Redis cut", warm["rps"])
+        cold = results.get("lookup, cold store, unauthenticated")
+        if cold:
+            after = [
+                count
+                for second, count, _f in figures["cut"]["slices"]
+                if second >= figures["cut"]["events"]["Redis cut"]
+            ]
+            print(
+                "  with Redis cut: mean %.0f req/s against the cold-store row's %.0f (%.2fx)"
+                % (sum(after) / max(1, len(after)), cold["rps"], sum(after) / max(1, len(after)) / cold["rps"])
+            )
 
 
 if __name__ == "__main__":

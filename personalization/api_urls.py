@@ -1,21 +1,34 @@
 """The management API router: every viewset under /api/v1/."""
 
-from rest_framework.routers import DefaultRouter
+from rest_framework.routers import APIRootView, DefaultRouter
 
-from accounts.api import ApiCredentialViewSet, PersonalTokenViewSet, RoleViewSet, SandboxViewSet
+from accounts.api import ApiCredentialViewSet, AuditEntryViewSet, PersonalTokenViewSet, RoleViewSet, SandboxViewSet
+from accounts.permissions import SIGNED_IN
 from personalization.audiences.api import AudienceViewSet
 from personalization.audiences.profile_api import ProfileViewSet
 from personalization.datastreams.api import DatastreamViewSet
 from personalization.destinations.api import ActivationViewSet, AttributeMappingViewSet, DestinationViewSet
 from personalization.profiles.api import IdentityNamespaceViewSet, ProfileFieldViewSet
 
-router = DefaultRouter()
+
+class ApiRootView(APIRootView):
+    """The API's index of endpoints: any signed-in user may read it."""
+
+    rule = SIGNED_IN
+
+
+class Router(DefaultRouter):
+    APIRootView = ApiRootView
+
+
+router = Router()
 
 # Accounts
 router.register("sandboxes", SandboxViewSet, basename="sandbox")
 router.register("roles", RoleViewSet, basename="role")
 router.register("tokens", PersonalTokenViewSet, basename="token")
 router.register("credentials", ApiCredentialViewSet, basename="credential")
+router.register("audit-log", AuditEntryViewSet, basename="audit-entry")
 
 # Datastreams
 router.register("datastreams", DatastreamViewSet, basename="datastream")

@@ -5,6 +5,7 @@ Every variable is documented in `.env.example`. With no environment at all the a
 embedded mode: SQLite, local-memory cache, Celery tasks executed in-process.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -40,6 +41,8 @@ INSTALLED_APPS = [
     "guardian",
     "formtools",
     "django_htmx",
+    "axes",
+    "auditlog",
     "accounts",
     "personalization",
     "personalization.datastreams",
@@ -64,7 +67,10 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "personalization.api_input.ApiQueryTextMiddleware",
     "accounts.middleware.CurrentSandboxMiddleware",
+    "accounts.audit.AuditActorMiddleware",
     "personalization.middleware.ProductNotFoundPageMiddleware",
+    # Last, as django-axes asks: it turns a sign-in refused for a locked account into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "personalization.urls"
@@ -112,6 +118,8 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "cpc"}}
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses sign-ins of locked-out accounts before any password is checked (django-axes).
+    "accounts.lockout.SignInThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -126,6 +134,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in protection (django-axes): this many failed sign-ins for one username lock it for LOGIN_LOCKOUT_MINUTES;
+# a role manager can unlock it from the Users page sooner. Locking by username, not address, so an attacker
+# cycling addresses is still stopped; a successful sign-in forgets earlier failures.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_VERBOSE = False
+# axes warns that username-only locking ignores rotating addresses; that is the point here: the account locks.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+# Sessions end after SESSION_AGE_HOURS (default 12: a working day) and, optionally, when the browser closes.
+SESSION_COOKIE_AGE = env.int("SESSION_AGE_HOURS", default=12) * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=False)
+# Invitation and set-password links stay valid this long (Django's password-reset tokens).
+PASSWORD_RESET_TIMEOUT = env.int("INVITATION_VALID_DAYS", default=3) * 86400
+# Audit log (django-auditlog) in our own table, which also keeps each entry's sandbox and sign-in events.
+AUDITLOG_LOGENTRY_MODEL = "accounts.AuditEntry"
+AUDITLOG_MASK_CALLABLE = "accounts.audit.mask_secret"
+AUDITLOG_STORE_JSON_CHANGES = True
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"

@@ -14,6 +14,7 @@ SAMPLE_UUID = "6f1c1a52-0000-4000-8000-000000000001"
 PUBLIC = (
     re.compile(r"^/accounts/login/$"),
     re.compile(r"^/accounts/logout/$"),  # only ends a session; shows nothing
+    re.compile(r"^/accounts/set-password/"),  # an invitation link: its one-time token is the credential
     re.compile(r"^/admin/log(in|out)/$"),
     re.compile(r"^/ee/"),
     re.compile(r"^/oauth/token$"),

@@ -8,4 +8,8 @@ class AlertsConfig(AppConfig):
 
     def ready(self):
         # Imported for its side effect: connecting the receivers (models are not importable before ready()).
+        from accounts.audit import register
         from personalization.alerts import receivers  # noqa: F401
+
+        register(self.get_model("AlertSubscription"))
+        register(self.get_model("WebhookEndpoint"), mask=("secret_salt",))

@@ -228,7 +228,10 @@ class AudienceImportConfirmExitsView(SandboxPermissionRequiredMixin, SingleObjec
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
             return redirect(stopped.get_absolute_url())
-        messages.success(request, _("The file is being imported again; the members it leaves out will exit."))
+        messages.success(
+            request,
+            _("The file is imported again, and this time the members it leaves out exit; the outcome is below."),
+        )
         return redirect(started.get_absolute_url())
 
 

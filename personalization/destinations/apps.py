@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class DestinationsConfig(AppConfig):
     name = "personalization.destinations"
     verbose_name = _("Destinations")
+
+    def ready(self):
+        from accounts.audit import register
+
+        register(self.get_model("Destination"), m2m=("marketing_actions",))
+        register(self.get_model("AudienceActivation"))
+        register(self.get_model("AttributeMapping"))

@@ -18,6 +18,7 @@ import select
 import socket
 import threading
 import weakref
+from collections import OrderedDict
 
 import hiredis
 
@@ -68,14 +69,24 @@ def _frames(reader) -> list:
 
 
 class Mirror:
-    """Local copies of keys under `prefixes`, invalidated by Redis; thread-safe, bounded to `capacity` keys."""
+    """
+    Local copies of keys under `prefixes`, invalidated by Redis; thread-safe, bounded to `capacity` keys.
 
-    def __init__(self, settings: dict, prefixes: list[str], capacity: int):
+    Readers call `touch` on every copy they use, so when the mirror is full the least recently used copies go
+    first (an `OrderedDict`: moving a key to the end and dropping the first are O(1), in C, atomic under the GIL).
+    `hits` and `misses` count profile entries found here or read from Redis (approximate across threads).
+    With `noloop`, Redis does not report this connection's own writes (the rebuild's watch).
+    """
+
+    def __init__(self, settings: dict, prefixes: list[str], capacity: int, *, noloop: bool = False):
         self.settings = settings
         self.prefixes = [prefix.encode() for prefix in prefixes]
         self.capacity = capacity
-        self.values: dict[str, str | None] = {}
+        self.noloop = noloop
+        self.values: OrderedDict[str, object] = OrderedDict()
         self._pending: dict[str, object] = {}
+        self.hits = 0
+        self.misses = 0
         self._start()
         _MIRRORS.add(self)
 
@@ -104,7 +115,7 @@ class Mirror:
             hello = ["HELLO", 3]
             if settings["password"]:
                 hello += ["AUTH", settings["username"] or "default", settings["password"]]
-            tracking = ["CLIENT", "TRACKING", "ON", "BCAST"]
+            tracking = ["CLIENT", "TRACKING", "ON", "BCAST", *(["NOLOOP"] if self.noloop else [])]
             for prefix in self.prefixes:
                 tracking += ["PREFIX", prefix]
             reader = _reader()
@@ -146,24 +157,26 @@ class Mirror:
             return False
         return True
 
-    def _drain(self) -> None:
+    def _drain(self, *, force: bool = False) -> None:
         """
         Apply every invalidation Redis has sent so far (the lock is held).
 
         When any arrived, more may still be queued in Redis (it writes a large backlog, e.g. after a rebuild,
         in slices), so a PING is sent and everything up to its reply is applied: Redis replies on a
-        connection in order, so every invalidation it queued before the PING has then been seen.
+        connection in order, so every invalidation it queued before the PING has then been seen. With
+        `force`, the PING is sent even when nothing has arrived yet (for everything queued before now).
         """
         sock = self._socket
-        if not self._arrived(sock):  # far cheaper than a recv that raises when nothing came
-            return
-        try:
-            data = sock.recv(262144)
-        except BlockingIOError:
-            return
-        except OSError as error:
-            raise _Broken(str(error)) from error
-        self._apply(data)  # an empty read (Redis closed the connection) raises there
+        if not force:
+            if not self._arrived(sock):  # far cheaper than a recv that raises when nothing came
+                return
+            try:
+                data = sock.recv(262144)
+            except BlockingIOError:
+                return
+            except OSError as error:
+                raise _Broken(str(error)) from error
+            self._apply(data)  # an empty read (Redis closed the connection) raises there
         sock.settimeout(self.settings["timeout"])
         try:
             sock.sendall(_PING)
@@ -250,10 +263,16 @@ class Mirror:
                 if pending.get(key) is ticket:
                     del pending[key]
                     values[key] = value
-            overflow = len(values) - self.capacity
-            if overflow > 0:
-                for key in list(values)[: overflow + self.capacity // 10]:
-                    del values[key]
+            popitem = values.popitem
+            for _ in range(len(values) - self.capacity):
+                popitem(last=False)  # the least recently used
+
+    def touch(self, key: str) -> None:
+        """Mark a copy as just used (it is then the last to be evicted)."""
+        try:
+            self.values.move_to_end(key)
+        except KeyError:  # invalidated (or evicted) by another thread meanwhile
+            pass
 
     def forget(self, keys) -> None:
         """Drop local copies this process just changed (Redis also tells every other process)."""

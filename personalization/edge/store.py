@@ -34,7 +34,9 @@ Keys (after the cache's prefix and `edge:`; `{…}` is the Redis Cluster hash ta
 import hashlib
 import json
 import secrets
+import struct
 import threading
+import uuid
 
 import redis
 from redis.exceptions import RedisError
@@ -43,6 +45,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.signals import setting_changed
 
+from personalization.audiences.models import Audience
 from personalization.edge import metrics
 from personalization.edge.breaker import Breaker
 from personalization.edge.mirror import Mirror, connection_settings
@@ -54,6 +57,7 @@ __all__ = [
     "EdgeStore",
     "Facts",
     "StoreUnavailable",
+    "audience_tag",
     "decode_facts",
     "encode_facts",
     "identity_key",
@@ -117,19 +121,106 @@ class Facts:
 
 
 _SEP = "\x1f"
+_FORMAT = 1  # first byte of the compact encoding; the older text encoding starts with a hex digit or `_SEP`
+_TAG_SIZE = 8
+_HEADER = struct.Struct(">BB")
+_COUNT = struct.Struct(">H")
 
 
-def encode_facts(generation: str, identity: dict | None) -> str:
-    """Encode one identity's facts (None: nobody has it). JSON escapes control characters, so `_SEP` is safe."""
+def audience_tag(audience) -> bytes:
+    """
+    Return the 8-byte tag that stands for an audience id in encoded facts (a digest: v7 ids share prefixes).
+
+    Two audiences of one sandbox share a tag with a probability of about n² / 2^65 (3e-12 for 10,000).
+    """
+    return hashlib.blake2b(uuid.UUID(str(audience)).bytes, digest_size=_TAG_SIZE).digest()
+
+
+class _AudienceTags:
+    """
+    Map tags back to audience ids. Filled by every encoding (which knows the ids) and, for a tag this process
+    has not seen, by one query over the audiences; a tag no audience has (a deleted one) is remembered as such.
+    """
+
+    def __init__(self):
+        self._ids: dict[bytes, str | None] = {}
+        self._lock = threading.Lock()
+
+    def tags(self, audiences) -> bytes:
+        ids = self._ids
+        out = []
+        for audience in audiences:
+            tag = audience_tag(audience)
+            ids[tag] = str(audience)
+            out.append(tag)
+        return b"".join(out)
+
+    def remember(self, tags: dict) -> None:
+        ids = self._ids
+        for audience, tag in tags.items():
+            ids[tag] = str(audience)
+
+    def ids(self, raw: bytes) -> frozenset:
+        ids = self._ids
+        tags = [raw[at : at + _TAG_SIZE] for at in range(0, len(raw), _TAG_SIZE)]
+        if any(tag not in ids for tag in tags):
+            self._load(tags)
+        return frozenset(found for found in (ids[tag] for tag in tags) if found is not None)
+
+    def _load(self, wanted) -> None:
+        with self._lock:
+            ids = self._ids
+            if all(tag in ids for tag in wanted):
+                return
+            for pk in Audience.objects.values_list("pk", flat=True).iterator(chunk_size=5000):
+                ids[audience_tag(pk)] = str(pk)
+            for tag in wanted:
+                ids.setdefault(tag, None)  # no audience has it: ids are never reused, so it stays absent
+
+
+_TAGS = _AudienceTags()
+
+
+def encode_facts(generation: str, identity: dict | None) -> bytes:
+    """
+    Encode one identity's facts (None: nobody has it) in the compact layout: format byte, generation length
+    and its bytes, then (for a profile) the profile id's 16 bytes, the number of audiences and their 8-byte
+    tags, and the attributes' JSON (every mapping and rule may read any of it).
+    """
+    gen = bytes.fromhex(generation)
+    head = _HEADER.pack(_FORMAT, len(gen)) + gen
     if identity is None:
-        return _SEP.join((generation, "", "", ""))
-    attributes = json.dumps(identity["attributes"] or {}, separators=(",", ":"), ensure_ascii=False)
-    return _SEP.join((generation, identity["profile"], ",".join(identity["audiences"]), attributes))
+        return head
+    audiences = identity["audiences"]
+    attributes = identity["attributes"]
+    return b"".join(
+        (
+            head,
+            uuid.UUID(str(identity["profile"])).bytes,
+            _COUNT.pack(len(audiences)),
+            _TAGS.tags(audiences),
+            json.dumps(attributes, separators=(",", ":"), ensure_ascii=False).encode() if attributes else b"",
+        )
+    )
 
 
-def decode_facts(raw: str) -> Facts:
-    generation, profile, audiences, attributes = raw.split(_SEP, 3)
-    return Facts(generation, profile or None, frozenset(audiences.split(",")) if audiences else frozenset(), attributes)
+def decode_facts(raw) -> Facts:
+    """Decode facts in either layout (entries written before the compact one stay readable until they expire)."""
+    if isinstance(raw, str):
+        raw = raw.encode()
+    if raw[:1] != b"\x01":
+        generation, profile, audiences, attributes = raw.decode().split(_SEP, 3)
+        audiences = frozenset(audiences.split(",")) if audiences else frozenset()
+        return Facts(generation, profile or None, audiences, attributes)
+    at = 2 + raw[1]
+    generation = raw[2:at].hex()
+    if len(raw) == at:
+        return Facts(generation, None, frozenset(), {})
+    profile = str(uuid.UUID(bytes=raw[at : at + 16]))
+    (count,) = _COUNT.unpack_from(raw, at + 16)
+    start = at + 18
+    end = start + count * _TAG_SIZE
+    return Facts(generation, profile, _TAGS.ids(raw[start:end]), raw[end:].decode())
 
 
 class EdgeStore:
@@ -300,7 +391,7 @@ class EdgeStore:
         except _FAILURES as error:
             self.breaker.trip(error)
             return None
-        return decode_facts(raw.decode()) if raw is not None else None
+        return decode_facts(raw) if raw is not None else None
 
     def count_locally(self, datastream_id: str, second: int, limit: int) -> int:
         """Count a request in this process only (while Redis is unavailable): the limit then holds per process."""
@@ -339,19 +430,25 @@ class EdgeStore:
             pipe.set(rate_key, 0, ex=_RATE_WINDOW_TTL, nx=True)
             pipe.incr(rate_key)
         replies = pipe.execute()
-        values = {kind: _decode(kind, raw.decode()) for kind, raw in zip(kinds, replies, strict=False) if raw}
+        values = {kind: _decode(kind, raw) for kind, raw in zip(kinds, replies, strict=False) if raw}
         return values, (int(replies[-1]) if rate_second is not None else None)
 
     def _read_mirrored(self, redis, mirror: Mirror, keys) -> dict:
         """Return the decoded values of `(kind, full key)` pairs from the copies, reading missing ones with one MGET."""
-        get = mirror.values.get
+        get, touch = mirror.values.get, mirror.touch
         values, missing = {}, []
         for kind, full in keys:
             # One `get`: another thread may drop the key between a membership test and a lookup.
             value = get(full, _ABSENT)
             if value is _ABSENT:
                 missing.append((kind, full))
-            elif value is not None:
+                if kind == "pf":
+                    mirror.misses += 1
+                continue
+            touch(full)
+            if kind == "pf":
+                mirror.hits += 1
+            if value is not None:
                 values[kind] = value
         if missing:
             found = self._read_into_mirror(redis, mirror, missing)
@@ -366,7 +463,7 @@ class EdgeStore:
         ticket = mirror.begin([full for _kind, full in keys])
         raw_values = redis.mget([full for _kind, full in keys])
         found = {
-            full: _decode(kind, raw.decode()) if raw is not None else None
+            full: _decode(kind, raw) if raw is not None else None
             for (kind, full), raw in zip(keys, raw_values, strict=True)
         }
         mirror.keep(ticket, found)
@@ -488,7 +585,7 @@ class EdgeStore:
             return False
         return True
 
-    def put_facts(self, sandbox_id, identity: str, facts: str, ttl: int) -> None:
+    def put_facts(self, sandbox_id, identity: str, facts: bytes, ttl: int) -> None:
         """Store one identity's encoded facts (skipped while Redis is unavailable)."""
         self.put_many_facts([(sandbox_id, identity, facts)], ttl)
 
@@ -564,12 +661,25 @@ class EdgeStore:
 
     # Primitives (logical key names; Redis errors propagate) ----------------------------------------
 
-    def _get(self, key) -> str | None:
+    def _get(self, key):
+        """Return an entry's value: bytes for profile facts (their compact layout is binary), text for the rest."""
         redis = self._raw_redis()
         if redis is not None:
             raw = redis.get(self._full_key(key))
-            return raw.decode() if raw is not None else None
+            if raw is None or key.startswith("pf:"):
+                return raw
+            return raw.decode()
         return self.cache.get(_PREFIX + key)
+
+    def forget_local_copies(self, full_keys) -> None:
+        """Drop this process's copies of keys (full names) it has just written some other way (the rebuild)."""
+        if self._mirror is not None:
+            self._mirror.forget(full_keys)
+
+    @staticmethod
+    def remember_audience_tags(tags: dict) -> None:
+        """Record `{audience id: tag}` pairs computed elsewhere, so decoding them needs no query."""
+        _TAGS.remember(tags)
 
     def _forget_copies(self, keys) -> None:
         """Drop this process's copies of keys it is changing (Redis tells the other processes)."""
@@ -630,9 +740,11 @@ def _edge_client(cache_client):
     return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
 
 
-def _decode(kind: str, raw: str):
+def _decode(kind: str, raw):
     if kind == "pf":
         return decode_facts(raw)
+    if isinstance(raw, bytes):
+        raw = raw.decode()
     if kind == "tok":
         return TokenInfo.from_json(raw)
     return raw

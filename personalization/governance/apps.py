@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class GovernanceConfig(AppConfig):
     name = "personalization.governance"
     verbose_name = _("Data governance")
+
+    def ready(self):
+        from accounts.audit import register
+
+        register(self.get_model("Label"))
+        register(self.get_model("MarketingAction"))
+        register(self.get_model("Policy"))

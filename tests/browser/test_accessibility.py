@@ -44,6 +44,9 @@ NOT_PAGES = {
     "audiences:audience_import_progress",
     "audiences:audience_import_errors",
     "destinations:destination_enabled",
+    "accounts:user_active",  # form posts from the user page
+    "accounts:user_unlock",
+    "accounts:password_set",  # reached from an invitation email only; tests/accounts/test_admin_pages.py opens it
 }
 # Outside the product's UI: the Django admin, the API (and its documentation pages), the Edge Network, the
 # Prometheus metrics (plain text for scrapers).

@@ -80,6 +80,15 @@ def test_a_marketer_imports_a_csv_watches_it_finish_and_downloads_the_error_repo
     audience_import_run(import_id=queued[0])
     expect(progress).to_have_attribute("value", "100", timeout=10_000)
     expect(page.locator("#import-progress")).to_contain_text("Succeeded")
+    # the rejected rows are on the page, counted by kind, numbered as a spreadsheet numbers them
+    expect(page.get_by_text("was created from your file")).to_be_visible()
+    expect(page.get_by_text("is being imported")).to_have_count(0)
+    counts = page.locator("table.import-problem-counts tbody tr")
+    expect(counts).to_have_text(["Identity repeated1", "Not a valid identity1"])  # two cells per row
+    first = page.locator("table.import-first-problems tbody tr")
+    expect(first.first).to_contain_text("4")
+    expect(first.first).to_contain_text("This is not a valid ECID identity")
+    expect(page.get_by_text("the header is row 1, the first data row is row 2")).to_be_visible()
     screenshot(page, "csv-import-5-finished")
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Download the error report").click()

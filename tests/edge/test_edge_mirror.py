@@ -158,3 +158,31 @@ def test_an_error_or_garbage_on_the_invalidation_connection_breaks_it(data):
 
     with pytest.raises(_Broken):
         mirror._apply(data)
+
+
+def test_a_full_mirror_evicts_the_least_recently_used_copy(mirrored, other_process):
+    from personalization.edge.mirror import Mirror, connection_settings
+
+    mirror = Mirror(connection_settings(mirrored._raw_redis()), [mirrored._full_key("pf:")], capacity=3)
+    try:
+        assert mirror.sync()  # connected: copies are kept only while Redis can report changes
+        keys = [mirrored._full_key("pf:lru:{%d}" % number) for number in range(4)]
+        for key in keys[:3]:
+            mirror.keep(mirror.begin([key]), {key: "copy"})
+        mirror.touch(keys[0])  # the oldest copy is read again, so the second one is now the least recent
+
+        mirror.keep(mirror.begin([keys[3]]), {keys[3]: "copy"})
+
+        assert set(mirror.values) == {keys[0], keys[2], keys[3]}
+    finally:
+        mirror.close()
+
+
+def test_the_mirror_counts_profile_hits_and_misses(mirrored, scenario):
+    scenario.lookup()  # filled from the database
+    scenario.lookup()  # read from Redis into the mirror
+    hits, misses = mirrored._mirror.hits, mirrored._mirror.misses
+
+    scenario.lookup()
+
+    assert (mirrored._mirror.hits - hits, mirrored._mirror.misses - misses) == (1, 0)

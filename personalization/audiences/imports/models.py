@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import SandboxedModel
+from personalization.audiences.imports.reading import ROW_PROBLEM_KINDS
 
 __all__ = ["UPLOAD_DIR", "AudienceImport"]
 
@@ -56,6 +57,12 @@ class AudienceImport(SandboxedModel):
     profiles_created = models.PositiveIntegerField(_("profiles created"), default=0)
     error = models.TextField(_("error"), blank=True)
     error_report_path = models.CharField(_("error report"), max_length=500, blank=True)
+    error_summary = models.JSONField(
+        _("error summary"),
+        default=dict,
+        blank=True,
+        help_text=_("The report's problems counted by kind and the first few of them, for the import page."),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -83,6 +90,23 @@ class AudienceImport(SandboxedModel):
     def awaits_exit_confirmation(self) -> bool:
         """Return whether this import stopped, writing nothing, because too many members would exit."""
         return self.status == self.Status.FAILED and self.exits_refused > 0
+
+    @property
+    def problem_counts(self) -> list[tuple[str, int]]:
+        """Return `(what went wrong, how many)` for the report's problems, the most frequent first."""
+        counts = (self.error_summary or {}).get("by_kind", {})
+        return sorted(
+            ((str(ROW_PROBLEM_KINDS.get(kind, kind)), count) for kind, count in counts.items()),
+            key=lambda item: (-item[1], item[0]),
+        )
+
+    @property
+    def first_problems(self) -> list[dict]:
+        return (self.error_summary or {}).get("first", [])
+
+    @property
+    def problem_count(self) -> int:
+        return sum(count for _kind, count in self.problem_counts)
 
     @property
     def percent(self) -> int:

@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from personalization.profiles.identities import identity_problem, invisible_character
 
@@ -31,6 +32,7 @@ __all__ = [
     "MAX_COLUMNS",
     "MAX_FILE_BYTES",
     "MAX_VALUE_LENGTH",
+    "ROW_PROBLEM_KINDS",
     "CsvLayout",
     "ExitsNeedConfirmation",
     "FileProblem",
@@ -86,12 +88,25 @@ def exceeds_exit_threshold(*, exits: int, members: int) -> bool:
     return exits > 0 and exits * 2 > members
 
 
+# What the import page counts rejected rows by, in the words it shows.
+ROW_PROBLEM_KINDS = {
+    "columns": gettext_lazy("Wrong number of values"),
+    "nul": gettext_lazy("NUL character in a value"),
+    "too_long": gettext_lazy("Value too long"),
+    "identity": gettext_lazy("Not a valid identity"),
+    "duplicate": gettext_lazy("Identity repeated"),
+    "unreadable": gettext_lazy("Row could not be read"),
+    "file": gettext_lazy("Problem with the whole file"),
+}
+
+
 @dataclass(frozen=True)
 class RowError:
     row: int
     column: str
     value: str
     message: str
+    kind: str = "identity"  # a key of ROW_PROBLEM_KINDS
 
 
 @dataclass(frozen=True)
@@ -313,6 +328,7 @@ def row_errors(row_number, values, header, identity_index, namespace_code, seen)
                     "contain the delimiter, or add the missing ones."
                 )
                 % {"count": len(values), "columns": len(header)},
+                kind="columns",
             )
         ]
     errors = []
@@ -325,6 +341,7 @@ def row_errors(row_number, values, header, identity_index, namespace_code, seen)
                     value[:100].replace("\x00", "\\x00"),
                     _("The value contains the NUL character (U+0000) at position %(position)d; remove it.")
                     % {"position": value.index("\x00") + 1},
+                    kind="nul",
                 )
             )
         if len(value) > MAX_VALUE_LENGTH:
@@ -335,6 +352,7 @@ def row_errors(row_number, values, header, identity_index, namespace_code, seen)
                     value[:100] + "…",
                     _("The value has %(length)d characters; at most %(limit)d are allowed. Shorten it.")
                     % {"length": len(value), "limit": MAX_VALUE_LENGTH},
+                    kind="too_long",
                 )
             )
     identity = values[identity_index]
@@ -344,7 +362,7 @@ def row_errors(row_number, values, header, identity_index, namespace_code, seen)
         shown = identity[:MAX_VALUE_LENGTH]
         if invisible_character(shown) is not None:
             shown = shown.encode("unicode_escape").decode()[:MAX_VALUE_LENGTH]
-        errors.append(RowError(row_number, header[identity_index], shown, problem))
+        errors.append(RowError(row_number, header[identity_index], shown, problem, kind="identity"))
     elif not errors:
         first = seen.get(hash(identity))
         if first is not None:
@@ -354,6 +372,7 @@ def row_errors(row_number, values, header, identity_index, namespace_code, seen)
                     header[identity_index],
                     identity,
                     _("This identity already appears in row %(row)d; each identity may appear once.") % {"row": first},
+                    kind="duplicate",
                 )
             )
     return errors

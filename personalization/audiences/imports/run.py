@@ -154,7 +154,7 @@ def _import(audience_import: AudienceImport, report: ErrorReport) -> ImportOutco
                 and seen.setdefault(hash(values[identity_index]), row_number) == row_number
             ):
                 if problem is not None:
-                    errors = [RowError(row_number, "", "", problem)]
+                    errors = [RowError(row_number, "", "", problem, kind="unreadable")]
                 else:
                     errors = row_errors(row_number, values, header, identity_index, namespace_code, seen)
                 if errors:
@@ -246,12 +246,13 @@ def audience_import_run(*, import_id) -> AudienceImport | None:
         # Deferred foreign key checks run here: on PostgreSQL a large share of a big import's time.
         outcome.timings["commit"] = time.perf_counter() - committing
     except FileProblem as problem:
-        report.add(RowError(problem.row or 0, "", "", problem.message))
+        report.add(RowError(problem.row or 0, "", "", problem.message, kind="file"))
         report.close()
         return audience_import_fail(
             import_id=import_id,
             message=problem.message,
             report=report.relative,
+            summary=report.summary(),
             exits_refused=getattr(problem, "exits", 0),
         )
     except TRANSIENT_DATABASE_ERRORS:
@@ -287,6 +288,7 @@ def audience_import_run(*, import_id) -> AudienceImport | None:
         rows_invalid=outcome.rows_invalid,
         profiles_created=outcome.profiles_created,
         error_report_path=report.relative if report.count else "",
+        error_summary=report.summary(),
         finished_at=timezone.now(),
         error="",
     )
@@ -302,7 +304,9 @@ def audience_import_run(*, import_id) -> AudienceImport | None:
     return AudienceImport.objects.get(pk=import_id)
 
 
-def audience_import_fail(*, import_id, message: str, report: str = "", exits_refused: int = 0) -> AudienceImport | None:
+def audience_import_fail(
+    *, import_id, message: str, report: str = "", summary: dict | None = None, exits_refused: int = 0
+) -> AudienceImport | None:
     """Mark an unfinished import failed with `message` (nothing it read was written)."""
     AudienceImport.objects.filter(
         pk=import_id, status__in=(AudienceImport.Status.PENDING, AudienceImport.Status.RUNNING)
@@ -310,6 +314,7 @@ def audience_import_fail(*, import_id, message: str, report: str = "", exits_ref
         status=AudienceImport.Status.FAILED,
         error=message[:4000],
         error_report_path=report,
+        error_summary=summary or {},
         exits_refused=exits_refused,
         finished_at=timezone.now(),
     )

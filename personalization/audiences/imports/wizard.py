@@ -140,7 +140,7 @@ class AudienceCsvImportWizard(BrowserWizardView):
                     delimiter=upload_form.layout.delimiter,
                     **details,
                 )
-                message = _("%(name)s was created; its file is being imported.")
+                message = _("%(name)s was created from your file; the import's progress and outcome are below.")
             else:
                 audience_import = audience_import_start(
                     user=self.request.user,
@@ -150,7 +150,7 @@ class AudienceCsvImportWizard(BrowserWizardView):
                     confirm_exits=confirm_exits,
                     **details,
                 )
-                message = _("The new file for %(name)s is being imported.")
+                message = _("A new file for %(name)s was uploaded; the import's progress and outcome are below.")
         except ValidationError as error:
             return self.render_done_refusal("details", error)
         self._forget_upload()

@@ -26,9 +26,9 @@ from personalization.audiences.rules.grammar import (
     NUMBER,
     OPERATORS,
     STRING,
-    audience_references,
     audience_uuid,
 )
+from personalization.audiences.rules.references import audience_graph, graph_names, path_to
 from personalization.audiences.rules.semantics import is_rule_number, parse_rule_date
 from personalization.profiles.models import ProfileField
 
@@ -348,8 +348,8 @@ class _Validator:
                     at, _("no audience with the id %(id)s in this sandbox.") % {"id": reference}, "unknown_audience"
                 )
             elif self.audience_id:
-                graph = graph if graph is not None else self._graph(rule)
-                cycle = _path_to(graph, reference, self.audience_id)
+                graph = graph if graph is not None else audience_graph(self.sandbox_id, self.audience_id, rule)
+                cycle = path_to(graph, reference, self.audience_id)
                 if cycle:
                     names = [graph_names(graph, pk) for pk in cycle]
                     self.error(
@@ -361,31 +361,6 @@ class _Validator:
                         % {"chain": " → ".join(names)},
                         "audience_cycle",
                     )
-
-    def _graph(self, rule) -> dict:
-        rows = Audience.objects.filter(sandbox_id=self.sandbox_id, rule__isnull=False).values("pk", "name", "rule")
-        graph = {str(row["pk"]): (row["name"], audience_references(row["rule"])) for row in rows}
-        graph[self.audience_id] = (_("this audience"), audience_references(rule))
-        return graph
-
-
-def graph_names(graph, pk) -> str:
-    return '"%s"' % graph[pk][0] if pk in graph else pk
-
-
-def _path_to(graph: dict, start: str, target: str) -> list[str] | None:
-    """Return the chain of audience ids from `start` to `target` following references, or None."""
-    stack, seen = [(start, [start])], set()
-    while stack:
-        current, chain = stack.pop()
-        if current == target:
-            return chain[:-1]
-        if current in seen:
-            continue
-        seen.add(current)
-        for nxt in sorted(graph.get(current, ("", set()))[1]):
-            stack.append((nxt, [*chain, nxt]))
-    return None
 
 
 def _as_comparable(value, kind):
