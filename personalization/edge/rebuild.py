@@ -29,7 +29,7 @@ from personalization.audiences.models import Audience, AudienceMembership
 from personalization.datastreams.models import Datastream
 from personalization.edge import invalidation
 from personalization.edge.lookup import FACTS_TTL
-from personalization.edge.mirror import Mirror, _command, connection_settings
+from personalization.edge.mirror import Mirror, _command, _frames, _is_push, connection_settings
 from personalization.edge.store import audience_tag, encode_facts, identity_key, key_of, store
 from personalization.profiles.models import Identity, Profile
 
@@ -225,10 +225,10 @@ class _Watch(Mirror):
                     if not data:
                         raise ConnectionError("Redis closed the connection during edge_rebuild")
                     self._reader.feed(data)
-                    for frame in self._reader.frames():
-                        if isinstance(frame, tuple) and frame[0] == "push":
-                            if frame[1] and frame[1][0] == b"invalidate":
-                                self._invalidate(frame[1][1] if len(frame[1]) > 1 else None)
+                    for frame in _frames(self._reader):
+                        if _is_push(frame):
+                            if frame and frame[0] == b"invalidate":
+                                self._invalidate(frame[1] if len(frame) > 1 else None)
                         elif isinstance(frame, Exception):
                             raise frame
                         else:

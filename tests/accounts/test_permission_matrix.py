@@ -60,7 +60,8 @@ class Case:
 
     @property
     def is_api(self) -> bool:
-        return self.route.lstrip("^").startswith("api/")
+        # `/metrics` answers scrapers like the API does (401 with a Bearer challenge), not with a sign-in page.
+        return self.route.lstrip("^").startswith("api/") or self.route == "metrics"
 
     def __str__(self):
         return "%s %s [%s]" % (self.method.upper(), self.route, self.action)
@@ -279,6 +280,9 @@ def test_the_matrix(case: Case, alternative: int, world):
     if case.name in OWN_OBJECTS:
         holder = Client()
         holder.force_login(world["A"]["user"])
+    elif rule.superuser_only:
+        holder = Client()
+        holder.force_login(f.UserFactory(username="matrix-superuser-%d" % next(_counter), is_superuser=True))
     else:
         holder = _client_with(grant, world["sandbox_a"])
     if rule.public:
@@ -311,6 +315,12 @@ def _check_refusals(case: Case, a_url: str, world) -> None:
         assert anonymous.status_code in (401, 403), "%s answered %d to anonymous" % (case, anonymous.status_code)
     else:
         assert _is_login_redirect(anonymous), "%s answered %d to an anonymous visitor" % (case, anonymous.status_code)
+    if rule.superuser_only:
+        ordinary = _request(_client_with(SOME_PERMISSION, world["sandbox_a"]), case, a_url, world)
+        assert ordinary.status_code == 403, "%s let a user who is not a superuser in (%d)" % (
+            case,
+            ordinary.status_code,
+        )
     if not rule.is_sandboxed:
         return
     nobody = _request(_client_with((), world["sandbox_a"]), case, a_url, world)
