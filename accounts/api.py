@@ -294,9 +294,10 @@ class ScopedQuerysetPermission(SandboxObjectPermission):
 
 class AuditEntrySerializer(serializers.ModelSerializer):
     action = serializers.SerializerMethodField()
-    actor = serializers.SlugRelatedField(read_only=True, slug_field="username")
+    # No actor for a failed sign-in of an unknown name or a change made by a task; no sandbox for sign-ins.
+    actor = serializers.SlugRelatedField(read_only=True, slug_field="username", allow_null=True)
     object_type = serializers.CharField(source="content_type.model", read_only=True)
-    sandbox = serializers.SlugRelatedField(read_only=True, slug_field="name")
+    sandbox = serializers.SlugRelatedField(read_only=True, slug_field="name", allow_null=True)
     changes = serializers.JSONField(source="changes_dict", read_only=True, help_text=_("{field: [before, after]}"))
     via = serializers.SerializerMethodField()
 

@@ -152,6 +152,10 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", de
 PASSWORD_RESET_TIMEOUT = env.int("INVITATION_VALID_DAYS", default=3) * 86400
 # Audit log (django-auditlog) in our own table, which also keeps each entry's sandbox and sign-in events.
 AUDITLOG_LOGENTRY_MODEL = "accounts.AuditEntry"
+# With its model swapped for ours, django-auditlog's own migrations would still create an unused auditlog_logentry
+# table whose foreign key to auth_user makes every flush (and every transactional test on PostgreSQL) fail
+# (jazzband/django-auditlog#804). The app keeps no table of its own here, so it gets no migrations.
+MIGRATION_MODULES = {"auditlog": None}
 AUDITLOG_MASK_CALLABLE = "accounts.audit.mask_secret"
 AUDITLOG_STORE_JSON_CHANGES = True
 LOGIN_URL = "accounts:login"

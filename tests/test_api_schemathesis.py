@@ -127,4 +127,4 @@ def test_the_management_api_answers_every_generated_request_as_its_schema_says(c
         )
     assert len(cases) == len(operations) - len(SKIPPED)
     assert statuses[5] == 0, failures
-    assert failures == []
+    assert failures == [], "\n\n".join(failures)

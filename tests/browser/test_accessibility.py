@@ -46,10 +46,8 @@ NOT_PAGES = {
     "destinations:destination_enabled",
     "accounts:user_active",  # form posts from the user page
     "accounts:user_unlock",
-    "accounts:password_set",  # reached from an invitation email only; tests/accounts/test_admin_pages.py opens it
 }
-# Outside the product's UI: the Django admin, the API (and its documentation pages), the Edge Network, the
-# Prometheus metrics (plain text for scrapers).
+# Outside the product's UI: the Django admin, the API (and its documentation pages), the Edge Network, metrics.
 OUTSIDE = ("/admin/", "/api/", "/ee/", "/oauth/", "/static/", "/media/", "/metrics")
 
 
@@ -115,8 +113,22 @@ def _url_name(path: str) -> str | None:
     return match.view_name
 
 
-def _crawl(page, live_server_url: str, persona: str, visited: dict, violations: list) -> None:
-    queue, seen_names = ["/"], set()
+def _invitation_path() -> str:
+    """Return the set-password page an invited user opens from the email (no page links to it)."""
+    from django.contrib.auth.tokens import default_token_generator
+    from django.urls import reverse
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    invited = get_user_model().objects.create_user("invited", email="invited@example.com")
+    return reverse(
+        "accounts:password_set",
+        args=[urlsafe_base64_encode(force_bytes(invited.pk)), default_token_generator.make_token(invited)],
+    )
+
+
+def _crawl(page, live_server_url: str, persona: str, visited: dict, violations: list, start=("/",)) -> None:
+    queue, seen_names = list(start), set()
     while queue:
         path = queue.pop(0)
         name = _url_name(path)
@@ -137,6 +149,10 @@ def test_every_page_has_no_serious_or_critical_accessibility_violation_for_any_p
     browser, _plain_http_live_server, demo, login
 ):
     visited, violations = {}, []
+    # Signed out: the invitation link of the email an invited user gets.
+    context = browser.new_context(base_url=_plain_http_live_server.url, viewport={"width": 1280, "height": 900})
+    _crawl(context.new_page(), _plain_http_live_server.url, "invited", visited, violations, [_invitation_path()])
+    context.close()
     for persona in PERSONAS:
         context = browser.new_context(base_url=_plain_http_live_server.url, viewport={"width": 1280, "height": 900})
         context.set_default_timeout(15_000)
