@@ -2,17 +2,23 @@
 """
 Benchmark the profile lookup on the production path: gunicorn + PostgreSQL + Redis, load from wrk.
 
-    .venv/bin/python bench/lookup.py                  # 100k profiles, 200 audiences, 10 destinations
-    .venv/bin/python bench/lookup.py --profiles 1000000 --duration 20
+    .venv/bin/python bench/lookup.py                              # 1M profiles, 200 audiences, 10 destinations
+    .venv/bin/python bench/lookup.py --profiles 10000000          # the 10M rows
+    .venv/bin/python bench/lookup.py --profiles 100000 --duration 20 --skip-change
 
-It seeds a `bench` sandbox (once; re-used when the size matches), starts gunicorn on loopback, and
-prints throughput and p50/p99 latency for a constant-JSON view through the same stack (the baseline),
-unauthenticated and authenticated lookups (10 mapped attributes), warm and cold, with the ratio of
-each to the baseline measured in the same run, and the CPU each request cost gunicorn and Redis (read
-from /proc, so busy neighbours on the machine move it far less than throughput); then SQL queries per
-lookup, warm and cold.
+It seeds a `bench` sandbox (once; re-used when the size matches; set-based, with the tables' indexes built
+once at the end), starts gunicorn on loopback, and prints throughput and p50/p99 latency for a constant-JSON view
+through the same stack (the baseline), unauthenticated and authenticated lookups (10 mapped attributes), warm
+(a working set of 10k visitors) and cold, random visitors over all profiles with the mirror's hit rate, each as
+a ratio to the baseline measured in the same run, and the CPU each request cost gunicorn and Redis (read from
+/proc, so busy neighbours on the machine move it far less than throughput). Then the store's figures: the time
+`edge_rebuild` takes to fill it and its CPU per profile, Redis's memory per profile, the workers' memory, SQL
+queries per lookup. Last, under full load, one-second slices for 10 s before and 20 s after an ordinary
+activation change, and the same with Redis cut off (the workers reach it through a loopback proxy), as ratios
+to the warm rate.
 
-Needs PostgreSQL and Redis (DATABASE_URL / REDIS_URL, defaults below) and `wrk` (Debian package).
+Needs PostgreSQL (DATABASE_URL, default below), `wrk` and `redis-server` (Debian packages): the bench runs a
+Redis of its own, so the memory figures are the store's alone (`--shared-redis` uses REDIS_URL's instead).
 """
 
 import argparse
@@ -724,16 +730,38 @@ def main():
     parser.add_argument(
         "--rate", type=int, default=1500, help="also measure latency with lookups paced near this rate (0: skip)"
     )
+    parser.add_argument(
+        "--fill-only", action="store_true", help="only seed, fill the store and print its figures (no load rows)"
+    )
+    parser.add_argument(
+        "--shared-redis",
+        action="store_true",
+        help="use REDIS_URL's Redis instead of a redis-server of the bench's own (whose memory is the store's alone)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
+    redis_server = None
+    if not args.shared_redis and shutil.which("redis-server"):
+        redis_server, os.environ["REDIS_URL"] = start_redis()
+    try:
+        run(args)
+    finally:
+        if redis_server is not None:
+            stop(redis_server)
 
+
+def run(args) -> None:
+    """Seed, start gunicorn, measure every row and print them."""
     for key, value in DEFAULTS.items():
         os.environ.setdefault(key, value)
     os.environ.setdefault("BENCH_MIRROR_STATS", tempfile.mkdtemp(prefix="bench-mirror-"))
     setup_django(DEFAULTS)
     ensure_postgres_database("bench/lookup.py")
     seeded = seed(args.profiles, args.audiences, args.destinations)
+    if args.fill_only:
+        print_fill(fill_store(seeded["sandbox"], args.profiles, progress=True), args.profiles)
+        return
     datastream = seeded["datastream"]
     headers = credential_headers(seeded["sandbox"])
     queries = count_queries(datastream, headers)
@@ -859,23 +887,70 @@ def _count(profiles: int) -> str:
     return "%dM" % (profiles // 1_000_000) if profiles % 1_000_000 == 0 else "{:,}".format(profiles)
 
 
-def fill_store(sandbox, profiles: int) -> dict:
-    """Empty the store and fill it with `edge_rebuild`; return its rate and Redis's memory per profile."""
+def fill_store(sandbox, profiles: int, progress: bool = False) -> dict:
+    """
+    Empty the store and fill it with `edge_rebuild`; return its rate, the CPU each process spent per profile
+    (this one, its PostgreSQL backend, Redis: the figures other load on the machine moves least) and Redis's
+    memory per profile.
+    """
+    from django.db import connection
+
     from personalization.edge.rebuild import edge_rebuild
     from personalization.edge.store import store
 
     store.clear()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    redis_pids = [pid for pid in [_redis_pid()] if pid]
     before = redis_memory(store._full_key("pf:*"), samples=0)
+    cpu = (time.process_time(), _cpu_seconds([backend]), _cpu_seconds(redis_pids))
     started = time.perf_counter()
-    rebuilt = edge_rebuild(sandbox_id=sandbox.pk)
+    step = [1_000_000]
+
+    def report(done: int) -> None:
+        if progress and done >= step[0]:
+            print("  filled %d in %.0f s" % (done, time.perf_counter() - started), flush=True)
+            step[0] += 1_000_000
+
+    rebuilt = edge_rebuild(sandbox_id=sandbox.pk, progress=report)
     seconds = time.perf_counter() - started
+    spent = [
+        (time.process_time() - cpu[0]),
+        (_cpu_seconds([backend]) - cpu[1]),
+        (_cpu_seconds(redis_pids) - cpu[2]),
+    ]
     after = redis_memory(store._full_key("pf:*"))
+    answers = max(1, rebuilt["answers"])
     return {
         "rebuilt": rebuilt["answers"],
         "rebuild_seconds": seconds,
+        "rebuild_cpu_us": [value / answers * 1e6 for value in spent],
         "redis_bytes_per_profile": (after["used"] - before["used"]) / max(1, profiles),
         "redis_sampled_bytes": after["sampled"],
     }
+
+
+def start_redis():
+    """Start a redis-server of the bench's own on a free port (no persistence); return it and its URL."""
+    import redis
+
+    port = free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = "redis://127.0.0.1:%d/0" % port
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            redis.Redis.from_url(url).ping()
+            return process, url
+        except redis.exceptions.ConnectionError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("redis-server did not start")
 
 
 def change_row(url: str, script: str, datastream, args) -> dict:
@@ -908,6 +983,27 @@ def redis_cut_row(port: int, path: str, script: str, args) -> dict:
         stop(server)
         proxy.restore()
         proxy.close()
+
+
+def print_fill(figures: dict, profiles: int) -> None:
+    """Print the store's figures: the fill's time, rate and CPU, Redis's memory per profile."""
+    print(
+        "edge_rebuild: %d answers in %.1f s (%.0f profiles/s); Redis %.0f bytes per profile (used_memory growth), "
+        "%.0f bytes per entry (MEMORY USAGE, sampled); %d profiles"
+        % (
+            figures["rebuilt"],
+            figures["rebuild_seconds"],
+            figures["rebuilt"] / figures["rebuild_seconds"],
+            figures["redis_bytes_per_profile"],
+            figures["redis_sampled_bytes"],
+            profiles,
+        )
+    )
+    rebuild_cpu = figures["rebuild_cpu_us"]
+    print(
+        "edge_rebuild CPU per profile: %.1f µs this process, %.1f µs PostgreSQL, %.1f µs Redis; with a core each "
+        "(they work in parallel), the busiest allows %.0f profiles/s" % (*rebuild_cpu, 1e6 / max(rebuild_cpu))
+    )
 
 
 def print_results(args, results: dict, figures: dict, queries: dict) -> None:
@@ -979,17 +1075,7 @@ def print_results(args, results: dict, figures: dict, queries: dict) -> None:
         "capacity ratio by CPU %.2fx (the figure that load from other processes on the machine moves least)"
         % (base_cpu, warm["app_us"], warm["redis_us"], base_cpu / (warm["app_us"] + warm["redis_us"]))
     )
-    print(
-        "edge_rebuild: %d answers in %.1f s (%.0f profiles/s); Redis %.0f bytes per profile (used_memory growth), "
-        "%.0f bytes per entry (MEMORY USAGE, sampled)"
-        % (
-            figures["rebuilt"],
-            figures["rebuild_seconds"],
-            figures["rebuilt"] / figures["rebuild_seconds"],
-            figures["redis_bytes_per_profile"],
-            figures["redis_sampled_bytes"],
-        )
-    )
+    print_fill(figures, args.profiles)
     print(
         "workers started warm in %.1f s with %d answers copied; after the rows they mirror %d (EDGE_LOCAL_CACHE_SIZE "
         "%s per worker); worker memory %.0f MB each"

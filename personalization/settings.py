@@ -315,7 +315,7 @@ EDGE_ORG_ID = env.str("EDGE_ORG_ID", default="CPCDEMO0000000000000001@AdobeOrg")
 # Lookups per second per datastream before 429 (0 turns the limit off).
 EDGE_RATE_LIMIT = env.int("EDGE_RATE_LIMIT", default=1500)
 # Edge keys each worker process mirrors in memory when the cache is Redis (0 turns the mirror off).
-EDGE_LOCAL_CACHE_SIZE = env.int("EDGE_LOCAL_CACHE_SIZE", default=200_000)
+EDGE_LOCAL_CACHE_SIZE = env.int("EDGE_LOCAL_CACHE_SIZE", default=50_000)  # decisions.md, #10: the mirror
 # The edge store's own Redis timeouts (seconds): a fault opens its breaker after at most this long, and lookups
 # answer from PostgreSQL until a background ping, every EDGE_REDIS_PROBE_INTERVAL, sees Redis again.
 EDGE_REDIS_CONNECT_TIMEOUT = env.float("EDGE_REDIS_CONNECT_TIMEOUT", default=0.25)

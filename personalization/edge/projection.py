@@ -191,6 +191,7 @@ def load_config(datastream_id) -> DatastreamConfig | None:
         ],
     }
     if config["edge_segmentation"]:
+        # segmentation reads this module's serving plan, so it is imported on use here.
         from personalization.edge.segmentation import load_edge_rules
 
         activated = {activation["audience"] for item in config["destinations"] for activation in item["activations"]}

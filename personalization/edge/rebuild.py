@@ -16,7 +16,6 @@ window a lookup's own fill has too: a change committed between a chunk's read an
 did not exist (a `DEL` of a missing key reports nothing), a fraction of a second per chunk.
 """
 
-import hashlib
 import json
 import uuid
 from collections import defaultdict
@@ -131,7 +130,6 @@ def _facts_in_chunks(sandbox, generation: str, chunk_size: int):
         "limit": chunk_size,
     }
     loads, dumps = json.loads, json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-    blake2b = hashlib.blake2b
     connection.ensure_connection()
     # A plain psycopg cursor (server-side binding, binary results): the facts arrive as bytes, not as hex.
     cursor = psycopg.Cursor(connection.connection)
@@ -150,8 +148,7 @@ def _facts_in_chunks(sandbox, generation: str, chunk_size: int):
             for _profile, _id, namespace, value, facts, attributes in rows:
                 if attributes is not None:
                     facts += dumps(loads(attributes)).encode()
-                digest = blake2b(("%s\x00%s" % (namespace, value)).encode(), digest_size=16).hexdigest()
-                batch.append(("%s%s}" % (prefix, digest), facts))
+                batch.append(("%s%s}" % (prefix, identity_key(namespace, value)), facts))
             params["after_profile"], params["after_id"] = rows[-1][0], rows[-1][1]
             yield batch
     finally:

@@ -17,10 +17,12 @@ Like `edge_qualify`, a lookup only adds memberships: exits are left to streaming
 
 import datetime
 
+from personalization.audiences.models import Audience
 from personalization.audiences.rules import audience_references, field_paths, field_types_for
 from personalization.audiences.rules.grammar import audience_uuid, node_kind
 from personalization.audiences.rules.memory import value_at
 from personalization.audiences.rules.semantics import compare, prepare_comparison, prepare_event_comparison
+from personalization.edge.projection import serving_plan
 
 __all__ = ["compile_rule", "load_edge_rules", "qualify", "served_edge_rules"]
 
@@ -36,8 +38,6 @@ def load_edge_rules(sandbox_id, audience_ids) -> dict:
     audiences among `audience_ids`, ordered so that an audience another one includes (`in_audience`) comes
     first. Two queries (the audiences, then the schema when any was found).
     """
-    from personalization.audiences.models import Audience
-
     if not audience_ids:
         return {"edge_rules": [], "edge_fields": {}}
     rows = list(
@@ -142,8 +142,6 @@ def served_edge_rules(config: dict, now: float) -> tuple:
     unexpired, inside an activation's window), compiled (`compile_rule`) for the day of `now`, memoised per
     config version until the next schedule boundary or midnight.
     """
-    from personalization.edge.projection import serving_plan
-
     rules = config.get("edge_rules")
     if not rules:
         return ()

@@ -31,6 +31,7 @@ Keys (after the cache's prefix and `edge:`; `{…}` is the Redis Cluster hash ta
 - `rl:{<datastream>}:<second>`: the per-second request counter.
 """
 
+import base64
 import hashlib
 import json
 import secrets
@@ -73,8 +74,14 @@ class StoreUnavailable(Exception):
 
 
 def identity_key(namespace: str, value: str) -> str:
-    """Return a short, cache-safe digest of an identity (namespaces are case-sensitive, so is the digest)."""
-    return hashlib.blake2b(("%s\x00%s" % (namespace, value)).encode(), digest_size=16).hexdigest()
+    """
+    Return a short, cache-safe digest of an identity (namespaces are case-sensitive, so is the digest): 96 bits
+    of BLAKE2b in URL-safe base64, 16 characters. Every profile entry's key carries one, so its length is Redis
+    memory: 16 characters instead of 32 hex digits keep the bench's keys in a 16-byte smaller allocation. Two of
+    10M identities share a digest with a probability of about 6·10⁻¹⁶.
+    """
+    digest = hashlib.blake2b(("%s\x00%s" % (namespace, value)).encode(), digest_size=12).digest()
+    return base64.urlsafe_b64encode(digest).decode()
 
 
 def key_of(kind: str, *ids) -> str:
@@ -95,17 +102,27 @@ def config_version(config: dict) -> str:
 class Facts:
     """One identity's profile facts, decoded; `answers` memoises composed payloads per config version."""
 
-    __slots__ = ("_attributes", "_raw_attributes", "answers", "audiences", "generation", "profile")
+    __slots__ = ("_attributes", "_audiences", "_raw_attributes", "_tags", "answers", "generation", "profile")
 
-    def __init__(self, generation: str, profile: str | None, audiences: frozenset, attributes):
+    def __init__(self, generation: str, profile: str | None, audiences: frozenset | None, attributes, tags=b""):
         self.generation = generation
         self.profile = profile
-        self.audiences = audiences
+        # Decoded facts keep the audiences as their 8-byte tags until asked: a mirror holds hundreds of thousands,
+        # and ten tags take 80 bytes where a set of ten ids takes about 700.
+        self._audiences = audiences
+        self._tags = tags
         if isinstance(attributes, str):
             self._raw_attributes, self._attributes = attributes, None
         else:
             self._raw_attributes, self._attributes = None, attributes or {}
         self.answers: dict = {}
+
+    @property
+    def audiences(self) -> frozenset:
+        """The ids of the audiences the profile is a live member of."""
+        if self._audiences is not None:
+            return self._audiences
+        return _TAGS.ids(self._tags)
 
     @property
     def attributes(self) -> dict:
@@ -220,7 +237,9 @@ def decode_facts(raw) -> Facts:
     (count,) = _COUNT.unpack_from(raw, at + 16)
     start = at + 18
     end = start + count * _TAG_SIZE
-    return Facts(generation, profile, _TAGS.ids(raw[start:end]), raw[end:].decode())
+    tags = raw[start:end]
+    _TAGS.ids(tags)  # learn unknown tags now, while reading from Redis, not on the answer's path
+    return Facts(generation, profile, None, raw[end:].decode(), tags)
 
 
 class EdgeStore:
