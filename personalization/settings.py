@@ -158,9 +158,6 @@ AUDITLOG_LOGENTRY_MODEL = "accounts.AuditEntry"
 MIGRATION_MODULES = {"auditlog": None}
 AUDITLOG_MASK_CALLABLE = "accounts.audit.mask_secret"
 AUDITLOG_STORE_JSON_CHANGES = True
-# auditlog's own migrations create its default table even when the model is swapped; nothing uses that table, and
-# its foreign key to users would break flushing the database between tests. Swapped models get no table this way.
-MIGRATION_MODULES = {"auditlog": None}
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
