@@ -86,3 +86,15 @@ def bulk_load(cursor, tables: list[str]):
                 cursor.execute('ALTER TABLE %s ADD CONSTRAINT "%s" %s' % (table, name, definition))
 
     return loading()
+
+
+def insert_ecid_identities(cursor, *, sandbox_id, namespace_id, profiles: int, profile_seed: str) -> None:
+    """Give profile n (id `md5(profile_seed || n)`) the primary ECID n, zero-padded to 38 digits, set-based."""
+    cursor.execute(
+        """
+        INSERT INTO profiles_identity (sandbox_id, namespace_id, value, profile_id, "primary", created_at)
+        SELECT %s, %s, lpad(n::text, 38, '0'), md5(%s || n)::uuid, true, now()
+        FROM generate_series(1, %s) n
+        """,
+        [sandbox_id, namespace_id, profile_seed, profiles],
+    )
