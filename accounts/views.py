@@ -10,7 +10,8 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
-from accounts.forms import ApiCredentialForm, AuditLogFilterForm, RoleForm, UserCreateForm
+from accounts.filtersets import AuditEntryFilterSet
+from accounts.forms import ApiCredentialForm, RoleForm, UserCreateForm
 from accounts.middleware import SESSION_KEY
 from accounts.models import ApiCredential
 from accounts.permissions import (
@@ -384,17 +385,6 @@ class UserUnlockView(_UserPermissions, DetailView):
 #
 
 
-def audited_kinds():
-    """Return `(content type id, name)` of every audited model, for the kind filter."""
-    from auditlog.registry import auditlog
-
-    from django.contrib.contenttypes.models import ContentType
-
-    models = sorted(auditlog.get_models(), key=lambda model: str(model._meta.verbose_name))
-    types = ContentType.objects.get_for_models(*models)
-    return [(types[model].pk, str(model._meta.verbose_name).capitalize()) for model in models]
-
-
 class AuditLogView(SandboxPermissionRequiredMixin, ListView):
     """Every configuration change and sign-in event the user may read, newest first, filterable."""
 
@@ -404,20 +394,20 @@ class AuditLogView(SandboxPermissionRequiredMixin, ListView):
     context_object_name = "entries"
 
     def get_queryset(self):
-        from accounts.models import Sandbox
-
-        self.filter_form = AuditLogFilterForm(
-            self.request.GET or None,
-            sandboxes=Sandbox.objects.filter(pk__in=CAN_VIEW_AUDIT_LOG.sandbox_ids(self.request.user)),
-            kinds=audited_kinds(),
+        self.filterset = AuditEntryFilterSet(
+            self.request.GET or None, queryset=audit_entries(user=self.request.user), request=self.request
         )
-        return self.filter_form.filter(audit_entries(user=self.request.user))
+        for name, field in self.filterset.form.fields.items():
+            if name in ("object_type", "action"):
+                field.choices = [("", _("Any")), *list(field.choices)[1:]]
+        self.filterset.form.fields["q"].widget.input_type = "search"
+        for name in ("since", "until"):
+            self.filterset.form.fields[name].widget.input_type = "date"
+        return self.filterset.qs
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["filter_form"] = self.filter_form
+        context["filter_form"] = self.filterset.form
         context["verbose_name_plural"] = _("audit log entries")
-        context["is_filtered"] = bool(self.filter_form.is_bound and self.filter_form.is_valid()) and any(
-            self.filter_form.cleaned_data.values()
-        )
+        context["is_filtered"] = self.filterset.is_bound and any(self.filterset.form.cleaned_data.values())
         return context

@@ -1,11 +1,12 @@
 """
 Durable invalidation of the edge store: what a write makes stale is recorded in its own transaction.
 
-`record(keys)` runs inside the writer's transaction. On Redis it adds an `EdgeInvalidation` row, so the record
-commits or rolls back with the change; after the commit the entries are applied to the store and the row is
-deleted. When Redis does not take them (it is unreachable), the row stays, and every process applies the rows
-left before it serves from Redis again (`apply_pending`, the store's recovery step). On the embedded store
-(local memory, which cannot be unreachable) the entries are applied after the commit, without a row.
+`record(keys)` runs inside the writer's transaction. On Redis it adds an `EdgeInvalidation` row and counts a
+change of each datastream config named (`ConfigVersion`), so the record commits or rolls back with the change;
+after the commit the entries are applied to the store and the row is deleted. When Redis does not take them
+(it is unreachable), the row stays, and every process applies the rows left before it serves from Redis again
+(`apply_pending`, the store's recovery step). On the embedded store (local memory, which cannot be unreachable)
+the entries are applied after the commit, without a row.
 
 Keys are `[kind, *ids]` lists:
 - `["ds", datastream]`: the datastream's config is read again and stored if it changed (an edit no answer
@@ -18,10 +19,11 @@ Keys are `[kind, *ids]` lists:
 import logging
 
 from django.db import transaction
+from django.db.models import F
 
 from personalization.datastreams.models import Datastream
 from personalization.edge import metrics, projection
-from personalization.edge.models import EdgeInvalidation
+from personalization.edge.models import ConfigVersion, EdgeInvalidation
 from personalization.edge.store import StoreUnavailable, store
 
 __all__ = ["apply", "apply_pending", "record", "refresh_configs"]
@@ -42,7 +44,19 @@ def record(keys) -> None:
         return
 
     row = EdgeInvalidation.objects.create(keys=[list(key) for key in keys])
+    _count_config_changes(sorted({key[1] for key in keys if key[0] == "ds"}))
     transaction.on_commit(lambda: _apply_rows([row.pk], keys))
+
+
+def _count_config_changes(datastream_ids) -> None:
+    """Count a change of these datastreams' configs, visible when the writer commits (see `ConfigVersion`)."""
+    if not datastream_ids:
+        return
+    ConfigVersion.objects.bulk_create([ConfigVersion(datastream_id=pk) for pk in datastream_ids], ignore_conflicts=True)
+    # Rows locked in one order, so two writers counting overlapping datastreams wait instead of deadlocking.
+    counted = ConfigVersion.objects.filter(pk__in=datastream_ids)
+    list(counted.select_for_update().order_by("pk").values_list("pk", flat=True))
+    counted.update(version=F("version") + 1)
 
 
 def _apply_rows(row_ids, keys) -> None:

@@ -244,17 +244,26 @@ def datastream_config(datastream_id: str) -> DatastreamConfig:
 def _config(datastream_id: str, cached: DatastreamConfig | None, *, stored: bool) -> DatastreamConfig:
     """
     Return the config read from the store, or load it (1-2 queries, 1-2 more with edge audiences) and, when the
-    store is up, keep it.
+    store is up, keep it; with the store down, the process's copy serves while its change count holds (1 query).
     """
     # A config stored before configs carried edge rules is read again, so edge segmentation never goes quiet.
     if cached is not None and not (cached["edge_segmentation"] and "edge_rules" not in cached):
         return cached
-    config = projection.load_config(datastream_id)
+    if not stored:
+        config = store.config_while_down(datastream_id, lambda: _loaded_config(datastream_id, pgen=""))
+    else:
+        config = _loaded_config(datastream_id, pgen=None)
     if config is None:
         raise EdgeError("EXEG-0003-400", "The datastream %s does not exist." % datastream_id)
-    config["pgen"] = store.generation(config["sandbox"]) if stored else ""
     if stored:
         store.put_config(config, CONFIG_TTL)
+    return config
+
+
+def _loaded_config(datastream_id: str, *, pgen: str | None) -> DatastreamConfig | None:
+    config = projection.load_config(datastream_id)
+    if config is not None:
+        config["pgen"] = store.generation(config["sandbox"]) if pgen is None else pgen
     return config
 
 

@@ -63,3 +63,23 @@ class EdgeInvalidation(models.Model):
 
     def __str__(self):
         return "invalidation %s (%d keys)" % (self.pk, len(self.keys or []))
+
+
+class ConfigVersion(models.Model):
+    """
+    How many times a datastream's lookup configuration has changed, counted in the writer's transaction.
+
+    While Redis is unreachable, each process keeps the configurations it loaded with the count it read first,
+    and serves a copy only while the count still matches: one indexed read instead of rebuilding the
+    configuration per lookup, and never a configuration older than the last committed change.
+    """
+
+    datastream_id = models.UUIDField(primary_key=True)  # no foreign key: a deleted datastream's count must stay
+    version = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("configuration version")
+        verbose_name_plural = _("configuration versions")
+
+    def __str__(self):
+        return "%s v%d" % (self.datastream_id, self.version)

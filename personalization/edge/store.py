@@ -50,6 +50,7 @@ from personalization.audiences.models import Audience
 from personalization.edge import metrics
 from personalization.edge.breaker import Breaker
 from personalization.edge.mirror import Mirror, connection_settings
+from personalization.edge.models import ConfigVersion
 from personalization.edge.ratelimit import RateCounter
 from personalization.edge.records import TokenInfo
 
@@ -252,6 +253,7 @@ class EdgeStore:
         self._edge_key_prefix = _PREFIX
         self._configs: dict[str, tuple[str, dict]] = {}
         self._sandbox_of: dict[str, object] = {}  # datastream → sandbox: fixed for a datastream's life
+        self._configs_while_down: dict[str, tuple[int, dict]] = {}
         self._count_script = None
         self._mirror: Mirror | None = None
         self._rates = RateCounter(self._add_to_counter)
@@ -269,6 +271,7 @@ class EdgeStore:
         self._redis = _UNSET
         self._configs = {}
         self._sandbox_of = {}
+        self._configs_while_down = {}
         self._count_script = None
         self._mirror = None
         self._rates = RateCounter(self._add_to_counter)
@@ -554,6 +557,22 @@ class EdgeStore:
     def _remember(self, datastream_id: str, config: dict) -> None:
         self._configs[datastream_id] = (config["version"], config)
         self._sandbox_of[datastream_id] = config["sandbox"]
+
+    def config_while_down(self, datastream_id: str, load) -> dict | None:
+        """
+        Return the datastream's config while Redis is unreachable: this process's copy while the database's count
+        of the config's changes (`ConfigVersion`) is the one read before the copy was loaded, else `load()`'s.
+        """
+        counted = list(ConfigVersion.objects.filter(pk=datastream_id).values_list("version", flat=True))
+        version = counted[0] if counted else 0
+        held = self._configs_while_down.get(datastream_id)
+        if held is not None and held[0] == version:
+            return held[1]
+        # Loaded after the count was read: a change committed in between makes the count differ next time.
+        config = load()
+        if config is not None:
+            self._configs_while_down[datastream_id] = (version, config)
+        return config
 
     def holds_config(self, datastream_id) -> bool:
         """Return whether the store holds a config for the datastream; raise `StoreUnavailable` when down."""

@@ -200,10 +200,6 @@ def test_the_audit_log_page_and_api_show_only_sandboxes_where_the_user_holds_vie
 
 
 def test_the_audit_log_page_filters_by_kind_and_action(client, grant, sandbox):
-    from django.contrib.contenttypes.models import ContentType
-
-    from personalization.datastreams.models import Datastream
-
     auditor = f.UserFactory(username="tom")
     grant(auditor, sandbox, perms.VIEW_AUDIT_LOG)
     stream = f.DatastreamFactory(sandbox=sandbox, name="Filtered stream")
@@ -211,11 +207,51 @@ def test_the_audit_log_page_filters_by_kind_and_action(client, grant, sandbox):
     stream.save()
     f.LabelFactory(sandbox=sandbox, name="Some label")
     client.force_login(auditor)
-    kind = ContentType.objects.get_for_model(Datastream).pk
 
-    response = client.get(reverse("accounts:audit_log"), {"kind": kind, "action": "update"})
+    response = client.get(reverse("accounts:audit_log"), {"object_type": "datastream", "action": "update"})
 
     assert [entry.object_repr for entry in response.context["entries"]] == ["Renamed stream"]
+
+
+def test_the_audit_log_page_and_api_answer_the_same_filters_with_the_same_entries(client, grant, sandbox):
+    auditor = f.UserFactory(username="tess")
+    grant(auditor, sandbox, perms.VIEW_AUDIT_LOG)
+    stream = f.DatastreamFactory(sandbox=sandbox, name="Checkout stream")
+    stream.name = "Checkout stream v2"
+    stream.save()
+    f.DatastreamFactory(sandbox=sandbox, name="Newsletter stream")
+    client.force_login(auditor)
+    filters = {"q": "checkout", "object_type": "datastream", "sandbox": sandbox.name, "since": "2000-01-01"}
+
+    page = client.get(reverse("accounts:audit_log"), filters)
+    api = client.get("/api/v1/audit-log/", filters).json()
+
+    shown = [(entry.object_repr, entry.get_action_display()) for entry in page.context["entries"]]
+    assert shown == [("Checkout stream v2", "update"), ("Checkout stream", "create")]
+    assert [(row["object_repr"], row["action"]) for row in api["results"]] == [
+        ("Checkout stream v2", "update"),
+        ("Checkout stream", "create"),
+    ]
+
+
+def test_a_bad_audit_log_filter_is_refused_by_the_api_and_named_on_the_page(client, grant, sandbox, other_sandbox):
+    auditor = f.UserFactory(username="ugo")
+    grant(auditor, sandbox, perms.VIEW_AUDIT_LOG)
+    f.DatastreamFactory(sandbox=sandbox, name="Kept stream")
+    client.force_login(auditor)
+
+    bad_date = client.get("/api/v1/audit-log/", {"since": "yesterday"})
+    unreadable_sandbox = client.get("/api/v1/audit-log/", {"sandbox": other_sandbox.name})
+    page = client.get(reverse("accounts:audit_log"), {"since": "yesterday"})
+
+    assert bad_date.status_code == 400
+    assert bad_date.json() == {"since": ["Enter a valid date."]}
+    # a sandbox the user may not read is refused like one that does not exist: no hint that it does
+    assert unreadable_sandbox.status_code == 400
+    assert client.get("/api/v1/audit-log/", {"sandbox": "no-such-sandbox"}).json() == unreadable_sandbox.json()
+    assert page.status_code == 200
+    assert "Enter a valid date." in page.content.decode()
+    assert "Kept stream" in page.content.decode()  # the other filters still apply; nothing is hidden by the typo
 
 
 def test_the_audit_log_refuses_users_without_view_audit_log(client, grant, sandbox):

@@ -91,6 +91,56 @@ def test_a_destination_disabled_while_redis_is_cut_is_not_served_once_it_is_back
     assert EdgeInvalidation.objects.count() == 0
 
 
+def test_with_redis_cut_a_process_reads_a_configuration_once_and_then_only_its_change_count(cut_redis, scenario):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    scenario.lookup()
+    cut_redis.cut()
+    first = scenario.payload(scenario.lookup())  # the breaker opens; the configuration is loaded
+
+    with CaptureQueriesContext(connection) as queries:
+        assert scenario.payload(scenario.lookup()) == first
+
+    read = " ".join(query["sql"] for query in queries.captured_queries)
+    assert "edge_configversion" in read
+    assert "destinations_destination" not in read, "the configuration was not rebuilt"
+
+
+def test_a_mapping_added_while_redis_is_cut_is_served_by_the_next_lookup(
+    cut_redis, scenario, django_capture_on_commit_callbacks
+):
+    from tests.factories import MappingFactory
+
+    headers = scenario.auth_headers()
+    scenario.lookup(headers=headers)
+    cut_redis.cut()
+    before = scenario.entry(scenario.lookup(headers=headers), "adServerAlias")["attributes"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        MappingFactory(destination=scenario.with_attributes, source=scenario.points, target="loyaltyPoints")
+
+    after = scenario.entry(scenario.lookup(headers=headers), "adServerAlias")["attributes"]
+    assert "loyaltyPoints" not in before
+    assert after["loyaltyPoints"] == {"value": 1200}
+
+
+def test_a_datastream_disabled_while_redis_is_cut_is_refused_by_the_next_lookup(
+    cut_redis, scenario, django_capture_on_commit_callbacks
+):
+    scenario.lookup()
+    cut_redis.cut()
+    assert scenario.lookup().status_code == 200
+
+    with django_capture_on_commit_callbacks(execute=True):
+        scenario.datastream.enabled = False
+        scenario.datastream.save()
+
+    response = scenario.lookup()
+    assert response.status_code == 422
+    assert "EXEG-0004-422" in response.json()["type"]
+
+
 def test_a_profile_changed_while_redis_is_cut_shows_once_it_is_back(
     cut_redis, scenario, django_capture_on_commit_callbacks
 ):
