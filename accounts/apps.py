@@ -7,6 +7,7 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts and access")
 
     def ready(self):
+        # The user model and the audit module (which imports the models) exist only once the apps are loaded.
         from django.contrib.auth import get_user_model
 
         from accounts import audit

@@ -11,12 +11,15 @@ from contextvars import ContextVar
 from auditlog.cid import set_cid
 from auditlog.middleware import AuditlogMiddleware
 from auditlog.registry import auditlog
+from axes.signals import user_locked_out
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.contrib.contenttypes.models import ContentType
 from django.db.models.signals import pre_save
 from django.dispatch import receiver
+
+from accounts.models import AuditEntry
 
 __all__ = ["AuditActorMiddleware", "mask_secret", "record_sign_in_event", "register"]
 
@@ -85,8 +88,6 @@ def _fill_actor_from_the_request(sender, instance, **kwargs):
 
 def record_sign_in_event(*, event, username: str, user=None, request=None, note: str = ""):
     """Write a sign-in event (signed in or out, failed, locked out) for `username`."""
-    from accounts.models import AuditEntry
-
     model = get_user_model()
     entry = AuditEntry(
         content_type=ContentType.objects.get_for_model(model),
@@ -106,15 +107,11 @@ def record_sign_in_event(*, event, username: str, user=None, request=None, note:
 
 @receiver(user_logged_in)
 def _signed_in(sender, request, user, **kwargs):
-    from accounts.models import AuditEntry
-
     record_sign_in_event(event=AuditEntry.Event.SIGN_IN, username=user.get_username(), user=user, request=request)
 
 
 @receiver(user_logged_out)
 def _signed_out(sender, request, user, **kwargs):
-    from accounts.models import AuditEntry
-
     if user is not None:
         record_sign_in_event(event=AuditEntry.Event.SIGN_OUT, username=user.get_username(), user=user, request=request)
 
@@ -127,8 +124,6 @@ def _user_named(username):
 
 @receiver(user_login_failed)
 def _sign_in_failed(sender, credentials, request=None, **kwargs):
-    from accounts.models import AuditEntry
-
     username = credentials.get("username", "")
     if request is None:
         return  # a check from code (management command), not somebody trying to sign in
@@ -138,8 +133,6 @@ def _sign_in_failed(sender, credentials, request=None, **kwargs):
 
 
 def _locked_out(sender, request, username, ip_address, **kwargs):
-    from accounts.models import AuditEntry
-
     record_sign_in_event(
         event=AuditEntry.Event.LOCKED_OUT,
         username=username or "",
@@ -150,6 +143,4 @@ def _locked_out(sender, request, username, ip_address, **kwargs):
 
 
 def connect_lockout_signal():
-    from axes.signals import user_locked_out
-
     user_locked_out.connect(_locked_out, dispatch_uid="audit-locked-out")

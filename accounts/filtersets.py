@@ -1,6 +1,7 @@
 """The audit log's one FilterSet, shared by its page and its API."""
 
 import django_filters
+from auditlog.registry import auditlog
 
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -25,8 +26,6 @@ ACTIONS = (
 
 def audited_kinds() -> list[tuple[str, str]]:
     """Return `(model name, readable name)` of every audited model, for the kind filter."""
-    from auditlog.registry import auditlog  # the registry fills as apps load; read it on use
-
     models = sorted(auditlog.get_models(), key=lambda model: str(model._meta.verbose_name))
     return [(model._meta.model_name, str(model._meta.verbose_name).capitalize()) for model in models]
 

@@ -49,17 +49,15 @@ class MissingPermission:
 
 
 def _granters(sandbox) -> tuple[str, ...]:
-    names = []
-    for role in Role.objects.filter(sandboxes=sandbox).prefetch_related("users").order_by("name"):
+    names = set()
+    for role in Role.objects.filter(sandboxes=sandbox).prefetch_related("users"):
         if codes.MANAGE_ROLES not in role.permissions:
             continue
-        for user in role.users.all():
-            if user.is_active and user.get_username() not in names:
-                names.append(user.get_full_name() or user.get_username())
+        names.update(user.get_full_name() or user.get_username() for user in role.users.all() if user.is_active)
     return tuple(sorted(names)[:_MAX_GRANTERS])
 
 
-def missing_permission(user, rule: Rule, sandbox) -> MissingPermission | None:
+def missing_permission(user, rule: Rule, sandbox, *, granters=_granters) -> MissingPermission | None:
     """Return what `user` lacks for `rule` on `sandbox` (or its id) and who may grant it; None if nothing is missing."""
     if sandbox is None or rule.allows(user, sandbox):
         return None
@@ -68,15 +66,27 @@ def missing_permission(user, rule: Rule, sandbox) -> MissingPermission | None:
     held = permission_map(user).get(sandbox.pk, frozenset())
     missing = tuple(str(_LABELS[code]) for code in rule.all_of if code not in held)
     one_of = () if set(rule.any_of) & set(held) else tuple(str(_LABELS[code]) for code in rule.any_of)
-    return MissingPermission(rule, str(sandbox), missing, one_of, _granters(sandbox))
+    return MissingPermission(rule, str(sandbox), missing, one_of, granters(sandbox))
 
 
 class MissingHere:
-    """`{{ missing.CAN_ACTIVATE }}`: what the user lacks for a named rule in the current sandbox, or None."""
+    """
+    `{{ missing.CAN_ACTIVATE }}`: what the user lacks for a named rule in the current sandbox, or None. One per
+    request: each rule is worked out once, and who may grant is looked up once for all of them.
+    """
 
     def __init__(self, user, sandbox):
         self.user = user
         self.sandbox = sandbox
+        self._found: dict[str, MissingPermission | None] = {}
+        self._granters: tuple[str, ...] | None = None
 
     def __getitem__(self, name: str) -> MissingPermission | None:
-        return missing_permission(self.user, RULES[name], self.sandbox)
+        if name not in self._found:
+            self._found[name] = missing_permission(self.user, RULES[name], self.sandbox, granters=self._granters_once)
+        return self._found[name]
+
+    def _granters_once(self, sandbox) -> tuple[str, ...]:
+        if self._granters is None:
+            self._granters = _granters(sandbox)
+        return self._granters

@@ -9,11 +9,12 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.constants import SANDBOX_PERMISSION_CODENAMES, SANDBOX_PERMISSIONS
-from accounts.permissions import in_sandbox, restrict
+from accounts.permissions import in_sandbox, restrict, sandbox_of
 
 __all__ = [
     "AccessToken",
@@ -136,6 +137,9 @@ class Role(SandboxedModel):
 
     def __str__(self):
         return self.name
+
+    def get_absolute_url(self):
+        return reverse("accounts:role_edit", args=[self.pk])  # a role's page is its form
 
     @property
     def permission_labels(self):
@@ -276,8 +280,6 @@ class AuditEntryManager(LogEntryManager):
 
 def _sandbox_id_of(instance):
     """Return the sandbox of a logged object, or None for what spans sandboxes (roles, users, personal tokens)."""
-    from accounts.permissions import sandbox_of
-
     if isinstance(instance, Sandbox) or getattr(type(instance), "SANDBOX_LOOKUP_MULTIVALUED", False):
         return None
     if getattr(type(instance), "SANDBOX_LOOKUP", None) is None:

@@ -6,8 +6,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
 from accounts.constants import MANAGE_ROLES, PERMISSION_CATEGORIES, PERMISSION_DESCRIPTIONS, SANDBOX_PERMISSIONS
-from accounts.models import Role, Sandbox, SandboxGroupObjectPermission, SandboxUserObjectPermission
-from accounts.permissions import CAN_MANAGE_ROLES, restrict
+from accounts.models import AuditEntry, Role, Sandbox, SandboxGroupObjectPermission, SandboxUserObjectPermission
+from accounts.permissions import CAN_MANAGE_ROLES, CAN_VIEW_AUDIT_LOG, restrict
 
 __all__ = [
     "audit_entries",
@@ -124,9 +124,6 @@ def audit_entries(*, user) -> QuerySet:
     Return the audit log entries `user` may read: those of sandboxes where they hold View Audit Log, and the
     organisation-wide ones (sign-ins, users, roles, personal tokens) when they hold it in any sandbox.
     """
-    from accounts.models import AuditEntry
-    from accounts.permissions import CAN_VIEW_AUDIT_LOG
-
     sandbox_ids = CAN_VIEW_AUDIT_LOG.sandbox_ids(user)
     if not sandbox_ids:
         return AuditEntry.objects.none()

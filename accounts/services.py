@@ -2,6 +2,7 @@
 
 from contextlib import contextmanager
 
+from axes.utils import reset
 from guardian.shortcuts import assign_perm
 
 from django.contrib.auth import get_user_model, password_validation
@@ -19,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import ApiCredential, PersonalToken, Role, Sandbox, SandboxGroupObjectPermission
 from accounts.permissions import CAN_MANAGE_API_CREDENTIALS, CAN_MANAGE_ROLES, forget_permissions
+from accounts.selectors import may_administer, sandboxes_with_role_managers
 from personalization.changes import announce_tokens_revoked
 
 __all__ = [
@@ -44,8 +46,6 @@ def _keeping_role_managers():
     Nobody may lock the admins out: the check compares the sandboxes with a role manager before and after.
     Use it inside a transaction so the refusal undoes what the change already wrote.
     """
-    from accounts.selectors import sandboxes_with_role_managers
-
     before = sandboxes_with_role_managers()
     yield
     orphaned = before - sandboxes_with_role_managers()
@@ -174,8 +174,6 @@ def user_create(
     sent through the configured email backend; the console backend prints it when embedded. The new user
     joins `roles`, each of which `user` must administer.
     """
-    from accounts.selectors import may_administer
-
     for role in roles:
         if not may_administer(user, role):
             raise PermissionDenied(_("You cannot add users to the role %(role)s.") % {"role": role})
@@ -220,8 +218,6 @@ def user_set_active(*, user, target, active: bool):
 
     Refused for yourself, for users reaching a sandbox you do not manage, and for the last role manager of a sandbox.
     """
-    from accounts.selectors import may_administer
-
     if target.pk == user.pk:
         raise ValidationError(_("You cannot deactivate yourself; ask another administrator."), code="self")
     if not may_administer(user, target):
@@ -234,10 +230,6 @@ def user_set_active(*, user, target, active: bool):
 
 def user_unlock(*, user, target) -> int:
     """Lift a sign-in lockout of `target` (failed attempts are forgotten); return how many lockouts were lifted."""
-    from axes.utils import reset
-
-    from accounts.selectors import may_administer
-
     if not may_administer(user, target):
         raise PermissionDenied(_("This user has roles in sandboxes where you do not hold Manage Roles."))
     return reset(username=target.get_username())

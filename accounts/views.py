@@ -12,8 +12,9 @@ from django.views.generic import DetailView, FormView, ListView
 
 from accounts.filtersets import AuditEntryFilterSet
 from accounts.forms import ApiCredentialForm, RoleForm, UserCreateForm
+from accounts.lockout import locked_usernames
 from accounts.middleware import SESSION_KEY
-from accounts.models import ApiCredential
+from accounts.models import ApiCredential, Role
 from accounts.permissions import (
     CAN_MANAGE_API_CREDENTIALS,
     CAN_MANAGE_ROLES,
@@ -247,8 +248,20 @@ class RoleEditView(_RoleFormView):
 class RoleDeleteView(_RolePermissions, DetailView):
     """Confirm, then delete a role; refused with a message when it holds a sandbox's last Manage Roles."""
 
-    template_name = "accounts/role_delete.html"
-    context_object_name = "role"
+    template_name = "generic/object_delete.html"
+
+    def get_context_data(self, **kwargs):
+        role = self.object
+        return super().get_context_data(
+            list_url=reverse("accounts:role_list"),
+            verbose_name=Role._meta.verbose_name,
+            verbose_name_plural=Role._meta.verbose_name_plural,
+            impact=[
+                (_("These users lose its permissions on their next request"), list(role.users.all())),
+                (_("In these sandboxes"), [sandbox.title for sandbox in role.sandboxes.all()]),
+            ],
+            **kwargs,
+        )
 
     def post(self, request, *args, **kwargs):
         self.object = self.get_object()
@@ -287,8 +300,6 @@ class UserListView(_UserPermissions, ListView):
     paginate_by = 100
 
     def get_context_data(self, **kwargs):
-        from accounts.lockout import locked_usernames
-
         context = super().get_context_data(**kwargs)
         context["locked"] = locked_usernames([user.get_username() for user in context["object_list"]])
         return context
@@ -333,8 +344,6 @@ class UserDetailView(_UserPermissions, DetailView):
     context_object_name = "member"
 
     def get_context_data(self, **kwargs):
-        from accounts.lockout import locked_usernames
-
         context = super().get_context_data(**kwargs)
         member = self.object
         context["effective"] = effective_permissions(target=member, sandbox_ids=managed_sandbox_ids(self.request.user))

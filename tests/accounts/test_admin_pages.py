@@ -113,6 +113,17 @@ def test_removing_the_last_manage_roles_from_a_sandbox_is_refused_with_a_message
     assert role.permissions == [perms.MANAGE_ROLES]
 
 
+def test_the_role_delete_page_names_the_users_who_lose_it_and_its_sandboxes(admin_client, grant, sandbox):
+    role = grant(UserFactory(username="carol"), sandbox, perms.VIEW_SEGMENTS)
+
+    page = admin_client.get(reverse("accounts:role_delete", args=[role.pk])).content.decode()
+
+    assert "Delete the role “%s”?" % role.name in page
+    assert "<li>carol</li>" in page
+    assert "<li>%s</li>" % sandbox.title in page
+    assert reverse("accounts:role_edit", args=[role.pk]) in page  # Cancel goes back to the role
+
+
 def test_deleting_the_role_holding_the_last_manage_roles_is_refused(admin_client, admin):
     role = admin.roles.get()
 

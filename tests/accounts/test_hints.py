@@ -103,3 +103,22 @@ def test_the_audience_list_says_what_importing_needs(user_client, user, sandbox,
 
     assert "Create audience" in page and "Import audience</a>" not in page
     assert "“Import an audience from a CSV file” needs Import Audience in the sandbox Alpha" in page
+
+
+def test_the_hints_of_one_page_look_up_who_may_grant_once(user, sandbox, grant, admin):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.hints import MissingHere
+
+    grant(user, sandbox, perms.VIEW_SEGMENTS)
+    hints = MissingHere(user, sandbox)
+    first = hints["CAN_ACTIVATE"]
+
+    with CaptureQueriesContext(connection) as queries:
+        second = hints["CAN_IMPORT_AUDIENCES"]
+        again = hints["CAN_ACTIVATE"]
+
+    assert first.granters == second.granters == ("grace",)
+    assert again is first
+    assert not [query for query in queries.captured_queries if "accounts_role" in query["sql"]]

@@ -31,6 +31,7 @@ __all__ = ["AudienceCsvImportWizard"]
 class AudienceCsvImportWizard(BrowserWizardView):
     """Import an audience from a CSV file into the current sandbox (the shared browser wizard)."""
 
+    template_folder = "audiences/wizard"
     wizard_name = "import"
     rule = CAN_IMPORT_AUDIENCES
     title = _("Import audience")
@@ -61,9 +62,6 @@ class AudienceCsvImportWizard(BrowserWizardView):
             self.sandbox = self.audience.sandbox
         if not self.rule.allows(request.user, self.sandbox):
             raise PermissionDenied
-
-    def get_template_names(self):
-        return ["audiences/import_wizard/%s.html" % self.steps.current, "audiences/import_wizard/base.html"]
 
     def _upload(self):
         """Return the stored upload form's cleaned data (`file`) and layout, or (None, None)."""
