@@ -13,12 +13,14 @@ on. It never writes such an entry, and each batch ends with a PING whose reply c
 what Redis ran before it: an entry of the batch reported meanwhile is dropped again, so whichever order the
 other writer's `DEL` and the batch's `SET` reached Redis in, the older copy does not stay. What remains is the
 window a lookup's own fill has too: a change committed between a chunk's read and its write to an entry that
-did not exist (a `DEL` of a missing key reports nothing), a fraction of a second per chunk.
+did not exist (a `DEL` of a missing key reports nothing), a fraction of a second per chunk (the next chunk is
+read while one is written, so up to two chunks' time).
 """
 
 import json
 import uuid
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 
@@ -95,13 +97,25 @@ ORDER BY c.profile_id, c.id
 
 
 def _rebuild_on_redis(redis, sandbox, generation: str, chunk_size: int, progress, done: int) -> int:
+    """
+    Write each chunk on a thread of its own while the next one is read, so PostgreSQL and Redis work at the same
+    time (both calls wait on a socket, without the GIL); one chunk at most is in flight.
+    """
     watch = _Watch(redis)
+    written = 0
     try:
-        written = 0
-        for batch in _facts_in_chunks(sandbox, generation, chunk_size):
-            written += _write(watch, batch)
-            if progress:
-                progress(done + written)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="edge-rebuild-write") as writer:
+            in_flight = None
+            for batch in _facts_in_chunks(sandbox, generation, chunk_size):
+                if in_flight is not None:
+                    written += in_flight.result()
+                    if progress:
+                        progress(done + written)
+                in_flight = writer.submit(_write, watch, batch)
+            if in_flight is not None:
+                written += in_flight.result()
+                if progress:
+                    progress(done + written)
         return written
     finally:
         watch.close()
