@@ -57,6 +57,8 @@ CONFIG_TTL = 3600
 FACTS_TTL = 3600
 ECID = "ECID"
 _ECID_PATTERN = re.compile(r"^\d{38}$")
+# Neither can be a key: PostgreSQL text refuses NUL, UTF-8 (the key's hash) refuses a lone surrogate.
+_UNSAFE_CHARACTER = re.compile(r"[\x00\ud800-\udfff]")
 _REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 IDENTITY_COOKIE_MAX_AGE = 34128000
 _JSON = json.JSONDecoder()
@@ -96,21 +98,61 @@ def new_request_id(given: str | None) -> str:
     return "%s-%s-%s-%s-%s-%s" % (hexed[:8], hexed[8:12], hexed[12:16], hexed[16:20], hexed[20:32], hexed[32:48])
 
 
-def parse_body(raw: bytes) -> dict:
-    """Decode the JSON object of a request body (UTF-8, as RFC 8259 requires between systems)."""
+def parse_body(raw: bytes, encoding: str = "utf-8") -> dict:
+    """Decode the JSON object of a request body (UTF-8, as RFC 8259 requires, unless its Content-Type says)."""
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise EdgeError(
+            "EXEG-0101-400", "The body is not valid %s text (byte %d); send UTF-8." % (encoding, exc.start)
+        ) from None
     try:
         # decode + raw_decode: less than half of what json.loads(bytes) spends guessing the encoding.
-        text = raw.decode().removeprefix("\ufeff").strip()
+        text = text.removeprefix("\ufeff").strip()
         if not text:
             raise EdgeError("EXEG-0109-408", "The request body is empty; send a JSON object with an event.")
         body, end = _JSON.raw_decode(text)
         if end != len(text):
             raise ValueError("extra data after the JSON value")
-    except (ValueError, UnicodeDecodeError) as exc:
+    except ValueError as exc:
         raise EdgeError("EXEG-0101-400", "The body is not valid JSON (%s)." % exc.__class__.__name__) from None
+    except RecursionError:
+        raise EdgeError(
+            "EXEG-0101-400", "The body nests arrays or objects too deeply; a lookup's body needs a few levels."
+        ) from None
     if not isinstance(body, dict):
         raise EdgeError("EXEG-0101-400", "The body must be a JSON object.")
     return body
+
+
+def object_field(body: dict, *path: str) -> dict:
+    """Return the object at `path` in the body ({} when absent); EXEG-0102 naming the path when it is not one."""
+    found = body
+    for depth, name in enumerate(path):
+        found = found.get(name)
+        if found is None:
+            return {}
+        if not isinstance(found, dict):
+            raise EdgeError("EXEG-0102-400", "The field `%s` must be an object." % ".".join(path[: depth + 1]))
+    return found
+
+
+def identity_fetch(body: dict) -> tuple[str, ...]:
+    """Return the namespaces `query.identity.fetch` asks the Web SDK's answer to name; 0102 when malformed."""
+    fetch = object_field(body, "query", "identity").get("fetch")
+    if fetch is None:
+        return ()
+    if not isinstance(fetch, list) or not all(isinstance(code, str) for code in fetch):
+        raise EdgeError("EXEG-0102-400", "The field `query.identity.fetch` must be an array of namespace codes.")
+    return tuple(fetch)
+
+
+def _unsafe_text(text: str) -> str | None:
+    """Name what makes an identity's text unusable as a key (a NUL, an unpaired surrogate), or None."""
+    found = _UNSAFE_CHARACTER.search(text)
+    if found is None:
+        return None
+    return "a NUL character" if found.group() == "\x00" else "an unpaired surrogate (\\u%04x)" % ord(found.group())
 
 
 def _first_event(body: dict, sdk: bool) -> dict:
@@ -169,7 +211,7 @@ def _state_ecid(body: dict, cookies: dict) -> str | None:
     """Return the ECID the Web SDK kept in its identity cookie, sent back as state or as a cookie."""
     name = identity_cookie_name()
     candidates = [cookies.get(name)]
-    entries = ((body.get("meta") or {}).get("state") or {}).get("entries") or []
+    entries = object_field(body, "meta", "state").get("entries") or []
     if isinstance(entries, list):
         candidates += [entry.get("value") for entry in entries if isinstance(entry, dict) and entry.get("key") == name]
     for value in candidates:
@@ -188,6 +230,9 @@ def resolve_visitor(body: dict, *, sdk: bool, cookies: dict) -> Visitor:
     identity_map = _identity_map(_first_event(body, sdk))
     primaries, ecids = [], []
     for namespace, items in identity_map.items():
+        problem = _unsafe_text(namespace)
+        if problem:
+            raise EdgeError("EXEG-0102-400", "The identityMap key %s holds %s." % (json.dumps(namespace), problem))
         if not isinstance(items, list):
             raise EdgeError("EXEG-0102-400", "identityMap.%s must be an array of identity items." % namespace)
         for index, item in enumerate(items):
@@ -195,6 +240,9 @@ def resolve_visitor(body: dict, *, sdk: bool, cookies: dict) -> Visitor:
                 raise EdgeError(
                     "EXEG-0305-400", "identityMap.%s[%d] needs a non-empty string `id`." % (namespace, index)
                 )
+            problem = _unsafe_text(item["id"])
+            if problem:
+                raise EdgeError("EXEG-0305-400", "identityMap.%s[%d].id holds %s." % (namespace, index, problem))
             if item.get("primary") is True:
                 primaries.append((namespace, item["id"]))
             if namespace == ECID:

@@ -20,6 +20,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.permissions import CAN_READ_METRICS, declare_rule
+from personalization.charsets import text_codec
 from personalization.edge import metrics
 from personalization.edge.credentials import access_token_issue
 from personalization.edge.errors import EdgeError, problem_response
@@ -29,8 +30,10 @@ from personalization.edge.lookup import (
     datastream_config,
     identity_cookie_name,
     identity_cookie_value,
+    identity_fetch,
     interact,
     new_request_id,
+    object_field,
     parse_body,
 )
 
@@ -70,24 +73,47 @@ def _datastream_id(query: dict) -> str:
         ) from None
 
 
-def _read_body(request) -> bytes:
-    content_type = request.META.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+def _read_body(request) -> tuple[bytes, str]:
+    """Return the body's bytes and the text encoding its Content-Type declares (UTF-8 unless it says otherwise)."""
+    content_type, _sep, parameters = request.META.get("CONTENT_TYPE", "").partition(";")
+    content_type = content_type.strip().lower()
     if content_type not in _ACCEPTED_TYPES:
         raise EdgeError(
             "EXEG-0111-415",
             "Content-Type %s is not supported; send application/json or text/plain." % content_type[:64],
         )
+    encoding = _declared_encoding(parameters) if parameters else "utf-8"
     try:
         length = max(0, int(request.META.get("CONTENT_LENGTH") or 0))
     except ValueError:
         length = 0
     if length > MAX_BODY_BYTES:
         raise EdgeError("EXEG-0112-413", "The body is %d bytes; the maximum is %d." % (length, MAX_BODY_BYTES))
-    # With a declared length, read just that: asking for more makes the server look for more body first.
-    raw = request.read(length or MAX_BODY_BYTES + 1)
+    if not length and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        # No length to read up to: Django's request stream would give nothing, the server's gives the de-chunked body.
+        raw = request.environ["wsgi.input"].read(MAX_BODY_BYTES + 1)
+    else:
+        # With a declared length, read just that: asking for more makes the server look for more body first.
+        raw = request.read(length or MAX_BODY_BYTES + 1)
     if len(raw) > MAX_BODY_BYTES:
         raise EdgeError("EXEG-0112-413", "The body is larger than the maximum of %d bytes." % MAX_BODY_BYTES)
-    return raw
+    return raw, encoding
+
+
+def _declared_encoding(parameters: str) -> str:
+    """Return the codec of a Content-Type's `charset` parameter; 415 for one that is not a text encoding we know."""
+    for parameter in parameters.split(";"):
+        name, _sep, value = parameter.partition("=")
+        if name.strip().lower() != "charset":
+            continue
+        charset = value.strip().strip('"').lower()
+        codec = text_codec(charset)
+        if codec is None:
+            raise EdgeError(
+                "EXEG-0111-415", "The charset %s is not supported; send UTF-8 (or name a text encoding)." % charset[:40]
+            )
+        return codec.name
+    return "utf-8"
 
 
 def _bearer(request) -> str | None:
@@ -122,10 +148,9 @@ def _preflight(request, datastream_id: str) -> HttpResponse:
     return response
 
 
-def _sdk_handles(visitor, body: dict) -> list[str]:
+def _sdk_handles(visitor, fetch: tuple[str, ...]) -> list[str]:
     """Return the identity and state handles the Web SDK expects, as JSON fragments."""
     handles = []
-    fetch = ((body.get("query") or {}).get("identity") or {}).get("fetch") or []
     if visitor.namespace == "ECID" and (visitor.minted or "ECID" in fetch):
         handles.append(
             json.dumps({"type": "identity:result", "payload": [{"id": visitor.value, "namespace": {"code": "ECID"}}]})
@@ -160,12 +185,15 @@ def _interact(request, *, sdk: bool):
             raise EdgeError("EXEG-0405-405", "Use POST to call interact.", headers={"Allow": "POST, OPTIONS"})
         lookup = LookupRequest(
             datastream_id=datastream_id,
-            body=parse_body(_read_body(request)),
+            body=parse_body(*_read_body(request)),
             sdk=sdk,
             bearer=_bearer(request),
             api_key=request.META.get("HTTP_X_API_KEY"),
             cookies=request.COOKIES if sdk else {},  # only the Web SDK keeps its identity in a cookie
         )
+        if sdk:  # what the Web SDK's answer reads besides the identities, checked before any work
+            object_field(lookup.body, "meta", "state")
+            fetch = identity_fetch(lookup.body)
         result = interact(lookup, rate_limit=settings.EDGE_RATE_LIMIT)
     except EdgeError as error:
         metrics.lookup_finished(started, error.code)
@@ -174,7 +202,7 @@ def _interact(request, *, sdk: bool):
         logger.exception("edge.interact.failed", extra={"request_id": request_id})
         metrics.lookup_finished(started, "EXEG-0001-500")
         return problem_response(EdgeError("EXEG-0001-500", "Something went wrong on our side."), request_id)
-    more_handles = "".join("," + handle for handle in _sdk_handles(result.visitor, lookup.body)) if sdk else ""
+    more_handles = "".join("," + handle for handle in _sdk_handles(result.visitor, fetch)) if sdk else ""
     # A request id is made of [A-Za-z0-9._:-] (see `new_request_id`): nothing in it needs JSON escaping.
     body = _ANSWER % (request_id, result.payload, more_handles)
     # Bytes, not str: HttpResponse would otherwise look up the charset and encode on every lookup.

@@ -169,3 +169,24 @@ def test_both_hosts_answer_every_lookup_the_same(hosts, shop):
 
     assert first.segments(shop, "adServerAlias") == second.segments(shop, "adServerAlias")
     assert first.segments(shop) == second.segments(shop) == {str(shop.gold.pk)}
+
+
+def test_a_lookup_sent_in_chunks_is_read_whole(hosts, shop):
+    body = json.dumps(shop.body()).encode()
+    conn = http.client.HTTPConnection("127.0.0.1", hosts[0].port, timeout=10)
+    try:
+        conn.request(
+            "POST",
+            "/ee/v2/interact?datastreamId=%s" % shop.datastream.pk,
+            body=iter([body[:7], body[7:20], body[20:]]),
+            headers={"Content-Type": "application/json"},
+            encode_chunked=True,
+        )
+        response = conn.getresponse()
+        status, answer = response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+    assert status == 200, answer
+    (handle,) = [handle for handle in answer["handle"] if handle["type"] == "activation:pull"]
+    assert {entry["alias"] for entry in handle["payload"]} == {"personalizationAlias", "adServerAlias"}

@@ -84,6 +84,100 @@ def test_a_body_over_64_kb_is_EXEG_0112(scenario):
     problem(scenario.lookup(body), "EXEG-0112-413")
 
 
+def v1(scenario, body):
+    """A Web SDK call (`/ee/v1/interact`) with this body."""
+    return scenario.client.post(
+        "/ee/v1/interact?configId=%s" % scenario.datastream.pk, data=json.dumps(body), content_type="application/json"
+    )
+
+
+@pytest.mark.parametrize(
+    "extra, path",
+    [
+        ({"query": {"identity": "x"}}, "`query.identity`"),
+        ({"query": [1]}, "`query`"),
+        ({"query": "x"}, "`query`"),
+        ({"query": {"identity": {"fetch": 5}}}, "`query.identity.fetch`"),
+        ({"query": {"identity": {"fetch": ["ECID", 5]}}}, "`query.identity.fetch`"),
+        ({"meta": "x"}, "`meta`"),
+        ({"meta": {"state": ["x"]}}, "`meta.state`"),
+    ],
+)
+def test_a_web_sdk_field_of_the_wrong_type_is_EXEG_0102_naming_its_path(scenario, extra, path):
+    body = problem(v1(scenario, {"events": [{"xdm": {}}], **extra}), "EXEG-0102-400")
+
+    assert path in body["detail"]
+
+
+@pytest.mark.parametrize("url", ["/ee/v2/interact?datastreamId=%s", "/ee/v1/interact?configId=%s"])
+def test_json_nested_a_thousand_levels_deep_is_EXEG_0101(scenario, url):
+    response = scenario.client.post(
+        url % scenario.datastream.pk, data="[" * 1000 + "]" * 1000, content_type="application/json"
+    )
+
+    assert "too deeply" in problem(response, "EXEG-0101-400")["detail"]
+
+
+@pytest.mark.parametrize(
+    "raw_value, code, detail",
+    [
+        ('"1234\\u0000"', "EXEG-0305-400", "identityMap.Email[0].id holds a NUL character."),
+        ('"\\ud800@shop.test"', "EXEG-0305-400", "identityMap.Email[0].id holds an unpaired surrogate (\\ud800)."),
+    ],
+)
+def test_an_identity_holding_a_nul_or_a_lone_surrogate_is_refused_naming_it(scenario, raw_value, code, detail):
+    raw = '{"event": {"xdm": {"identityMap": {"Email": [{"id": %s, "primary": true}]}}}}' % raw_value
+
+    assert problem(scenario.lookup(raw=raw), code)["detail"] == detail
+
+
+@pytest.mark.parametrize("namespace", ["EC\\u0000ID", "\\udc00"])
+def test_a_namespace_holding_a_nul_or_a_lone_surrogate_is_EXEG_0102(scenario, namespace):
+    raw = '{"event": {"xdm": {"identityMap": {"%s": [{"id": "x", "primary": true}]}}}}' % namespace
+
+    assert "The identityMap key" in problem(scenario.lookup(raw=raw), "EXEG-0102-400")["detail"]
+
+
+@pytest.mark.parametrize("charset", ["utf-16", "UTF-16LE", "latin-1", "iso-8859-15"])
+def test_a_body_in_the_charset_its_content_type_declares_is_read_as_declared(scenario, charset):
+    scenario.profile.identities.create(
+        sandbox=scenario.sandbox, namespace=scenario.email.namespace, value="rené@shop.test"
+    )
+    raw = json.dumps(scenario.body("Email", "rené@shop.test"), ensure_ascii=False)
+
+    response = scenario.client.generic(
+        "POST",
+        "/ee/v2/interact?datastreamId=%s" % scenario.datastream.pk,
+        raw.encode(charset),
+        content_type="application/json; charset=%s" % charset,
+    )
+
+    assert scenario.payload(response) != []
+
+
+@pytest.mark.parametrize("charset", ["klingon", '""'])
+def test_a_charset_that_is_no_text_encoding_we_know_is_EXEG_0111(scenario, charset):
+    response = scenario.client.generic(
+        "POST",
+        "/ee/v2/interact?datastreamId=%s" % scenario.datastream.pk,
+        json.dumps(scenario.body()).encode(),
+        content_type="application/json; charset=%s" % charset,
+    )
+
+    assert "send UTF-8" in problem(response, "EXEG-0111-415")["detail"]
+
+
+def test_a_body_that_is_not_valid_in_its_declared_charset_is_EXEG_0101_naming_the_byte(scenario):
+    response = scenario.client.generic(
+        "POST",
+        "/ee/v2/interact?datastreamId=%s" % scenario.datastream.pk,
+        b'{"event": "\xff"}',
+        content_type="application/json; charset=utf-8",
+    )
+
+    assert problem(response, "EXEG-0101-400")["detail"] == "The body is not valid utf-8 text (byte 11); send UTF-8."
+
+
 def test_an_event_without_identities_is_EXEG_0306(scenario):
     body = problem(scenario.lookup({"event": {"xdm": {"eventType": "web.webpagedetails.pageViews"}}}), "EXEG-0306-400")
     assert "primary" in body["detail"]

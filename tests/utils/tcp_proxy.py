@@ -79,7 +79,11 @@ class TcpProxy:
 
     def _serve(self, listener: socket.socket, stopping: threading.Event) -> None:
         selector = selectors.DefaultSelector()
-        selector.register(listener, selectors.EVENT_READ, None)
+        try:
+            selector.register(listener, selectors.EVENT_READ, None)
+        except (OSError, ValueError):  # cut before this thread began serving: nothing to relay
+            selector.close()
+            return
         peers: dict[socket.socket, socket.socket] = {}
         try:
             while not stopping.is_set():
