@@ -14,6 +14,7 @@ for edge_view in (
     edge_views.interact_view,
     edge_views.sdk_interact_view,
     edge_views.collect_view,
+    edge_views.sdk_collect_view,
     edge_views.health_view,
     edge_views.token_view,
 ):

@@ -22,6 +22,7 @@ _TITLES = {
     "EXEG-0500-401": "Invalid authorization token",
     "EXEG-0503-401": "Authorization token expired",
     "EXEG-0001-500": "Unexpected error",
+    "EXEG-0404-404": "Not found",
     "EXEG-0405-405": "Method not allowed",
 }
 

@@ -2,6 +2,9 @@
 
 from django.urls import Resolver404, get_resolver
 
+from personalization.edge.errors import EdgeError, problem_response
+from personalization.edge.lookup import new_request_id
+
 EDGE_PREFIXES = ("/ee/", "/oauth/token")
 _NO_BODY = (204, 304)
 
@@ -33,7 +36,18 @@ class EdgeFastPathMiddleware:
             try:
                 match = self.resolver.resolve(path)
             except Resolver404:
-                return self.get_response(request)
+                if not path.startswith("/ee/"):
+                    return self.get_response(request)
+                # Under /ee/ every answer is the Edge Network's problem JSON, an unknown path's too.
+                return problem_response(
+                    EdgeError(
+                        "EXEG-0404-404",
+                        "There is no Edge Network endpoint at %s; use /ee/v2/interact, /ee/v1/interact or "
+                        "/ee/v2/collect, optionally after a location hint (or2, va6, irl1, ind1, jpn3, sgp3, aus3)."
+                        % path[:80],
+                    ),
+                    new_request_id(None),
+                )
             response = match.func(request, *match.args, **match.kwargs)
         else:
             response = view(request)

@@ -44,7 +44,7 @@ __all__ = ["collect_view", "health_view", "interact_view", "metrics_view", "sdk_
 MAX_BODY_BYTES = 64 * 1024
 _UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _ACCEPTED_TYPES = {"application/json", "text/plain", "text/javascript", ""}
-_QUERY_NAMES = frozenset(("datastreamId", "dataStreamId", "configId", "requestId"))
+_QUERY_NAMES = frozenset(("datastreamId", "dataStreamId", "configId", "requestId", "silent"))
 _ANSWER = '{"requestId":"%s","handle":[{"type":"activation:pull","eventIndex":0,"payload":%s}%s]}'
 _CORS_HEADERS = "Content-Type, Authorization, x-api-key, x-gw-ims-org-id, x-request-id, x-sandbox-name"
 
@@ -224,15 +224,37 @@ def sdk_interact_view(request, location_hint=None):
     return _interact(request, sdk=True)
 
 
-@csrf_exempt
-def collect_view(request, location_hint=None):
-    """Accept fire-and-forget events (the Web SDK beacons on unload); nothing is returned."""
-    request_id = new_request_id(request.GET.get("requestId"))
+def _collect(request, *, silent_allowed: bool):
+    """
+    Acknowledge events sent for collection with 202 and the request id (204 with `silent=true`, on v2 only).
+    This product answers lookups; it is not a collection pipeline, so the events are checked and not stored.
+    """
+    query = _query(request)
+    request_id = new_request_id(query.get("requestId") or request.META.get("HTTP_X_REQUEST_ID"))
     if request.method == "OPTIONS":
         return HttpResponse(status=204)
-    if request.method != "POST":
-        return problem_response(EdgeError("EXEG-0405-405", "Use POST to call collect."), request_id)
-    return HttpResponse(status=204)
+    try:
+        if request.method != "POST":
+            raise EdgeError("EXEG-0405-405", "Use POST to call collect.", headers={"Allow": "POST, OPTIONS"})
+        _datastream_id(query)
+        parse_body(*_read_body(request))
+    except EdgeError as error:
+        return problem_response(error, request_id)
+    if silent_allowed and query.get("silent") == "true":
+        return HttpResponse(status=204)
+    return JsonResponse({"requestId": request_id}, status=202)
+
+
+@csrf_exempt
+def collect_view(request, location_hint=None):
+    """`POST /ee/v2/collect?datastreamId=…`: events without an answer (202, or 204 with `silent=true`)."""
+    return _collect(request, silent_allowed=True)
+
+
+@csrf_exempt
+def sdk_collect_view(request, location_hint=None):
+    """`POST /ee/v1/collect?configId=…`: the Web SDK's beacons (sent on unload; it reads no answer)."""
+    return _collect(request, silent_allowed=False)
 
 
 def health_view(request):

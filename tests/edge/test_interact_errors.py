@@ -347,3 +347,50 @@ def test_an_internal_failure_is_a_generic_500_without_details(scenario, monkeypa
     body = problem(response, "EXEG-0001-500")
     assert "hunter2" not in response.content.decode()
     assert body["detail"] == "Something went wrong on our side."
+
+
+def test_collect_on_v2_answers_202_with_the_request_id_and_204_when_silent(scenario):
+    url = "/ee/v2/collect?datastreamId=%s" % scenario.datastream.pk
+    body = json.dumps({"events": [scenario.body()["event"]]})
+
+    answered = scenario.client.post(url, data=body, content_type="application/json")
+    silent = scenario.client.post(url + "&silent=true", data=body, content_type="application/json")
+
+    assert answered.status_code == 202
+    assert set(answered.json()) == {"requestId"}
+    assert silent.status_code == 204
+    assert silent.content == b""
+
+
+@pytest.mark.parametrize(
+    "url, code",
+    [("/ee/v2/collect", "EXEG-0002-400"), ("/ee/v2/collect?datastreamId=%s&silent=true", "EXEG-0101-400")],
+)
+def test_collect_refuses_what_interact_refuses(scenario, url, code):
+    response = scenario.client.post(
+        url % scenario.datastream.pk if "%s" in url else url, data="{not json", content_type="application/json"
+    )
+
+    problem(response, code)
+
+
+@pytest.mark.parametrize("hint", ["or2", "va6", "irl1", "ind1", "jpn3", "sgp3", "aus3"])
+def test_a_lookup_after_a_known_location_hint_is_answered(scenario, hint):
+    response = scenario.client.post(
+        "/ee/%s/v2/interact?datastreamId=%s" % (hint, scenario.datastream.pk),
+        data=json.dumps(scenario.body()),
+        content_type="application/json",
+    )
+
+    assert scenario.payload(response) != []
+
+
+@pytest.mark.parametrize(
+    "path", ["/ee/xx9/v2/interact", "/ee/zz/v1/interact", "/ee/v3/interact", "/ee/", "/ee/v2/interact/extra"]
+)
+def test_an_unknown_edge_path_is_a_404_problem_never_a_page(scenario, path):
+    response = scenario.client.post(
+        path + "?datastreamId=%s" % scenario.datastream.pk, data="{}", content_type="application/json"
+    )
+
+    assert "no Edge Network endpoint at %s" % path in problem(response, "EXEG-0404-404")["detail"]

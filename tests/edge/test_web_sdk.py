@@ -122,9 +122,10 @@ def test_a_forged_cookie_that_is_not_an_ecid_is_ignored(scenario):
     assert minted != "<script>" and minted.isdigit()
 
 
-def test_collect_accepts_beacons_without_a_body_in_reply(scenario):
+def test_collect_acknowledges_beacons_with_202_and_the_request_id(scenario):
     response = scenario.client.post(
-        "/ee/v1/collect?configId=%s" % scenario.datastream.pk, data="{}", content_type="text/plain"
+        "/ee/v1/collect?configId=%s&requestId=beacon-1" % scenario.datastream.pk, data="{}", content_type="text/plain"
     )
 
-    assert response.status_code == 204
+    assert response.status_code == 202
+    assert response.json()["requestId"].startswith("beacon-1-")
