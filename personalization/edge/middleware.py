@@ -29,6 +29,8 @@ class EdgeFastPathMiddleware:
 
     def __call__(self, request):
         path = request.path_info
+        if path.startswith("//"):  # "//ee/…": merged as a front proxy would (nginx's merge_slashes)
+            path = "/" + path.lstrip("/")
         if not path.startswith(EDGE_PREFIXES):
             return self.get_response(request)
         view = self.exact.get(path)

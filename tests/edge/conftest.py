@@ -1,4 +1,5 @@
 import datetime
+import itertools
 import json
 import os
 import uuid
@@ -66,6 +67,7 @@ class Scenario:
         self.admin = UserFactory(username="edge-admin")
         grant(self.admin, self.sandbox, "manage_datastreams", "view_datastreams")
         self._grant = grant
+        self._credential_numbers = itertools.count(1)
 
     # Requests ------------------------------------------------------------------------------------
 
@@ -95,7 +97,7 @@ class Scenario:
 
     def credential(self, sandbox=None):
         credential, secret = api_credential_create(
-            user=self.admin, sandbox=sandbox or self.sandbox, name="server %s" % id(sandbox)
+            user=self.admin, sandbox=sandbox or self.sandbox, name="server %d" % next(self._credential_numbers)
         )
         return credential, secret
 
