@@ -147,12 +147,46 @@ def identity_fetch(body: dict) -> tuple[str, ...]:
     return tuple(fetch)
 
 
+def streaming_frame(body: dict) -> tuple[str, str] | None:
+    """
+    Return the `(record separator, line feed)` the Mobile SDK asks its answer to be framed with
+    (`meta.konductorConfig.streaming`), or None when it does not ask; EXEG-0102 when malformed.
+    """
+    streaming = object_field(body, "meta", "konductorConfig", "streaming")
+    if streaming.get("enabled") is not True:
+        return None
+    frame = streaming.get("recordSeparator"), streaming.get("lineFeed")
+    if not all(isinstance(part, str) and 0 < len(part) <= 4 for part in frame):
+        raise EdgeError(
+            "EXEG-0102-400",
+            "The fields `meta.konductorConfig.streaming.recordSeparator` and `lineFeed` must be short strings.",
+        )
+    return frame
+
+
 def _unsafe_text(text: str) -> str | None:
     """Name what makes an identity's text unusable as a key (a NUL, an unpaired surrogate), or None."""
     found = _UNSAFE_CHARACTER.search(text)
     if found is None:
         return None
     return "a NUL character" if found.group() == "\x00" else "an unpaired surrogate (\\u%04x)" % ord(found.group())
+
+
+def _with_request_identities(body: dict, identity_map: dict) -> dict:
+    """
+    Merge the identities the Mobile SDK sends for the whole request (`xdm.identityMap`, its ECID with
+    `primary: false`) after the event's own; the same primary rules then apply to all of them.
+    """
+    request_map = object_field(body, "xdm", "identityMap")
+    if not request_map:
+        return identity_map
+    merged = dict(identity_map)
+    for namespace, items in request_map.items():
+        if namespace in merged and isinstance(merged[namespace], list) and isinstance(items, list):
+            merged[namespace] = [*merged[namespace], *items]
+        elif namespace not in merged:
+            merged[namespace] = items
+    return merged
 
 
 def _first_event(body: dict, sdk: bool) -> dict:
@@ -228,6 +262,8 @@ def resolve_visitor(body: dict, *, sdk: bool, cookies: dict) -> Visitor:
     the Web SDK, from its identity cookie, minting one for a first-time visitor).
     """
     identity_map = _identity_map(_first_event(body, sdk))
+    if sdk:
+        identity_map = _with_request_identities(body, identity_map)
     primaries, ecids = [], []
     for namespace, items in identity_map.items():
         problem = _unsafe_text(namespace)

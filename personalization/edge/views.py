@@ -35,6 +35,7 @@ from personalization.edge.lookup import (
     new_request_id,
     object_field,
     parse_body,
+    streaming_frame,
 )
 
 logger = logging.getLogger(__name__)
@@ -194,6 +195,7 @@ def _interact(request, *, sdk: bool):
         if sdk:  # what the Web SDK's answer reads besides the identities, checked before any work
             object_field(lookup.body, "meta", "state")
             fetch = identity_fetch(lookup.body)
+            frame = streaming_frame(lookup.body)
         result = interact(lookup, rate_limit=settings.EDGE_RATE_LIMIT)
     except EdgeError as error:
         metrics.lookup_finished(started, error.code)
@@ -205,6 +207,8 @@ def _interact(request, *, sdk: bool):
     more_handles = "".join("," + handle for handle in _sdk_handles(result.visitor, fetch)) if sdk else ""
     # A request id is made of [A-Za-z0-9._:-] (see `new_request_id`): nothing in it needs JSON escaping.
     body = _ANSWER % (request_id, result.payload, more_handles)
+    if sdk and frame:  # the Mobile SDK reads its answer as separated records, here one
+        body = frame[0] + body + frame[1]
     # Bytes, not str: HttpResponse would otherwise look up the charset and encode on every lookup.
     response = HttpResponse(body.encode(), content_type="application/json")
     _allow_origin(response, request, result.origins)
