@@ -3,6 +3,7 @@
 import django_filters
 from auditlog.registry import auditlog
 
+from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -39,16 +40,27 @@ def _readable_sandboxes(request):
 class AuditEntryFilterSet(django_filters.FilterSet):
     """Filters of the audit log; the entries it is given are already those the user may read."""
 
-    q = django_filters.CharFilter(method="search", label=_("Object or user"))
-    object_type = django_filters.ChoiceFilter(
-        field_name="content_type__model", choices=audited_kinds, label=_("Kind"), method="of_kind"
+    q = django_filters.CharFilter(
+        method="search", label=_("Object or user"), widget=forms.TextInput(attrs={"type": "search"})
     )
-    action = django_filters.ChoiceFilter(choices=ACTIONS, label=_("What happened"), method="by_action")
+    object_type = django_filters.ChoiceFilter(
+        field_name="content_type__model", choices=audited_kinds, label=_("Kind"), method="of_kind", empty_label=_("Any")
+    )
+    action = django_filters.ChoiceFilter(
+        choices=ACTIONS, label=_("What happened"), method="by_action", empty_label=_("Any")
+    )
     sandbox = django_filters.ModelChoiceFilter(
         queryset=_readable_sandboxes, to_field_name="name", label=_("Sandbox"), empty_label=_("Any")
     )
-    since = django_filters.DateFilter(field_name="timestamp__date", lookup_expr="gte", label=_("From"))
-    until = django_filters.DateFilter(field_name="timestamp__date", lookup_expr="lte", label=_("Until"))
+    since = django_filters.DateFilter(
+        field_name="timestamp__date", lookup_expr="gte", label=_("From"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = django_filters.DateFilter(
+        field_name="timestamp__date",
+        lookup_expr="lte",
+        label=_("Until"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
 
     class Meta:
         model = AuditEntry

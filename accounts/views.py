@@ -406,12 +406,6 @@ class AuditLogView(SandboxPermissionRequiredMixin, ListView):
         self.filterset = AuditEntryFilterSet(
             self.request.GET or None, queryset=audit_entries(user=self.request.user), request=self.request
         )
-        for name, field in self.filterset.form.fields.items():
-            if name in ("object_type", "action"):
-                field.choices = [("", _("Any")), *list(field.choices)[1:]]
-        self.filterset.form.fields["q"].widget.input_type = "search"
-        for name in ("since", "until"):
-            self.filterset.form.fields[name].widget.input_type = "date"
         return self.filterset.qs
 
     def get_context_data(self, **kwargs):

@@ -274,3 +274,14 @@ def test_user_accounts_are_audited_without_their_password_hash(grant, sandbox):
     assert [str(value) for value in entry.changes_dict["is_active"]] == ["True", "False"]
     assert person.password not in str(entry.changes) + str(entry.serialized_data)
     assert get_user_model().objects.filter(username="vera").exists()
+
+
+def test_the_audit_log_filters_say_any_when_left_empty(client, grant, sandbox):
+    auditor = f.UserFactory(username="vic")
+    grant(auditor, sandbox, perms.VIEW_AUDIT_LOG)
+    client.force_login(auditor)
+
+    form = client.get(reverse("accounts:audit_log")).context["filter_form"]
+
+    assert [form.fields[name].choices[0] for name in ("object_type", "action")] == [("", "Any"), ("", "Any")]
+    assert "---------" not in str(form)
