@@ -4,7 +4,7 @@ import json
 
 from django.http import HttpResponse
 
-__all__ = ["EdgeError", "problem_response"]
+__all__ = ["EdgeError", "problem_json", "problem_response"]
 
 _TITLES = {
     "EXEG-0002-400": "Missing datastream parameter",
@@ -41,15 +41,23 @@ class EdgeError(Exception):
         return int(self.code.rsplit("-", 1)[1])
 
 
+def problem_json(error: EdgeError, request_id: str) -> str:
+    """Return the RFC 7807 body of an error, as the Edge Network writes it."""
+    return json.dumps(
+        {
+            "type": "https://ns.adobe.com/aep/errors/%s" % error.code,
+            "status": error.status,
+            "title": _TITLES.get(error.code, "Invalid request"),
+            "detail": error.detail,
+            "report": {"requestId": request_id},
+        }
+    )
+
+
 def problem_response(error: EdgeError, request_id: str) -> HttpResponse:
-    body = {
-        "type": "https://ns.adobe.com/aep/errors/%s" % error.code,
-        "status": error.status,
-        "title": _TITLES.get(error.code, "Invalid request"),
-        "detail": error.detail,
-        "report": {"requestId": request_id},
-    }
-    response = HttpResponse(json.dumps(body), status=error.status, content_type="application/problem+json")
+    response = HttpResponse(
+        problem_json(error, request_id), status=error.status, content_type="application/problem+json"
+    )
     for name, value in error.headers.items():
         response[name] = value
     return response

@@ -182,10 +182,11 @@ def _with_request_identities(body: dict, identity_map: dict) -> dict:
         return identity_map
     merged = dict(identity_map)
     for namespace, items in request_map.items():
-        if namespace in merged and isinstance(merged[namespace], list) and isinstance(items, list):
-            merged[namespace] = [*merged[namespace], *items]
-        elif namespace not in merged:
-            merged[namespace] = items
+        if not isinstance(items, list):
+            raise EdgeError("EXEG-0102-400", "xdm.identityMap.%s must be an array of identity items." % namespace)
+        # An event's namespace that is not an array stays as it is, for the check that names it.
+        events = merged.get(namespace, [])
+        merged[namespace] = [*events, *items] if isinstance(events, list) else events
     return merged
 
 
@@ -334,9 +335,9 @@ def _config(datastream_id: str, cached: DatastreamConfig | None, *, stored: bool
     if cached is not None and not (cached["edge_segmentation"] and "edge_rules" not in cached):
         return cached
     if not stored:
-        config = store.config_while_down(datastream_id, lambda: _loaded_config(datastream_id, pgen=""))
+        config = store.config_while_down(datastream_id, lambda: _loaded_config(datastream_id, stored=False))
     else:
-        config = _loaded_config(datastream_id, pgen=None)
+        config = _loaded_config(datastream_id, stored=True)
     if config is None:
         raise EdgeError("EXEG-0003-400", "The datastream %s does not exist." % datastream_id)
     if stored:
@@ -344,10 +345,10 @@ def _config(datastream_id: str, cached: DatastreamConfig | None, *, stored: bool
     return config
 
 
-def _loaded_config(datastream_id: str, *, pgen: str | None) -> DatastreamConfig | None:
+def _loaded_config(datastream_id: str, *, stored: bool) -> DatastreamConfig | None:
     config = projection.load_config(datastream_id)
     if config is not None:
-        config["pgen"] = store.generation(config["sandbox"]) if pgen is None else pgen
+        config["pgen"] = store.generation(config["sandbox"]) if stored else ""
     return config
 
 

@@ -4,6 +4,7 @@ from django.urls import Resolver404, get_resolver
 
 from personalization.edge.errors import EdgeError, problem_response
 from personalization.edge.lookup import new_request_id
+from personalization.edge.urls import LOCATION_HINTS
 
 EDGE_PREFIXES = ("/ee/", "/oauth/token")
 _NO_BODY = (204, 304)
@@ -45,8 +46,8 @@ class EdgeFastPathMiddleware:
                     EdgeError(
                         "EXEG-0404-404",
                         "There is no Edge Network endpoint at %s; use /ee/v2/interact, /ee/v1/interact or "
-                        "/ee/v2/collect, optionally after a location hint (or2, va6, irl1, ind1, jpn3, sgp3, aus3)."
-                        % path[:80],
+                        "/ee/v2/collect, optionally after a location hint (%s)."
+                        % (path[:80], ", ".join(LOCATION_HINTS)),
                     ),
                     new_request_id(None),
                 )

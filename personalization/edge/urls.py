@@ -3,7 +3,8 @@ from django.urls import path, re_path
 from personalization.edge import views
 
 # The Edge Network's regions (spec §6.1); any other path segment there is an unknown endpoint (404).
-LOCATION_HINT = r"(?P<location_hint>or2|va6|irl1|ind1|jpn3|sgp3|aus3)"
+LOCATION_HINTS = ("or2", "va6", "irl1", "ind1", "jpn3", "sgp3", "aus3")
+LOCATION_HINT = r"(?P<location_hint>%s)" % "|".join(LOCATION_HINTS)
 
 urlpatterns = [
     path("ee/v2/interact", views.interact_view, name="edge-interact"),

@@ -20,7 +20,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.permissions import CAN_READ_METRICS, declare_rule
-from personalization.charsets import text_codec
+from personalization.charsets import declared_charset, text_codec
 from personalization.edge import metrics
 from personalization.edge.credentials import access_token_issue
 from personalization.edge.errors import EdgeError, problem_response
@@ -76,14 +76,15 @@ def _datastream_id(query: dict) -> str:
 
 def _read_body(request) -> tuple[bytes, str]:
     """Return the body's bytes and the text encoding its Content-Type declares (UTF-8 unless it says otherwise)."""
-    content_type, _sep, parameters = request.META.get("CONTENT_TYPE", "").partition(";")
-    content_type = content_type.strip().lower()
+    header = request.META.get("CONTENT_TYPE", "")
+    content_type = header.partition(";")[0].strip().lower()
     if content_type not in _ACCEPTED_TYPES:
         raise EdgeError(
             "EXEG-0111-415",
             "Content-Type %s is not supported; send application/json or text/plain." % content_type[:64],
         )
-    encoding = _declared_encoding(parameters) if parameters else "utf-8"
+    charset = declared_charset(header)
+    encoding = "utf-8" if charset is None else _text_encoding(charset)
     try:
         length = max(0, int(request.META.get("CONTENT_LENGTH") or 0))
     except ValueError:
@@ -101,20 +102,14 @@ def _read_body(request) -> tuple[bytes, str]:
     return raw, encoding
 
 
-def _declared_encoding(parameters: str) -> str:
-    """Return the codec of a Content-Type's `charset` parameter; 415 for one that is not a text encoding we know."""
-    for parameter in parameters.split(";"):
-        name, _sep, value = parameter.partition("=")
-        if name.strip().lower() != "charset":
-            continue
-        charset = value.strip().strip('"').lower()
-        codec = text_codec(charset)
-        if codec is None:
-            raise EdgeError(
-                "EXEG-0111-415", "The charset %s is not supported; send UTF-8 (or name a text encoding)." % charset[:40]
-            )
-        return codec.name
-    return "utf-8"
+def _text_encoding(charset: str) -> str:
+    """Return the codec's name for a declared charset; 415 for one that is not a text encoding we know."""
+    codec = text_codec(charset)
+    if codec is None:
+        raise EdgeError(
+            "EXEG-0111-415", "The charset %s is not supported; send UTF-8 (or name a text encoding)." % charset[:40]
+        )
+    return codec.name
 
 
 def _bearer(request) -> str | None:
@@ -174,10 +169,15 @@ def _sdk_handles(visitor, fetch: tuple[str, ...]) -> list[str]:
     return handles
 
 
+def _request_id(request, query: dict) -> str:
+    """Return the request's id: the caller's (`?requestId=` or `x-request-id`) with the Edge Network's suffix."""
+    return new_request_id(query.get("requestId") or request.META.get("HTTP_X_REQUEST_ID"))
+
+
 def _interact(request, *, sdk: bool):
     started = time.perf_counter()
     query = _query(request)
-    request_id = new_request_id(query.get("requestId") or request.META.get("HTTP_X_REQUEST_ID"))
+    request_id = _request_id(request, query)
     try:
         datastream_id = _datastream_id(query)
         if request.method == "OPTIONS":
@@ -234,7 +234,7 @@ def _collect(request, *, silent_allowed: bool):
     This product answers lookups; it is not a collection pipeline, so the events are checked and not stored.
     """
     query = _query(request)
-    request_id = new_request_id(query.get("requestId") or request.META.get("HTTP_X_REQUEST_ID"))
+    request_id = _request_id(request, query)
     if request.method == "OPTIONS":
         return HttpResponse(status=204)
     try:

@@ -90,3 +90,14 @@ def test_a_malformed_streaming_request_is_EXEG_0102(scenario, streaming):
 
     assert response.status_code == 400
     assert "meta.konductorConfig.streaming" in response.json()["detail"]
+
+
+def test_a_request_level_namespace_that_is_not_an_array_is_EXEG_0102_even_beside_the_events(scenario):
+    body = mobile_body(scenario.ecid.value)
+    body["xdm"]["identityMap"]["Email"] = {"id": scenario.email.value}
+    body["events"][0]["xdm"]["identityMap"] = {"Email": [{"id": scenario.email.value}]}
+
+    response = mobile_call(scenario, body)
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == "xdm.identityMap.Email must be an array of identity items."
