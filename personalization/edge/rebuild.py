@@ -103,19 +103,22 @@ def _rebuild_on_redis(redis, sandbox, generation: str, chunk_size: int, progress
     """
     watch = _Watch(redis)
     written = 0
+
+    def settle(in_flight) -> None:
+        nonlocal written
+        written += in_flight.result()
+        if progress:
+            progress(done + written)
+
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="edge-rebuild-write") as writer:
             in_flight = None
             for batch in _facts_in_chunks(sandbox, generation, chunk_size):
                 if in_flight is not None:
-                    written += in_flight.result()
-                    if progress:
-                        progress(done + written)
+                    settle(in_flight)
                 in_flight = writer.submit(_write, watch, batch)
             if in_flight is not None:
-                written += in_flight.result()
-                if progress:
-                    progress(done + written)
+                settle(in_flight)
         return written
     finally:
         watch.close()

@@ -32,6 +32,22 @@ def test_edge_rebuild_writes_the_facts_a_lookup_would_have_filled(redis_store, s
     assert stored_facts(redis_store, scenario, "Email", scenario.email.value).as_identity() == filled.as_identity()
 
 
+def test_edge_rebuild_in_many_chunks_writes_every_entry_and_reports_its_progress(redis_store, scenario):
+    from personalization.edge.rebuild import edge_rebuild
+
+    scenario.lookup()
+    filled = stored_facts(redis_store, scenario)
+    redis_store.clear()
+    reported = []
+
+    result = edge_rebuild(sandbox_id=scenario.sandbox.pk, chunk_size=1, progress=reported.append)
+
+    assert result["answers"] == 2
+    assert reported[-1] == 2 and reported == sorted(reported)
+    for namespace, value in (("ECID", scenario.ecid.value), ("Email", scenario.email.value)):
+        assert stored_facts(redis_store, scenario, namespace, value).as_identity() == filled.as_identity()
+
+
 def test_edge_rebuild_leaves_the_entries_in_place_while_it_refills_them(redis_store, scenario):
     from personalization.edge.rebuild import edge_rebuild
 
