@@ -2,7 +2,14 @@
 
 import os
 
-__all__ = ["BENCH_ENVIRONMENT", "bulk_load", "ensure_postgres_database", "setup_django"]
+__all__ = [
+    "BENCH_ENVIRONMENT",
+    "bulk_load",
+    "delete_sandbox_profiles",
+    "ensure_postgres_database",
+    "insert_ecid_identities",
+    "setup_django",
+]
 
 # What every benchmark runs with unless the caller's environment says otherwise; scripts add their own keys.
 BENCH_ENVIRONMENT = {
@@ -98,3 +105,19 @@ def insert_ecid_identities(cursor, *, sandbox_id, namespace_id, profiles: int, p
         """,
         [sandbox_id, namespace_id, profile_seed, profiles],
     )
+
+
+def delete_sandbox_profiles(cursor, sandbox_id) -> None:
+    """Delete a sandbox's memberships, evaluations, identities and profiles in SQL (the ORM would load them)."""
+    cursor.execute(
+        "DELETE FROM audiences_audiencemembership WHERE audience_id IN "
+        "(SELECT id FROM audiences_audience WHERE sandbox_id = %s)",
+        [sandbox_id],
+    )
+    cursor.execute(
+        "DELETE FROM audiences_audienceevaluation WHERE audience_id IN "
+        "(SELECT id FROM audiences_audience WHERE sandbox_id = %s)",
+        [sandbox_id],
+    )
+    cursor.execute("DELETE FROM profiles_identity WHERE sandbox_id = %s", [sandbox_id])
+    cursor.execute("DELETE FROM profiles_profile WHERE sandbox_id = %s", [sandbox_id])

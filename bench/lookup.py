@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _common import BENCH_ENVIRONMENT, bulk_load, ensure_postgres_database, setup_django  # noqa: E402  (bench/ is the script's folder)
+from _common import BENCH_ENVIRONMENT, bulk_load, delete_sandbox_profiles, ensure_postgres_database, setup_django  # noqa: E402  (bench/ is the script's folder)
 
 DEFAULTS = {
     **BENCH_ENVIRONMENT,
@@ -196,13 +196,7 @@ def seed(profiles: int, audiences: int, destinations: int) -> dict:
                     # Only this bench's rows are there: emptying the tables beats deleting millions of rows.
                     cursor.execute("TRUNCATE profiles_profile, profiles_identity, audiences_audiencemembership")
                 else:
-                    cursor.execute(
-                        "DELETE FROM audiences_audiencemembership WHERE audience_id IN "
-                        "(SELECT id FROM audiences_audience WHERE sandbox_id = %s)",
-                        [sandbox.pk],
-                    )
-                    cursor.execute("DELETE FROM profiles_identity WHERE sandbox_id = %s", [sandbox.pk])
-                    cursor.execute("DELETE FROM profiles_profile WHERE sandbox_id = %s", [sandbox.pk])
+                    delete_sandbox_profiles(cursor, sandbox.pk)
             Audience.objects.filter(sandbox=sandbox).delete()
             ProfileField.objects.filter(sandbox=sandbox).delete()
             ecid, _ = IdentityNamespace.objects.get_or_create(sandbox=sandbox, code="ECID", defaults={"name": "ECID"})

@@ -33,7 +33,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _common import BENCH_ENVIRONMENT, ensure_postgres_database, insert_ecid_identities, setup_django  # noqa: E402  (bench/ is the script's folder)
+from _common import (  # noqa: E402  (bench/ is the script's folder)
+    BENCH_ENVIRONMENT,
+    delete_sandbox_profiles,
+    ensure_postgres_database,
+    insert_ecid_identities,
+    setup_django,
+)
 
 DEFAULTS = {
     **BENCH_ENVIRONMENT,
@@ -99,18 +105,7 @@ def seed(profiles: int) -> dict:
             Destination.objects.filter(sandbox=sandbox).delete()
             Datastream.objects.filter(sandbox=sandbox).delete()
             with connection.cursor() as cursor:
-                cursor.execute(
-                    "DELETE FROM audiences_audiencemembership WHERE audience_id IN "
-                    "(SELECT id FROM audiences_audience WHERE sandbox_id = %s)",
-                    [sandbox.pk],
-                )
-                cursor.execute(
-                    "DELETE FROM audiences_audienceevaluation WHERE audience_id IN "
-                    "(SELECT id FROM audiences_audience WHERE sandbox_id = %s)",
-                    [sandbox.pk],
-                )
-                cursor.execute("DELETE FROM profiles_identity WHERE sandbox_id = %s", [sandbox.pk])
-                cursor.execute("DELETE FROM profiles_profile WHERE sandbox_id = %s", [sandbox.pk])
+                delete_sandbox_profiles(cursor, sandbox.pk)
             Audience.objects.filter(sandbox=sandbox).delete()
             ProfileField.objects.filter(sandbox=sandbox).delete()
             for path, field_type in FIELDS:
