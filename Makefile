@@ -16,7 +16,7 @@ PROFILES ?= 3000
 .PHONY: help install run seed test lint format worker beat bench
 
 help:
-	@echo "make run      set up the embedded mode (SQLite, no broker), load demo data, serve http://$(HOST):$(PORT)"
+	@echo "make run      set up the embedded mode (SQLite, a file broker and a worker), load demo data, serve http://$(HOST):$(PORT)"
 	@echo "make seed     migrate and load the demo data only"
 	@echo "make test     run the test suite (PostgreSQL when DATABASE_URL is set, SQLite otherwise)"
 	@echo "make lint     ruff check, ruff format --check and the import contracts (lint-imports)"
@@ -38,8 +38,10 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 install: $(VENV)/.installed
 
 # Embedded mode: DEBUG on (plain HTTP on loopback, demo passwords printed), SQLite unless DATABASE_URL says
-# otherwise, tasks in-process. `make seed` alone keeps the environment's DEBUG.
+# otherwise, and a Celery worker with beat on a broker of files in var/broker (no server): audience evaluations,
+# dataflow runs and alerts work as in production. `make seed` alone keeps the environment's DEBUG.
 run: export DEBUG = 1
+run: export CELERY_BROKER_URL ?= filesystem://
 
 seed: install
 	$(PY) manage.py migrate --noinput
@@ -47,6 +49,10 @@ seed: install
 
 run: seed
 	@echo "Serving http://$(HOST):$(PORT)/ (Ctrl-C stops it); sign in with a login printed above."
+	@echo "Celery worker and beat: log (alert emails included) in var/worker.log."
+	@$(VENV)/bin/celery -A personalization worker --beat --pool=solo --loglevel=INFO \
+		--schedule=var/celerybeat-schedule > var/worker.log 2>&1 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # pytest exits 5 when it collected no tests; that fails here like any other non-zero exit.

@@ -14,8 +14,12 @@ IMPORT_AUDIENCE = "import_audience"
 VIEW_DATASTREAMS = "view_datastreams"
 MANAGE_DATASTREAMS = "manage_datastreams"
 VIEW_ALERTS = "view_alerts"
+VIEW_ALERTS_HISTORY = "view_alerts_history"
 MANAGE_ALERTS = "manage_alerts"
+RESOLVE_ALERTS = "resolve_alerts"
+VIEW_POLICIES = "view_policies"
 MANAGE_POLICIES = "manage_policies"
+APPLY_LABELS = "apply_labels"
 MANAGE_ROLES = "manage_roles"
 VIEW_AUDIT_LOG = "view_audit_log"
 
@@ -32,8 +36,12 @@ SANDBOX_PERMISSIONS = (
     (VIEW_DATASTREAMS, _("View Datastreams")),
     (MANAGE_DATASTREAMS, _("Manage Datastreams")),
     (VIEW_ALERTS, _("View Alerts")),
+    (VIEW_ALERTS_HISTORY, _("View Alerts History")),
     (MANAGE_ALERTS, _("Manage Alerts")),
+    (RESOLVE_ALERTS, _("Resolve Alerts")),
+    (VIEW_POLICIES, _("View Data Usage Policies")),
     (MANAGE_POLICIES, _("Manage Data Usage Policies")),
+    (APPLY_LABELS, _("Apply Data Usage Labels")),
     (MANAGE_ROLES, _("Manage Roles")),
     (VIEW_AUDIT_LOG, _("View Audit Log")),
 )
@@ -63,9 +71,19 @@ PERMISSION_DESCRIPTIONS = {
     MANAGE_DATASTREAMS: _(
         "Create, change and delete datastreams, create and revoke API credentials (needs View Datastreams too)."
     ),
-    VIEW_ALERTS: _("Subscribe to a destination's alerts (with View Destinations)."),
-    MANAGE_ALERTS: _("Reserved for alert rules and webhook endpoints: no page or API action uses it yet."),
-    MANAGE_POLICIES: _("Reserved for data usage labels and policies: no page or API action uses it yet."),
+    VIEW_ALERTS: _("Receive alerts in the bell and subscribe to a destination's alerts (with View Destinations)."),
+    VIEW_ALERTS_HISTORY: _("See the Alerts page and its history of triggered and resolved alerts (with View Alerts)."),
+    MANAGE_ALERTS: _(
+        "Switch alert rules on and off; manage others' subscriptions, email recipients and webhooks (with View Alerts)."
+    ),
+    RESOLVE_ALERTS: _("Resolve a triggered alert from the Alerts page's history (with View Alerts)."),
+    VIEW_POLICIES: _(
+        "See data usage labels, marketing actions and policies, and which activations a policy would block."
+    ),
+    MANAGE_POLICIES: _(
+        "Write, enable and delete policies; add custom labels and marketing actions (needs View Data Usage Policies)."
+    ),
+    APPLY_LABELS: _("Apply data usage labels to profile fields, one by one or in bulk (with View Profiles)."),
     MANAGE_ROLES: _("Create, change and delete roles and users that reach this sandbox, and unlock sign-ins."),
     VIEW_AUDIT_LOG: _("Read the audit log: configuration changes in this sandbox, and sign-ins."),
 }
@@ -78,7 +96,7 @@ PERMISSION_CATEGORIES = (
     ),
     (_("Profile Management"), (VIEW_PROFILES, MANAGE_PROFILES, VIEW_SEGMENTS, MANAGE_SEGMENTS, IMPORT_AUDIENCE)),
     (_("Data Collection"), (VIEW_DATASTREAMS, MANAGE_DATASTREAMS)),
-    (_("Alerts"), (VIEW_ALERTS, MANAGE_ALERTS)),
-    (_("Data Governance"), (MANAGE_POLICIES,)),
+    (_("Alerts"), (VIEW_ALERTS, VIEW_ALERTS_HISTORY, MANAGE_ALERTS, RESOLVE_ALERTS)),
+    (_("Data Governance"), (VIEW_POLICIES, MANAGE_POLICIES, APPLY_LABELS)),
     (_("Administration"), (MANAGE_ROLES, VIEW_AUDIT_LOG)),
 )

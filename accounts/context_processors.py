@@ -11,6 +11,8 @@ NAVIGATION = (
     ("Audiences", "audiences:audience_list", rules.CAN_VIEW_SEGMENTS),
     ("Destinations", "destinations:destination_list", rules.CAN_VIEW_DESTINATIONS),
     ("Lookup preview", "edge:lookup_preview", rules.CAN_PREVIEW_LOOKUPS),
+    ("Alerts", "alerts:alerts", rules.CAN_OPEN_ALERTS),
+    ("Data governance", "governance:policy_list", rules.CAN_VIEW_POLICIES),
     ("Roles", "accounts:role_list", rules.CAN_MANAGE_ROLES),
     ("Users", "accounts:user_list", rules.CAN_MANAGE_ROLES),
     ("Audit log", "accounts:audit_log", rules.CAN_VIEW_AUDIT_LOG),

@@ -10,7 +10,10 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-__all__ = ["SignInThrottleBackend", "locked_usernames", "lockout_response"]
+__all__ = ["TOKEN_PATH", "SignInThrottleBackend", "locked_usernames", "lockout_parameters", "lockout_response"]
+
+# The OAuth token endpoint: its failed attempts are counted like sign-ins, per client id and address.
+TOKEN_PATH = "/oauth/token"  # noqa: S105 (a path, not a secret)
 
 
 class SignInThrottleBackend(AxesStandaloneBackend):
@@ -25,6 +28,15 @@ class SignInThrottleBackend(AxesStandaloneBackend):
         if request is None:
             return None
         return super().authenticate(request, username=username, password=password, **kwargs)
+
+
+def lockout_parameters(request_or_attempt, credentials=None):
+    """
+    Lock a user's sign-ins by username, and an API client id's token requests by client id and address together,
+    so a stranger guessing secrets cannot lock out the server that holds the real one.
+    """
+    path = getattr(request_or_attempt, "axes_path_info", None) or getattr(request_or_attempt, "path_info", "")
+    return [["username", "ip_address"]] if path == TOKEN_PATH else ["username"]
 
 
 def _minutes(delta) -> int:

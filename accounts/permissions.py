@@ -192,8 +192,27 @@ CAN_SUBSCRIBE_TO_ALERTS = Rule(
 CAN_PREVIEW_LOOKUPS = Rule(_("Preview what a lookup answers"), all_of=(codes.VIEW_PROFILES, codes.VIEW_DESTINATIONS))
 # Alerts and governance
 CAN_VIEW_ALERTS = _SINGLE[codes.VIEW_ALERTS]
-CAN_MANAGE_ALERTS = Rule(_("Manage alert rules and webhooks"), all_of=(codes.VIEW_ALERTS, codes.MANAGE_ALERTS))
-CAN_MANAGE_POLICIES = _SINGLE[codes.MANAGE_POLICIES]
+CAN_MANAGE_ALERTS = Rule(
+    _("Manage alert subscribers, recipients and webhooks"), all_of=(codes.VIEW_ALERTS, codes.MANAGE_ALERTS)
+)
+# The Alerts page needs View Alerts plus one of the other three alert permissions (spec §9.4).
+CAN_OPEN_ALERTS = Rule(
+    _("Open the Alerts page"),
+    all_of=(codes.VIEW_ALERTS,),
+    any_of=(codes.VIEW_ALERTS_HISTORY, codes.MANAGE_ALERTS, codes.RESOLVE_ALERTS),
+)
+CAN_VIEW_ALERTS_HISTORY = Rule(
+    _("See the history of triggered alerts"), all_of=(codes.VIEW_ALERTS, codes.VIEW_ALERTS_HISTORY)
+)
+CAN_RESOLVE_ALERTS = Rule(_("Resolve triggered alerts"), all_of=(codes.VIEW_ALERTS, codes.RESOLVE_ALERTS))
+CAN_VIEW_POLICIES = _SINGLE[codes.VIEW_POLICIES]
+CAN_MANAGE_POLICIES = Rule(
+    _("Write data usage policies, custom labels and marketing actions"),
+    all_of=(codes.VIEW_POLICIES, codes.MANAGE_POLICIES),
+)
+CAN_APPLY_LABELS = Rule(
+    _("Apply data usage labels to profile fields"), all_of=(codes.VIEW_PROFILES, codes.APPLY_LABELS)
+)
 # Administration
 CAN_MANAGE_ROLES = _SINGLE[codes.MANAGE_ROLES]
 # Operations: `/metrics` spans every sandbox (no sandbox data in it); scrapers use METRICS_TOKEN instead.

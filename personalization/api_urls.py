@@ -8,6 +8,7 @@ from personalization.audiences.api import AudienceViewSet
 from personalization.audiences.profile_api import ProfileViewSet
 from personalization.datastreams.api import DatastreamViewSet
 from personalization.destinations.api import ActivationViewSet, AttributeMappingViewSet, DestinationViewSet
+from personalization.governance.api import FieldLabelsViewSet, LabelViewSet, MarketingActionViewSet, PolicyViewSet
 from personalization.profiles.api import IdentityNamespaceViewSet, ProfileFieldViewSet
 
 
@@ -37,6 +38,12 @@ router.register("datastreams", DatastreamViewSet, basename="datastream")
 router.register("profile-fields", ProfileFieldViewSet, basename="profile-field")
 router.register("identity-namespaces", IdentityNamespaceViewSet, basename="identity-namespace")
 router.register("profiles", ProfileViewSet, basename="profile")
+
+# Data governance
+router.register("labels", LabelViewSet, basename="label")
+router.register("marketing-actions", MarketingActionViewSet, basename="marketing-action")
+router.register("policies", PolicyViewSet, basename="policy")
+router.register("field-labels", FieldLabelsViewSet, basename="field-labels")
 
 # Audiences
 router.register("audiences", AudienceViewSet, basename="audience")

@@ -13,10 +13,12 @@ from django.db import transaction
 from django.dispatch import Signal
 
 __all__ = [
+    "announce_audience_work_finished",
     "announce_configuration_changed",
     "announce_identities_changed",
     "announce_profiles_changed",
     "announce_tokens_revoked",
+    "audience_work_finished",
     "changing",
     "configuration_changed",
     "identities_changed",
@@ -34,6 +36,9 @@ profiles_changed = Signal()
 identities_changed = Signal()
 # digests: bearer token digests that must stop working.
 tokens_revoked = Signal()
+# After the commit only (what it reports is done): the activation work the dataflow runs account for.
+# audience_id, kind ("batch" or "import"), source ("evaluation:<id>"), started_at, finished_at, error ("" if none).
+audience_work_finished = Signal()
 
 
 def _announce(signal: Signal, **kwargs) -> None:
@@ -55,3 +60,17 @@ def announce_identities_changed(sandbox_id, identities) -> None:
 
 def announce_tokens_revoked(digests) -> None:
     _announce(tokens_revoked, digests=list(digests))
+
+
+def announce_audience_work_finished(*, audience_id, kind: str, source: str, started_at, finished_at, error="") -> None:
+    transaction.on_commit(
+        lambda: audience_work_finished.send(
+            sender=None,
+            audience_id=audience_id,
+            kind=kind,
+            source=source,
+            started_at=started_at,
+            finished_at=finished_at,
+            error=error,
+        )
+    )

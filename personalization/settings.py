@@ -88,6 +88,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.navigation",
+                "personalization.alerts.context_processors.bell",
             ],
         },
     },
@@ -136,10 +137,12 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Sign-in protection (django-axes): this many failed sign-ins for one username lock it for LOGIN_LOCKOUT_MINUTES;
 # a role manager can unlock it from the Users page sooner. Locking by username, not address, so an attacker
-# cycling addresses is still stopped; a successful sign-in forgets earlier failures.
+# cycling addresses is still stopped; a successful sign-in forgets earlier failures. The OAuth token endpoint's
+# failed attempts count the same way, per client id and address together (accounts.lockout.lockout_parameters).
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=30))
-AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_LOCKOUT_PARAMETERS = "accounts.lockout.lockout_parameters"
+AXES_SENSITIVE_PARAMETERS = ["client_secret"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AXES_VERBOSE = False
@@ -183,6 +186,8 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 MEDIA_URL = "media/"
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# With django.core.mail.backends.filebased.EmailBackend, each email is written as a file in this folder.
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="alerts@localhost")
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 # SMTP, used when EMAIL_BACKEND is django.core.mail.backends.smtp.EmailBackend (alert emails in production).
@@ -217,6 +222,21 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=600
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=900)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# On Redis, a task a worker took but did not finish (acks_late: the worker died) goes back to the queue after
+# `visibility_timeout` seconds, which must exceed the longest task (CSV imports run up to three hours); a JSON
+# object of kombu's Redis transport options.
+CELERY_BROKER_TRANSPORT_OPTIONS = env.json("CELERY_BROKER_TRANSPORT_OPTIONS", default={"visibility_timeout": 4 * 3600})
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The embedded mode's broker (`make run`): messages are files in var/broker, no server needed.
+    _BROKER_DIR = Path(env.str("CELERY_FILE_BROKER_DIR", default=str(VAR_DIR / "broker")))
+    (_BROKER_DIR / "processed").mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_BROKER_DIR),
+        "data_folder_out": str(_BROKER_DIR),
+        "processed_folder": str(_BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
 # Periodic batch re-evaluation of published rule-based audiences: a crontab line, daily at 02:00 UTC by default.
 AUDIENCE_EVALUATION_CRONTAB = env.str("AUDIENCE_EVALUATION_CRONTAB", default="0 2 * * *")
 AUDIENCE_EVALUATION_CHUNK_SIZE = env.int("AUDIENCE_EVALUATION_CHUNK_SIZE", default=50000)
@@ -236,7 +256,23 @@ except ValueError:
         "AUDIENCE_EVALUATION_CRONTAB needs five fields (minute hour day-of-month month day-of-week), e.g. '0 2 * * *'; "
         "got %r." % AUDIENCE_EVALUATION_CRONTAB
     ) from None
+# Dataflow runs and alerts: streaming changes are counted in windows of this length; a run not finished this long
+# after it started is delayed (Destination Flow Run Delay); the default skipped-rate threshold, in percent.
+DATAFLOW_RUN_WINDOW_MINUTES = env.int("DATAFLOW_RUN_WINDOW_MINUTES", default=60)
+ALERT_RUN_DELAY_MINUTES = env.int("ALERT_RUN_DELAY_MINUTES", default=150)
+ALERT_SKIPPED_RATE_PERCENT = env.float("ALERT_SKIPPED_RATE_PERCENT", default=1.0)
+# How often beat counts streaming changes, closes windows and evaluates the alert rules, in seconds.
+ALERT_EVALUATION_SECONDS = env.float("ALERT_EVALUATION_SECONDS", default=60.0)
+# Where links in alert emails and webhooks point (the address users open the product at).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+ALERT_EMAIL_SUBJECT_PREFIX = env.str("ALERT_EMAIL_SUBJECT_PREFIX", default="Custom Personalization")
+# Webhooks: seconds to wait for a receiver, attempts in all, and the first retry's delay (doubling after it).
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)
+WEBHOOK_RETRY_SECONDS = env.float("WEBHOOK_RETRY_SECONDS", default=30.0)
 CELERY_BEAT_SCHEDULE = {
+    "close-run-windows": {"task": "personalization.edge.close_run_windows", "schedule": ALERT_EVALUATION_SECONDS},
+    "evaluate-alert-rules": {"task": "personalization.alerts.evaluate_runs", "schedule": ALERT_EVALUATION_SECONDS},
     "evaluate-published-audiences": {
         "task": "personalization.audiences.evaluate_published_audiences",
         "schedule": crontab(

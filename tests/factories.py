@@ -140,6 +140,8 @@ class MappingFactory(DjangoModelFactory):
 class LabelFactory(DjangoModelFactory):
     class Meta:
         model = Label
+        # Every sandbox has the core labels (C1–C12, I1, I2, S1, S2): asking for one returns it.
+        django_get_or_create = ("sandbox", "code")
 
     sandbox = factory.SubFactory(SandboxFactory)
     code = factory.Sequence(lambda n: "X%d" % n)
@@ -149,6 +151,8 @@ class LabelFactory(DjangoModelFactory):
 class MarketingActionFactory(DjangoModelFactory):
     class Meta:
         model = MarketingAction
+        # Every sandbox has the core marketing actions: asking for one by its key returns it.
+        django_get_or_create = ("sandbox", "key")
 
     sandbox = factory.SubFactory(SandboxFactory)
     key = factory.Sequence(lambda n: "action-%d" % n)

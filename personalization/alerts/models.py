@@ -1,12 +1,24 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import SandboxedModel
 from personalization.destinations.choices import AlertType
 from personalization.validators import field_error
 
-__all__ = ["AlertEvent", "AlertSubscription", "AlertType", "Notification", "WebhookDelivery", "WebhookEndpoint"]
+__all__ = [
+    "AlertEmail",
+    "AlertEvent",
+    "AlertRecipient",
+    "AlertRuleSetting",
+    "AlertSubscription",
+    "AlertType",
+    "Notification",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+]
 
 
 class AlertSubscription(SandboxedModel):
@@ -20,6 +32,13 @@ class AlertSubscription(SandboxedModel):
     )
     alert_type = models.CharField(_("alert"), max_length=32, choices=AlertType.choices)
     email = models.BooleanField(_("also by email"), default=False)
+    threshold = models.FloatField(
+        _("threshold (% skipped)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(100.0)],
+        help_text=_("Activation Skipped Rate Exceeded only: alert above this share of a run's profiles (default 1%)."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -35,6 +54,62 @@ class AlertSubscription(SandboxedModel):
     def __str__(self):
         return "%s: %s" % (self.destination, self.get_alert_type_display())
 
+    def clean(self):
+        super().clean()
+        if self.threshold is not None and self.alert_type != AlertType.ACTIVATION_SKIPPED_RATE:
+            raise field_error(
+                "threshold", _("Only Activation Skipped Rate Exceeded takes a threshold."), "threshold_not_allowed"
+            )
+
+
+class AlertRuleSetting(SandboxedModel):
+    """Whether one alert rule is switched off in one sandbox (Manage Alerts); rules are on unless a row says off."""
+
+    sandbox = models.ForeignKey("accounts.Sandbox", on_delete=models.CASCADE, related_name="alert_rule_settings")
+    alert_type = models.CharField(_("alert"), max_length=32, choices=AlertType.choices)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sandbox", "alert_type"], name="alert_rule_setting_once_per_sandbox")
+        ]
+
+    def __str__(self):
+        return "%s: %s" % (self.get_alert_type_display(), "on" if self.enabled else "off")
+
+
+class AlertRecipient(SandboxedModel):
+    """An email address outside the product that also hears about one alert type on one destination."""
+
+    SANDBOX_LOOKUP = "destination__sandbox"
+
+    destination = models.ForeignKey(
+        "destinations.Destination", on_delete=models.CASCADE, related_name="alert_recipients"
+    )
+    alert_type = models.CharField(_("alert"), max_length=32, choices=AlertType.choices)
+    email = models.EmailField(_("email address"))
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["destination", "alert_type", "email"],
+                name="alert_recipient_unique",
+                violation_error_message=_("This address already receives this alert for this destination."),
+            )
+        ]
+
+    def __str__(self):
+        return self.email
+
 
 class AlertEvent(SandboxedModel):
     """One breach of an alert rule by one dataflow run; idempotent per rule and run."""
@@ -49,6 +124,9 @@ class AlertEvent(SandboxedModel):
     threshold = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # Set once the bell, the emails and the webhook deliveries have been handed out (the periodic run retries
+    # events still without it).
+    delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -66,6 +144,8 @@ class AlertEvent(SandboxedModel):
 class Notification(models.Model):
     """An in-app message for one user (the bell)."""
 
+    SANDBOX_LOOKUP = "event__destination__sandbox"
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     event = models.ForeignKey(AlertEvent, on_delete=models.CASCADE, related_name="notifications")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -78,6 +158,22 @@ class Notification(models.Model):
 
     def __str__(self):
         return "%s: %s" % (self.user, self.event)
+
+
+class AlertEmail(models.Model):
+    """One alert email to one address: claimed before it is sent, so a retried delivery sends it once."""
+
+    event = models.ForeignKey(AlertEvent, on_delete=models.CASCADE, related_name="emails")
+    address = models.EmailField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event", "address"], name="alert_email_once_per_address")]
+
+    def __str__(self):
+        return "%s to %s" % (self.event, self.address)
 
 
 class WebhookEndpoint(SandboxedModel):
@@ -112,8 +208,13 @@ class WebhookEndpoint(SandboxedModel):
     def __str__(self):
         return self.name
 
+    def get_absolute_url(self):
+        return reverse("alerts:webhookendpoint_detail", kwargs={"pk": self.pk})
+
     def clean(self):
         super().clean()
+        if self.url and not self.url.lower().startswith(("https://", "http://")) and "://" in self.url:
+            raise field_error("url", _("Use an http:// or https:// address."), "invalid_scheme")
         valid = set(AlertType.values)
         if not isinstance(self.alert_types, list) or not set(self.alert_types) <= valid:
             raise field_error(
@@ -130,7 +231,9 @@ class WebhookDelivery(SandboxedModel):
     SANDBOX_LOOKUP = "endpoint__sandbox"
 
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.ForeignKey(AlertEvent, on_delete=models.CASCADE, related_name="deliveries")
+    # None for a test delivery sent from the endpoint's page.
+    event = models.ForeignKey(AlertEvent, on_delete=models.CASCADE, related_name="deliveries", null=True, blank=True)
+    message_id = models.CharField(max_length=64, blank=True)
     attempt = models.PositiveSmallIntegerField(default=1)
     succeeded = models.BooleanField(default=False)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)

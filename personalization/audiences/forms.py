@@ -14,6 +14,7 @@ from personalization.audiences.models import Audience
 from personalization.audiences.rules import EVENT_OPERATORS, OPERATORS
 from personalization.audiences.selectors import rule_subject_audiences, rule_subject_fields
 from personalization.generic_views import SandboxedModelForm
+from personalization.governance.selectors import labels_by_path
 
 __all__ = ["AudienceDetailsEditForm", "AudienceRuleForm", "RuleEstimateForm", "rule_builder_config"]
 
@@ -83,9 +84,14 @@ BUILDER_TEXT = {
 def rule_builder_config(*, user, sandbox_id, audience_id=None) -> dict:
     """Return what the builder script offers: the sandbox's fields and audiences, operators and labels."""
     audiences = rule_subject_audiences(user=user, sandbox_id=sandbox_id, exclude_id=audience_id)
+    labels = labels_by_path(sandbox_id)
     return {
         "fields": [
-            {"path": path, "type": kind, "label": "%s · %s" % (path, TYPE_LABELS[kind])}
+            {
+                "path": path,
+                "type": kind,
+                "label": " · ".join(filter(None, [path, str(TYPE_LABELS[kind]), ", ".join(labels.get(path, ()))])),
+            }
             for path, kind in rule_subject_fields(sandbox_id=sandbox_id)
         ],
         "audiences": [

@@ -12,7 +12,7 @@ from accounts.models import SandboxedModel
 from personalization.audiences.imports.models import AudienceImport
 from personalization.validators import field_error
 
-__all__ = ["Audience", "AudienceEvaluation", "AudienceImport", "AudienceMembership"]
+__all__ = ["Audience", "AudienceEvaluation", "AudienceImport", "AudienceMembership", "StreamedChange"]
 
 
 class Audience(SandboxedModel):
@@ -217,3 +217,21 @@ class AudienceEvaluation(SandboxedModel):
         if self.status == self.Status.SUCCEEDED:
             return 1.0
         return min(1.0, self.processed / self.total) if self.total else 0.0
+
+
+class StreamedChange(models.Model):
+    """
+    One profile's memberships moved by streaming or same-page evaluation, written in the same transaction, until
+    the dataflow runs count it (`edge.runs`): counting stays off the write path and no change goes uncounted.
+    """
+
+    sandbox = models.ForeignKey("accounts.Sandbox", on_delete=models.CASCADE, related_name="+")
+    profile = models.ForeignKey("profiles.Profile", on_delete=models.CASCADE, related_name="+")
+    audience_ids = models.JSONField(default=list)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["at"], name="streamed_change_at")]
+
+    def __str__(self):
+        return "%s at %s" % (self.profile_id, self.at)

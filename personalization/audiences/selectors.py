@@ -15,10 +15,17 @@ from personalization.audiences.rules import (
     uses_events,
     validate_rule,
 )
-from personalization.audiences.rules.grammar import node_kind
+from personalization.audiences.rules.grammar import audience_references, field_paths, node_kind
 from personalization.profiles.models import Profile
 
-__all__ = ["RuleEstimate", "rule_estimate", "rule_subject_audiences", "rule_subject_fields"]
+__all__ = [
+    "RuleEstimate",
+    "audience_field_paths",
+    "audiences_including",
+    "rule_estimate",
+    "rule_subject_audiences",
+    "rule_subject_fields",
+]
 
 # Codes that depend on the chosen evaluation method only: the rule itself is sound and can be counted.
 _EVALUATION_CODES = frozenset({"event_not_allowed", "edge_ineligible"})
@@ -103,3 +110,35 @@ def rule_estimate(*, sandbox_id, rule, evaluation: str, audience_id=None) -> Rul
     estimate.text = describe_rule(rule, sandbox_id=sandbox_id)
     estimate.eligibility = edge_eligibility(rule, sandbox_id=sandbox_id)
     return estimate
+
+
+def audience_field_paths(audience) -> set[str]:
+    """
+    Return the profile field paths an audience's rule compares, including those of every audience it names in
+    `in_audience`, followed transitively (a reference cycle or a missing audience ends that branch).
+    """
+    paths = set(field_paths(audience.rule or {}))
+    seen, pending = {str(audience.pk)}, set(audience_references(audience.rule or {}))
+    while pending:
+        pending -= seen
+        if not pending:
+            break
+        seen |= pending
+        rows = Audience.objects.filter(sandbox_id=audience.sandbox_id, pk__in=pending).values_list("rule", flat=True)
+        pending = set()
+        for rule in rows:
+            paths |= field_paths(rule or {})
+            pending |= audience_references(rule or {})
+    return paths
+
+
+def audiences_including(audience) -> set[str]:
+    """Return the ids of `audience` and of every audience whose rule includes it, directly or through others."""
+    rules = dict(Audience.objects.filter(sandbox_id=audience.sandbox_id).values_list("pk", "rule"))
+    found = frontier = {str(audience.pk)}
+    while frontier:
+        frontier = {
+            str(pk) for pk, rule in rules.items() if str(pk) not in found and audience_references(rule or {}) & frontier
+        }
+        found = found | frontier
+    return found

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.permissions import CAN_MANAGE_SEGMENTS
+from personalization.audiences import signals
 from personalization.audiences.evaluation import (
     audience_evaluation_claim,
     is_batch_evaluable,
@@ -82,6 +83,8 @@ def audience_update(*, user, audience: Audience, **fields) -> Audience:
     rule_changed = "rule" in fields and fields["rule"] != audience.rule
     with transaction.atomic():
         audience = save_checked(instance=audience, user=user, rule=CAN_MANAGE_SEGMENTS, update=fields)
+        if rule_changed:
+            signals.rule_changed.send(sender=Audience, audience=audience)
         _evaluate_if_published(audience, was_published=was_published, rule_changed=rule_changed)
     return audience
 

@@ -8,6 +8,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from personalization import changes
 from personalization.audiences import evaluation
 from personalization.audiences.imports.run import (
     TRANSIENT_DATABASE_ERRORS,
@@ -41,9 +42,20 @@ def evaluate_audience(self, evaluation_id: int) -> None:
 
 def _fail(model, evaluation_id, exc) -> None:
     logger.exception("audience.evaluation.failed", extra={"evaluation_id": evaluation_id})
-    model.objects.filter(pk=evaluation_id, status__in=model.ACTIVE_STATUSES).update(
-        status=model.Status.FAILED, finished_at=timezone.now(), error=("%s: %s" % (type(exc).__name__, exc))[:2000]
+    now, error = timezone.now(), ("%s: %s" % (type(exc).__name__, exc))[:2000]
+    failed = model.objects.filter(pk=evaluation_id, status__in=model.ACTIVE_STATUSES).update(
+        status=model.Status.FAILED, finished_at=now, error=error
     )
+    if failed:
+        evaluation = model.objects.get(pk=evaluation_id)
+        changes.announce_audience_work_finished(
+            audience_id=evaluation.audience_id,
+            kind="batch",
+            source="evaluation:%s" % evaluation_id,
+            started_at=evaluation.started_at or evaluation.created_at,
+            finished_at=now,
+            error=_("The batch evaluation failed: %(error)s") % {"error": error},
+        )
 
 
 @shared_task(name="personalization.audiences.evaluate_published_audiences")
@@ -87,5 +99,6 @@ def import_csv(self, import_id: int) -> None:
                 "Import the file again later."
             )
             % {"attempts": IMPORT_MAX_RETRIES + 1},
+            reached_destinations=True,
         )
         raise

@@ -78,35 +78,8 @@ PROFILE_FIELDS = (
     ("consents.marketing", ProfileField.FieldType.BOOLEAN, "Whether the person agreed to marketing."),
 )
 
-LABELS = (
-    ("C1", "Export aggregated only", "Export only aggregated data, without individual or device ids.", "contract"),
-    ("C2", "No third-party export", "Data cannot be exported to a third party.", "contract"),
-    ("C3", "No combining with identifiable data", "Do not combine with directly identifiable data.", "contract"),
-    (
-        "C4",
-        "No ad or content targeting",
-        "No targeting of any ads or content, on-site or cross-site (includes C5, C6 and C7).",
-        "contract",
-    ),
-    ("C5", "No interest-based cross-site targeting", "No interest-based targeting across sites.", "contract"),
-    ("C6", "No on-site ad targeting", "Data cannot be used to target ads on your own sites.", "contract"),
-    ("C7", "No on-site content targeting", "Data cannot be used to personalize content on your sites.", "contract"),
-    ("C8", "No measurement", "No measurement of your sites or apps.", "contract"),
-    ("C9", "No data science", "Data cannot be used in data science workflows.", "contract"),
-    ("C10", "No stitched-identity activation", "Do not activate identities stitched across devices.", "contract"),
-    ("C11", "No segment match", "Data cannot be used in Segment Match.", "contract"),
-    (
-        "C12",
-        "No export of any kind",
-        "No export of any kind: excluded from downloads, the API and activation.",
-        "contract",
-    ),
-    ("I1", "Directly identifiable", "Identifies a person directly (name, email address).", "identity"),
-    ("I2", "Indirectly identifiable", "Identifies a person when combined with other data.", "identity"),
-    ("S1", "Precise location", "Precise latitude and longitude.", "sensitive"),
-    ("S2", "Broad geofence", "Location as a broad area.", "sensitive"),
-)
-
+# The core vocabulary (labels, marketing actions) is every sandbox's (`governance.catalogue`); the demo labels a
+# few fields and adds two policies of its own.
 FIELD_LABELS = {
     "person.name.firstName": ("I1",),
     "person.name.lastName": ("I1",),
@@ -114,23 +87,6 @@ FIELD_LABELS = {
     "person.birthDate": ("I2",),
     "homeAddress.city": ("I2", "S2"),
 }
-
-MARKETING_ACTIONS = (
-    ("analytics", "Analytics", "Measure and analyse how people use your sites and apps."),
-    ("combine-with-pii", "Combine with directly identifiable data", "Join this data with directly identifiable data."),
-    ("cross-site-targeting", "Cross Site Targeting", "Target ads or content across sites."),
-    ("data-science", "Data Science", "Use data in data science workflows."),
-    ("email-targeting", "Email Targeting", "Target people by email."),
-    ("export-to-third-party", "Export to Third Party", "Send data to a third party."),
-    ("onsite-advertising", "Onsite Advertising", "Target ads on your own sites and apps."),
-    ("onsite-personalization", "Onsite Personalization", "Personalize content on your own sites and apps."),
-    ("segment-match", "Segment Match", "Share audiences with partners through Segment Match."),
-    (
-        "single-identity-personalization",
-        "Single Identity Personalization",
-        "Personalize with one identity, without a stitched graph.",
-    ),
-)
 
 POLICIES = (
     (

@@ -17,6 +17,8 @@ from accounts.models import Role, Sandbox
 from accounts.permissions import forget_permissions
 from accounts.services import role_create, role_update
 from personalization import changes
+from personalization.alerts.models import AlertType
+from personalization.alerts.services import alert_subscriptions_set
 from personalization.audiences.models import Audience, AudienceMembership
 from personalization.audiences.rules import field_types_for, rule_matches
 from personalization.audiences.services import audience_create, audience_update
@@ -27,8 +29,6 @@ from personalization.demo.catalog import (
     DEMO_USERS,
     DEV,
     FIELD_LABELS,
-    LABELS,
-    MARKETING_ACTIONS,
     NAMESPACES,
     POLICIES,
     PROD,
@@ -40,11 +40,16 @@ from personalization.demo.catalog import (
 from personalization.demo.people import DEMO_NAMESPACE, ascii_slug, demo_profile_id, person
 from personalization.destinations.models import AudienceActivation, Destination
 from personalization.destinations.services import activation_save, attribute_mapping_create, destination_create
+from personalization.edge.models import DataflowRun
+from personalization.edge.runs import dataflow_runs_record
+from personalization.governance.catalogue import catalogue_ensure
 from personalization.governance.models import Label, MarketingAction, Policy
 from personalization.profiles.models import Identity, IdentityNamespace, Profile, ProfileField
 from personalization.profiles.services import identity_namespace_create, profile_field_create
 
 DEFAULT_PROFILES = 3000
+# Days of dataflow run history the seed accounts its memberships in (the runs page and its chart have a past).
+SEEDED_RUN_DAYS = 14
 BATCH_SIZE = 500
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -134,11 +139,9 @@ def _ensure_vocabulary(sandbox: Sandbox, actor, result: SeedResult) -> tuple[dic
             )
             result.count("profile fields")
 
+    # The core labels and marketing actions every sandbox has; the demo only labels fields and adds policies.
+    result.count("core labels, marketing actions and policies", catalogue_ensure(sandbox))
     labels = {label.code: label for label in Label.objects.filter(sandbox=sandbox)}
-    for code, name, description, category in LABELS:
-        if code not in labels:
-            label = Label(sandbox=sandbox, code=code, name=name, description=description, category=category)
-            labels[code] = _clean_and_save(label, result, "labels")
     for path, codes in FIELD_LABELS.items():
         for code in codes:
             if not labels[code].fields.filter(pk=fields[path].pk).exists():
@@ -146,10 +149,6 @@ def _ensure_vocabulary(sandbox: Sandbox, actor, result: SeedResult) -> tuple[dic
                 result.count("field labels")
 
     actions = {action.key: action for action in MarketingAction.objects.filter(sandbox=sandbox)}
-    for key, name, description in MARKETING_ACTIONS:
-        if key not in actions:
-            action = MarketingAction(sandbox=sandbox, key=key, name=name, description=description)
-            actions[key] = _clean_and_save(action, result, "marketing actions")
 
     existing_policies = set(Policy.objects.filter(sandbox=sandbox).values_list("name", flat=True))
     for name, description, action_key, deny, status in POLICIES:
@@ -313,6 +312,8 @@ def _ensure_destinations(
                 datastream=datastream,
                 marketing_actions=[actions[key] for key in dest_spec.marketing_actions],
             )
+            # As if the admin ticked every alert in the connect wizard: the demo's runs reach their bell.
+            alert_subscriptions_set(user=actor, destination=destination, alert_types=AlertType.values)
             result.count("destinations")
         activated = set(destination.activations.values_list("audience__name", flat=True))
         for activation in dest_spec.activations:
@@ -358,6 +359,27 @@ def _summarize(sandbox: Sandbox) -> list[str]:
     return lines
 
 
+def _record_seeded_runs(audiences, now) -> None:
+    """
+    Account the seeded memberships as the daily batch runs (at 02:00 UTC) of the last two weeks would have
+    delivered them: each run received the profiles that entered or left an audience in the day before it.
+    """
+    last = now.replace(hour=2, minute=0, second=0, microsecond=0)
+    if last > now:
+        last -= datetime.timedelta(days=1)
+    for days_ago in range(SEEDED_RUN_DAYS - 1, -1, -1):
+        started = last - datetime.timedelta(days=days_ago)
+        for index, audience in enumerate(audiences):
+            dataflow_runs_record(
+                audience_id=audience.pk,
+                kind=DataflowRun.Kind.BATCH,
+                source="demo-seed:%s" % started.date().isoformat(),
+                moved_since=started - datetime.timedelta(days=1),
+                started_at=started,
+                finished_at=started + datetime.timedelta(seconds=20 + 7 * index),
+            )
+
+
 def seed(*, profiles: int = DEFAULT_PROFILES) -> SeedResult:
     """Create whatever part of the demo data is missing; return what was created. Safe to run repeatedly."""
     result = SeedResult()
@@ -372,6 +394,7 @@ def seed(*, profiles: int = DEFAULT_PROFILES) -> SeedResult:
             _ensure_profiles(sandbox, int(profiles * spec.profile_share), namespaces, result)
             audiences = _ensure_audiences(sandbox, spec, actor, result)
             _ensure_destinations(sandbox, spec, actor, datastreams, audiences, fields, actions, result)
+            _record_seeded_runs(audiences.values(), timezone.now())
     for spec in (PROD, DEV):
         result.summary.extend(_summarize(sandboxes[spec.name]))
     return result

@@ -8,6 +8,7 @@ class DestinationsConfig(AppConfig):
 
     def ready(self):
         from accounts.audit import register
+        from personalization.destinations import receivers  # noqa: F401  (policy re-checks on rule changes)
 
         register(self.get_model("Destination"), m2m=("marketing_actions",))
         register(self.get_model("AudienceActivation"))

@@ -7,10 +7,10 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.permissions import CAN_ACTIVATE, CAN_CONNECT_DESTINATIONS, CAN_MAP_ATTRIBUTES
-from personalization.audiences.rules.grammar import field_paths
 from personalization.destinations.models import AttributeMapping, AudienceActivation, Destination
+from personalization.destinations.selectors import activation_policy_check, destination_policy_check
 from personalization.destinations.signals import alert_types_chosen
-from personalization.governance.selectors import PolicyCheck, PolicyViolation, policy_check
+from personalization.governance.selectors import PolicyCheck, PolicyViolation
 from personalization.services import delete_checked, save_checked
 
 __all__ = [
@@ -28,7 +28,9 @@ __all__ = [
     "destination_connect",
     "destination_create",
     "destination_delete",
+    "destination_policy_recheck",
     "destination_update",
+    "policy_violation_error",
 ]
 
 
@@ -67,6 +69,7 @@ def destination_update(*, user, destination: Destination, marketing_actions=None
     save_checked(instance=destination, user=user, rule=CAN_CONNECT_DESTINATIONS, update=fields)
     if marketing_actions is not None:
         destination.marketing_actions.set(marketing_actions)
+        destination_policy_recheck(destination)
     return destination
 
 
@@ -92,15 +95,61 @@ def activation_delete(*, user, activation: AudienceActivation) -> None:
     activation.delete()
 
 
-def attribute_mapping_create(*, user, destination: Destination, **fields) -> AttributeMapping:
-    """Map a profile field; only Activate Destinations (not "without mapping") may change mappings."""
-    return save_checked(
+@transaction.atomic
+def attribute_mapping_create(*, user, destination: Destination, recheck=True, **fields) -> AttributeMapping:
+    """
+    Map a profile field; only Activate Destinations (not "without mapping") may change mappings. A mapping that
+    makes the destination violate an enabled data usage policy is refused (`recheck=False`: the caller checked
+    the whole activation it applies).
+    """
+    mapping = save_checked(
         instance=AttributeMapping(destination=destination, **fields), user=user, rule=CAN_MAP_ATTRIBUTES
     )
+    if recheck:
+        destination_policy_recheck(destination)
+    return mapping
 
 
-def attribute_mapping_update(*, user, mapping: AttributeMapping, **fields) -> AttributeMapping:
-    return save_checked(instance=mapping, user=user, rule=CAN_MAP_ATTRIBUTES, update=fields)
+@transaction.atomic
+def attribute_mapping_update(*, user, mapping: AttributeMapping, recheck=True, **fields) -> AttributeMapping:
+    mapping = save_checked(instance=mapping, user=user, rule=CAN_MAP_ATTRIBUTES, update=fields)
+    if recheck:
+        destination_policy_recheck(mapping.destination)
+    return mapping
+
+
+def policy_violation_error(check: PolicyCheck, destination: Destination) -> ValidationError:
+    """Explain each violation: the policy, the labels, the fields, and the path field → audience or mapping → here."""
+    messages = []
+    for violation in check.violations:
+        via = (
+            _("the audience %(audience)s") % {"audience": violation.audience.name}
+            if violation.audience is not None
+            else _("the mapped attributes")
+        )
+        messages.append(
+            _(
+                "The policy %(policy)s forbids this: labels %(labels)s on %(fields)s reach %(destination)s through "
+                "%(via)s for %(action)s. Remove those fields from the mapping or the audience's rule, or take "
+                "%(action)s off the destination."
+            )
+            % {
+                "policy": violation.policy.name,
+                "labels": ", ".join(violation.labels),
+                "fields": ", ".join(violation.fields),
+                "destination": destination.name,
+                "via": via,
+                "action": violation.policy.marketing_action.name,
+            }
+        )
+    return ValidationError(messages, code="policy_violation")
+
+
+def destination_policy_recheck(destination: Destination) -> None:
+    """Raise the explained violation when the destination's activations and mappings break an enabled policy."""
+    check = destination_policy_check(destination)
+    if not check.passed:
+        raise policy_violation_error(check, destination)
 
 
 def attribute_mapping_delete(*, user, mapping: AttributeMapping) -> None:
@@ -139,19 +188,6 @@ def destination_alerts_choose(*, user, destination: Destination, alert_types) ->
 #
 # Data usage policies at activation
 #
-
-
-def activation_policy_check(*, destination: Destination, audiences, mapped_fields) -> PolicyCheck:
-    """
-    Check an activation against the enabled policies on the destination's marketing actions
-    (`governance.selectors.policy_check`): the fields of each audience's rule and the mapped attributes.
-    """
-    return policy_check(
-        sandbox_id=destination.sandbox_id,
-        marketing_actions=destination.marketing_actions.all(),
-        mapped_paths={field.path for field in mapped_fields},
-        audience_paths=[(audience, field_paths(audience.rule)) for audience in audiences],
-    )
 
 
 #
@@ -195,10 +231,10 @@ def _apply_mappings(*, user, destination: Destination, mappings) -> int:
     for target, source in wanted.items():
         mapping = current.get(target)
         if mapping is None:
-            attribute_mapping_create(user=user, destination=destination, source=source, target=target)
+            attribute_mapping_create(user=user, destination=destination, source=source, target=target, recheck=False)
             changed += 1
         elif mapping.source_id != source.pk:
-            attribute_mapping_update(user=user, mapping=mapping, source=source)
+            attribute_mapping_update(user=user, mapping=mapping, source=source, recheck=False)
             changed += 1
     return changed
 

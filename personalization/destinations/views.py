@@ -164,7 +164,7 @@ class DestinationDetailView(generic.ObjectDetailView):
             activations=destination.activations.select_related("audience").order_by("audience__name"),
             mappings=destination.mappings.select_related("source").order_by("target"),
             my_alerts=destination.alert_subscriptions.filter(user=self.request.user),
-            runs=destination.runs.all()[:20],
+            runs=destination.runs.select_related("audience")[:20],
         )
         return context
 

@@ -7,4 +7,7 @@ class EdgeConfig(AppConfig):
     verbose_name = _("Edge")
 
     def ready(self):
-        from personalization.edge import receivers  # noqa: F401  (connects the edge store invalidation)
+        from personalization.edge import (
+            receivers,  # noqa: F401  (connects the edge store invalidation)
+            run_receivers,  # noqa: F401  (counts finished activation work in runs)
+        )

@@ -4,7 +4,7 @@ import json
 
 from django.http import HttpResponse
 
-__all__ = ["EdgeError", "problem_json", "problem_response"]
+__all__ = ["EdgeError", "problem_json", "problem_response", "warning"]
 
 _TITLES = {
     "EXEG-0002-400": "Missing datastream parameter",
@@ -16,6 +16,8 @@ _TITLES = {
     "EXEG-0109-408": "Empty request",
     "EXEG-0111-415": "Invalid request",
     "EXEG-0112-413": "Invalid request",
+    "EXEG-0204-200": "Completed with warning(s)",
+    "EXEG-0303-200": "Unauthorized to fetch identities",
     "EXEG-0305-400": "Invalid identity provided",
     "EXEG-0306-400": "Event is missing primary identity",
     "EXEG-0429-429": "Too many requests",
@@ -52,6 +54,16 @@ def problem_json(error: EdgeError, request_id: str) -> str:
             "report": {"requestId": request_id},
         }
     )
+
+
+def warning(code: str, detail: str) -> dict:
+    """Return one entry of an answer's `warnings[]`: a non-fatal problem, the call still answered (200)."""
+    return {
+        "type": "https://ns.adobe.com/aep/errors/%s" % code,
+        "status": int(code.rsplit("-", 1)[1]),
+        "title": _TITLES.get(code, "Completed with warning"),
+        "detail": detail,
+    }
 
 
 def problem_response(error: EdgeError, request_id: str) -> HttpResponse:

@@ -37,7 +37,7 @@ from accounts.models import AccessToken
 from personalization.audiences.evaluation import edge_qualify
 from personalization.edge import metrics, projection, segmentation
 from personalization.edge.credentials import token_info_from_database
-from personalization.edge.errors import EdgeError
+from personalization.edge.errors import EdgeError, warning
 from personalization.edge.records import DatastreamConfig, LookupResult, TokenInfo
 from personalization.edge.store import NOT_READ, Facts, decode_facts, encode_facts, identity_key, store
 from personalization.profiles.identities import IDENTITY_FORMATS, identity_checker, identity_problem
@@ -56,6 +56,7 @@ __all__ = [
 CONFIG_TTL = 3600
 FACTS_TTL = 3600
 ECID = "ECID"
+CORE = "CORE"  # the Adobe identity service's third-party id, which the Web SDK asks for on every call
 _ECID_PATTERN = re.compile(r"^\d{38}$")
 # Neither can be a key: PostgreSQL text refuses NUL, UTF-8 (the key's hash) refuses a lone surrogate.
 _UNSAFE_CHARACTER = re.compile(r"[\x00\ud800-\udfff]")
@@ -72,6 +73,8 @@ class Visitor:
     namespace: str
     value: str
     minted: bool = False
+    # The identities the request carried, by namespace, as resolved (`query.identity.fetch` names them back).
+    identity_map: dict = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -83,6 +86,7 @@ class LookupRequest:
     api_key: str | None = None
     request_id: str | None = None
     cookies: dict = field(default_factory=dict)
+    fetch: tuple[str, ...] = ()  # the namespaces `query.identity.fetch` names (`identity_fetch`)
 
 
 def new_request_id(given: str | None) -> str:
@@ -138,13 +142,13 @@ def object_field(body: dict, *path: str) -> dict:
 
 
 def identity_fetch(body: dict) -> tuple[str, ...]:
-    """Return the namespaces `query.identity.fetch` asks the Web SDK's answer to name; 0102 when malformed."""
+    """Return the namespaces `query.identity.fetch` asks the answer to name, once each; 0102 when malformed."""
     fetch = object_field(body, "query", "identity").get("fetch")
     if fetch is None:
         return ()
     if not isinstance(fetch, list) or not all(isinstance(code, str) for code in fetch):
         raise EdgeError("EXEG-0102-400", "The field `query.identity.fetch` must be an array of namespace codes.")
-    return tuple(fetch)
+    return tuple(dict.fromkeys(fetch))
 
 
 def streaming_frame(body: dict) -> tuple[str, str] | None:
@@ -291,14 +295,14 @@ def resolve_visitor(body: dict, *, sdk: bool, cookies: dict) -> Visitor:
             % (len(primaries), ", ".join(namespace for namespace, _value in primaries)),
         )
     if primaries:
-        return Visitor(*_valid_identity(*primaries[0]))
+        return Visitor(*_valid_identity(*primaries[0]), identity_map=identity_map)
     if ecids:
-        return Visitor(*_valid_identity(ECID, ecids[0]))
+        return Visitor(*_valid_identity(ECID, ecids[0]), identity_map=identity_map)
     if sdk:
         kept = _state_ecid(body, cookies)
         if kept:
-            return Visitor(ECID, kept)
-        return Visitor(ECID, "%038d" % secrets.randbelow(10**38), minted=True)
+            return Visitor(ECID, kept, identity_map=identity_map)
+        return Visitor(ECID, "%038d" % secrets.randbelow(10**38), minted=True, identity_map=identity_map)
     raise EdgeError(
         "EXEG-0306-400",
         'Event #0 is missing a primary identity: mark one identityMap item with "primary": true, or send an ECID.',
@@ -458,7 +462,69 @@ def interact(request: LookupRequest, *, rate_limit: int) -> LookupResult:
     if config["edge_segmentation"] and facts.profile is not None:
         facts = _segment_on_edge(config, request, visitor, key, facts, now, stored=stored)
     full, anon = _compose(config, facts, now)
-    return LookupResult(payload=full if authenticated else anon, visitor=visitor, origins=config["origins"])
+    identities, warnings = _fetched_identities(request, visitor, config, facts, authenticated)
+    return LookupResult(
+        payload=full if authenticated else anon,
+        visitor=visitor,
+        origins=config["origins"],
+        identities=identities,
+        warnings=warnings,
+    )
+
+
+def _fetched_identities(
+    request: LookupRequest, visitor: Visitor, config: DatastreamConfig, facts: Facts, authenticated: bool
+) -> tuple[tuple[tuple[str, str], ...] | None, tuple[dict, ...]]:
+    """
+    Return the `identity:result` identities (None when none were asked for) and the answer's warnings.
+
+    For each namespace `query.identity.fetch` names: the identities the request carried, else, for a credential
+    of the sandbox, the profile's own (1 query); a caller without one is told it may not fetch them (EXEG-0303),
+    and a namespace the sandbox does not define is named in an EXEG-0204 warning. Warnings never fail the
+    lookup. A minted ECID is always named, so the Web SDK can keep it.
+    """
+    if not request.fetch and not visitor.minted:
+        return None, ()
+    warnings = []
+    unknown = [code for code in request.fetch if code not in config["namespaces"] and code != ECID]
+    if request.sdk and CORE in unknown:  # alloy always asks for it; no third-party id is kept here
+        unknown.remove(CORE)
+    if unknown:
+        detail = (
+            "query.identity.fetch names %s, not defined in this sandbox; namespace codes are case-sensitive "
+            "(known: %s)." % (", ".join(map(repr, unknown)), ", ".join(config["namespaces"]) or "none")
+        )
+        warnings.append(warning("EXEG-0204-200", detail))
+    carried = _carried_identities(request, visitor)
+    missing = [code for code in request.fetch if code not in carried and code in config["namespaces"]]
+    linked = {}
+    if missing and not authenticated:
+        detail = (
+            "The request carried no %s identity; fetching the profile's needs a credential of the datastream's "
+            "sandbox (Authorization: Bearer <token> and x-api-key)." % " or ".join(missing)
+        )
+        warnings.append(warning("EXEG-0303-200", detail))
+    elif missing and facts.profile is not None:
+        for code, value in projection.linked_identities(config["sandbox"], facts.profile, missing):
+            linked.setdefault(code, []).append(value)
+    found = [(code, value) for code in request.fetch for value in carried.get(code) or linked.get(code, ())]
+    if visitor.minted and (ECID, visitor.value) not in found:
+        found.insert(0, (ECID, visitor.value))
+    return tuple(found), tuple(warnings)
+
+
+def _carried_identities(request: LookupRequest, visitor: Visitor) -> dict[str, list[str]]:
+    """Return the identities the request carried (identityMap, and the Web SDK's kept or minted ECID), by namespace."""
+    identity_map = visitor.identity_map
+    carried = {
+        namespace: list(dict.fromkeys(item["id"] for item in items)) for namespace, items in identity_map.items()
+    }
+    if visitor.value not in carried.setdefault(visitor.namespace, []):
+        carried[visitor.namespace].append(visitor.value)
+    if request.sdk and not carried.get(ECID):
+        kept = _state_ecid(request.body, request.cookies)
+        carried[ECID] = [kept] if kept else []
+    return {namespace: values for namespace, values in carried.items() if values}
 
 
 def _segment_on_edge(

@@ -11,7 +11,7 @@ import datetime
 import json
 import uuid
 
-from django.db.models import F, JSONField, OuterRef, Subquery
+from django.db.models import Exists, F, JSONField, OuterRef, Subquery
 from django.db.models.functions import JSONObject
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -21,6 +21,8 @@ from personalization.datastreams.models import Datastream
 from personalization.db import JSONGroupArray
 from personalization.destinations.models import AttributeMapping, AudienceActivation, Destination
 from personalization.edge.records import Answer, DatastreamConfig
+from personalization.governance.models import Policy
+from personalization.governance.selectors import blocked_mapped_paths
 from personalization.profiles.models import Identity, IdentityNamespace
 
 __all__ = [
@@ -128,10 +130,11 @@ def load_config(datastream_id) -> DatastreamConfig | None:
         group_by="destination",
         item=JSONObject(target="target", path="source__path"),
     )
+    policed = Exists(Policy.objects.filter(sandbox=OuterRef("sandbox"), status=Policy.Status.ENABLED))
     rows = list(
         Destination.objects.filter(datastream_id=datastream_id, enabled=True)
         .order_by("created_at", "pk")
-        .annotate(activation_rows=activations, mapping_rows=mappings, namespace_codes=namespaces)
+        .annotate(activation_rows=activations, mapping_rows=mappings, namespace_codes=namespaces, policed=policed)
         .values(
             "id",
             "alias",
@@ -139,6 +142,7 @@ def load_config(datastream_id) -> DatastreamConfig | None:
             "activation_rows",
             "mapping_rows",
             "namespace_codes",
+            "policed",
             *("datastream__%s" % name for name in _DATASTREAM_FIELDS),
         )
     )
@@ -185,7 +189,7 @@ def load_config(datastream_id) -> DatastreamConfig | None:
                     ),
                     key=lambda activation: activation["audience"],
                 ),
-                "mappings": sorted([item["target"], item["path"]] for item in _json_list(row["mapping_rows"])),
+                "mappings": _allowed_mappings(row, datastream["sandbox_id"]),
             }
             for row in (rows if serving else [])
         ],
@@ -197,6 +201,24 @@ def load_config(datastream_id) -> DatastreamConfig | None:
         activated = {activation["audience"] for item in config["destinations"] for activation in item["activations"]}
         config.update(load_edge_rules(config["sandbox"], activated))
     return config
+
+
+def _allowed_mappings(row: dict, sandbox_id) -> list:
+    """
+    Return a destination's `[target, path]` mappings, less those an enabled data usage policy forbids sending for
+    its marketing actions (read only in a sandbox with an enabled policy: a config load, never a warm lookup).
+    """
+    mappings = sorted([item["target"], item["path"]] for item in _json_list(row["mapping_rows"]))
+    if not mappings or not row["policed"] or row["kind"] != Destination.Kind.WITH_ATTRIBUTES:
+        return mappings
+    blocked = blocked_mapped_paths(
+        sandbox_id=sandbox_id,
+        marketing_actions=Destination.marketing_actions.through.objects.filter(destination_id=row["id"]).values(
+            "marketingaction_id"
+        ),
+        mapped_paths={path for _target, path in mappings},
+    )
+    return [mapping for mapping in mappings if mapping[1] not in blocked]
 
 
 def load_identity(sandbox_id, namespace: str, value: str) -> dict | None:
@@ -224,6 +246,15 @@ def load_identity(sandbox_id, namespace: str, value: str) -> dict | None:
         "attributes": attributes or {},
         "audiences": sorted(_uuid(audience) for audience in _json_list(row["audience_rows"])),
     }
+
+
+def linked_identities(sandbox_id, profile_id, namespaces: list[str]) -> list[tuple[str, str]]:
+    """Return the profile's `(namespace, value)` identities in these namespaces, in the order they are named."""
+    rows = Identity.objects.filter(
+        sandbox_id=sandbox_id, profile_id=profile_id, namespace__code__in=namespaces
+    ).values_list("namespace__code", "value")
+    order = {code: index for index, code in enumerate(namespaces)}
+    return sorted(rows, key=lambda row: (order[row[0]], row[1]))
 
 
 def _lookup_path(attributes: dict, path: str):

@@ -7,7 +7,7 @@ configuration change touches a profile's entry, and an edit no answer depends on
 Everything is recorded in the writer's transaction (`invalidation.record`).
 """
 
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 from personalization import changes
@@ -16,6 +16,7 @@ from personalization.datastreams.models import Datastream
 from personalization.destinations.models import AttributeMapping, AudienceActivation, Destination
 from personalization.edge import invalidation
 from personalization.edge.store import identity_key
+from personalization.governance.models import Label, MarketingAction, Policy
 from personalization.profiles.models import Identity, IdentityNamespace, Profile, ProfileField
 
 # Audience saves that only refresh bookkeeping (counts, evaluation time) do not change any answer.
@@ -105,3 +106,37 @@ def membership_changed(sender, instance, **kwargs):
     sandbox_id = Audience.objects.filter(pk=instance.audience_id).values_list("sandbox_id", flat=True).first()
     if sandbox_id is not None:
         changes.announce_profiles_changed(sandbox_id, [instance.profile_id])
+
+
+# Data usage governance: which mapped attributes a lookup may send is part of each config (`projection`).
+
+
+@receiver([post_save, post_delete], sender=Policy)
+@receiver(post_delete, sender=Label)
+@receiver(post_delete, sender=MarketingAction)  # its destinations' links go with it, and no m2m signal says so
+def governance_changed(sender, instance, **kwargs):
+    invalidation.record(_datastream_keys(instance.sandbox_id))
+
+
+@receiver(post_save, sender=Label)
+def label_saved(sender, instance, created, **kwargs):
+    """A new label is on no field yet; a saved one may have a new code, which policies name."""
+    if not created:
+        invalidation.record(_datastream_keys(instance.sandbox_id))
+
+
+@receiver(m2m_changed, sender=Label.fields.through)
+def labels_applied(sender, instance, action, **kwargs):
+    """A label put on or taken off a field (from either side) may block or free a mapped attribute."""
+    if action in ("post_add", "post_remove", "post_clear"):
+        invalidation.record(_datastream_keys(instance.sandbox_id))
+
+
+@receiver(m2m_changed, sender=Destination.marketing_actions.through)
+def marketing_actions_changed(sender, instance, action, reverse, **kwargs):
+    if action not in ("post_add", "post_remove", "post_clear"):
+        return
+    if reverse:  # a marketing action's destinations changed: all of its sandbox's configs
+        invalidation.record(_datastream_keys(instance.sandbox_id))
+    else:
+        invalidation.record([("ds", instance.datastream_id)])

@@ -92,3 +92,5 @@ class LookupResult:
     payload: str
     visitor: "Visitor"
     origins: list[str]
+    identities: tuple[tuple[str, str], ...] | None = None  # `(namespace, id)` for `identity:result`, if asked
+    warnings: tuple[dict, ...] = ()

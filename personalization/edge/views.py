@@ -22,7 +22,6 @@ from django.views.decorators.csrf import csrf_exempt
 from accounts.permissions import CAN_READ_METRICS, declare_rule
 from personalization.charsets import declared_charset, text_codec
 from personalization.edge import metrics
-from personalization.edge.credentials import access_token_issue
 from personalization.edge.errors import EdgeError, problem_response
 from personalization.edge.lookup import (
     IDENTITY_COOKIE_MAX_AGE,
@@ -37,6 +36,7 @@ from personalization.edge.lookup import (
     parse_body,
     streaming_frame,
 )
+from personalization.edge.oauth import token_response
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ MAX_BODY_BYTES = 64 * 1024
 _UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _ACCEPTED_TYPES = {"application/json", "text/plain", "text/javascript", ""}
 _QUERY_NAMES = frozenset(("datastreamId", "dataStreamId", "configId", "requestId", "silent"))
-_ANSWER = '{"requestId":"%s","handle":[{"type":"activation:pull","eventIndex":0,"payload":%s}%s]}'
+_ANSWER = '{"requestId":"%s","handle":[{"type":"activation:pull","eventIndex":0,"payload":%s}%s}'
 _CORS_HEADERS = "Content-Type, Authorization, x-api-key, x-gw-ims-org-id, x-request-id, x-sandbox-name"
 
 
@@ -144,29 +144,28 @@ def _preflight(request, datastream_id: str) -> HttpResponse:
     return response
 
 
-def _sdk_handles(visitor, fetch: tuple[str, ...]) -> list[str]:
-    """Return the identity and state handles the Web SDK expects, as JSON fragments."""
+def _identity_handle(identities) -> str:
+    payload = [{"id": value, "namespace": {"code": namespace}} for namespace, value in identities]
+    return json.dumps({"type": "identity:result", "payload": payload})
+
+
+def _state_handle(ecid: str) -> str:
+    """Return the `state:store` handle the Web SDK keeps the visitor's ECID cookie from."""
+    entry = {"key": identity_cookie_name(), "value": identity_cookie_value(ecid), "maxAge": IDENTITY_COOKIE_MAX_AGE}
+    return json.dumps({"type": "state:store", "payload": [entry]})
+
+
+def _more_handles(result, *, sdk: bool) -> str:
+    """Return the handles after `activation:pull` (identities asked for, the Web SDK's state) and the warnings."""
     handles = []
-    if visitor.namespace == "ECID" and (visitor.minted or "ECID" in fetch):
-        handles.append(
-            json.dumps({"type": "identity:result", "payload": [{"id": visitor.value, "namespace": {"code": "ECID"}}]})
-        )
-    if visitor.namespace == "ECID":
-        handles.append(
-            json.dumps(
-                {
-                    "type": "state:store",
-                    "payload": [
-                        {
-                            "key": identity_cookie_name(),
-                            "value": identity_cookie_value(visitor.value),
-                            "maxAge": IDENTITY_COOKIE_MAX_AGE,
-                        }
-                    ],
-                }
-            )
-        )
-    return handles
+    if result.identities is not None:
+        handles.append(_identity_handle(result.identities))
+    if sdk and result.visitor.namespace == "ECID":
+        handles.append(_state_handle(result.visitor.value))
+    more = "".join("," + handle for handle in handles) + "]"
+    if result.warnings:
+        more += ',"warnings":' + json.dumps(list(result.warnings))
+    return more
 
 
 def _request_id(request, query: dict) -> str:
@@ -192,9 +191,9 @@ def _interact(request, *, sdk: bool):
             api_key=request.META.get("HTTP_X_API_KEY"),
             cookies=request.COOKIES if sdk else {},  # only the Web SDK keeps its identity in a cookie
         )
-        if sdk:  # what the Web SDK's answer reads besides the identities, checked before any work
+        lookup.fetch = identity_fetch(lookup.body)
+        if sdk:  # what the SDKs' answers read besides the identities, checked before any work
             object_field(lookup.body, "meta", "state")
-            fetch = identity_fetch(lookup.body)
             frame = streaming_frame(lookup.body)
         result = interact(lookup, rate_limit=settings.EDGE_RATE_LIMIT)
     except EdgeError as error:
@@ -204,9 +203,8 @@ def _interact(request, *, sdk: bool):
         logger.exception("edge.interact.failed", extra={"request_id": request_id})
         metrics.lookup_finished(started, "EXEG-0001-500")
         return problem_response(EdgeError("EXEG-0001-500", "Something went wrong on our side."), request_id)
-    more_handles = "".join("," + handle for handle in _sdk_handles(result.visitor, fetch)) if sdk else ""
     # A request id is made of [A-Za-z0-9._:-] (see `new_request_id`): nothing in it needs JSON escaping.
-    body = _ANSWER % (request_id, result.payload, more_handles)
+    body = _ANSWER % (request_id, result.payload, _more_handles(result, sdk=sdk))
     if sdk and frame:  # the Mobile SDK reads its answer as separated records, here one
         body = frame[0] + body + frame[1]
     # Bytes, not str: HttpResponse would otherwise look up the charset and encode on every lookup.
@@ -269,29 +267,14 @@ def health_view(request):
 @csrf_exempt
 def token_view(request):
     """
-    `POST /oauth/token` with `grant_type=client_credentials`, `client_id`, `client_secret` (form or JSON):
-    the OAuth2 client-credentials exchange for a short-lived bearer token.
+    `POST /oauth/token` with `grant_type=client_credentials` and the credential's id and secret (HTTP Basic or
+    form fields): the OAuth 2.0 client-credentials exchange for a short-lived bearer token.
     """
-    if request.method != "POST":
-        return JsonResponse({"error": "invalid_request", "error_description": "Use POST."}, status=405)
-    data = request.POST
-    if request.content_type == "application/json":
-        try:
-            data = json.loads(request.body or b"{}")
-        except ValueError:
-            return JsonResponse({"error": "invalid_request", "error_description": "Body is not JSON."}, status=400)
-    if data.get("grant_type") != "client_credentials":
-        return JsonResponse(
-            {"error": "unsupported_grant_type", "error_description": "Only client_credentials is supported."},
-            status=400,
-        )
-    issued = access_token_issue(client_id=str(data.get("client_id", "")), secret=str(data.get("client_secret", "")))
-    if issued is None:
-        return JsonResponse(
-            {"error": "invalid_client", "error_description": "Unknown, revoked or expired credential."}, status=401
-        )
-    token, expires_in = issued
-    return JsonResponse({"access_token": token, "token_type": "bearer", "expires_in": expires_in})
+    headers, body, status = token_response(request)
+    response = HttpResponse(body, status=status, content_type=headers.pop("Content-Type", "application/json"))
+    for name, value in headers.items():
+        response[name] = value
+    return response
 
 
 def _metrics_token_sent(request) -> bool:

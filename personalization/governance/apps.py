@@ -8,6 +8,7 @@ class GovernanceConfig(AppConfig):
 
     def ready(self):
         from accounts.audit import register
+        from personalization.governance import receivers  # noqa: F401  (new sandboxes get the core catalogue)
 
         register(self.get_model("Label"))
         register(self.get_model("MarketingAction"))

@@ -3,9 +3,20 @@
 from collections import defaultdict
 from dataclasses import dataclass
 
+from django.db.models import Q
+
+from personalization.governance import signals
 from personalization.governance.models import Label, Policy
 
-__all__ = ["PolicyCheck", "PolicyViolation", "policy_check"]
+__all__ = [
+    "PolicyCheck",
+    "PolicyViolation",
+    "blocked_mapped_paths",
+    "labels_by_path",
+    "policies_violated_by_labels",
+    "policy_check",
+    "policy_impact",
+]
 
 
 @dataclass(frozen=True)
@@ -44,15 +55,17 @@ def _matching_labels(expression: dict, labels: set[str]) -> set[str] | None:
     return set().union(*hits) if hits else None
 
 
-def policy_check(*, sandbox_id, marketing_actions, mapped_paths, audience_paths) -> PolicyCheck:
+def policy_check(*, sandbox_id, marketing_actions, mapped_paths, audience_paths, as_enabled=()) -> PolicyCheck:
     """
-    Check a use of profile fields against the sandbox's enabled policies on `marketing_actions`.
+    Check a use of profile fields against the sandbox's enabled policies on `marketing_actions`, and the
+    policies in `as_enabled` as if they were enabled (what enabling a draft would block).
 
     `mapped_paths` are the field paths sent as attributes; `audience_paths` pairs each audience sent with the field
     paths its rule uses. Field labels count when the field is used in an audience's rule or mapped as an attribute;
     an AND policy needs its labels within one audience (plus the mapped attributes), not spread across audiences.
     """
-    enabled = Policy.objects.filter(sandbox_id=sandbox_id, status=Policy.Status.ENABLED)
+    extra = [policy.pk for policy in as_enabled]
+    enabled = Policy.objects.filter(Q(status=Policy.Status.ENABLED) | Q(pk__in=extra), sandbox_id=sandbox_id)
     applicable = list(enabled.filter(marketing_action__in=marketing_actions).select_related("marketing_action"))
     check = PolicyCheck(enabled_policies=enabled.count(), applicable_policies=len(applicable))
     if not applicable:
@@ -82,3 +95,50 @@ def policy_check(*, sandbox_id, marketing_actions, mapped_paths, audience_paths)
     for audience, paths in audience_paths:
         violations += evaluate(mapped_paths | set(paths), audience, skip=already)
     return PolicyCheck(check.enabled_policies, check.applicable_policies, tuple(violations))
+
+
+def blocked_mapped_paths(*, sandbox_id, marketing_actions, mapped_paths) -> set[str]:
+    """
+    Return the mapped field paths an enabled policy forbids sending for these marketing actions: the fields
+    carrying the labels of each violated policy. Lookups leave them out even if an old activation let them in.
+    """
+    check = policy_check(
+        sandbox_id=sandbox_id, marketing_actions=marketing_actions, mapped_paths=mapped_paths, audience_paths=[]
+    )
+    return {path for violation in check.violations for path in violation.fields}
+
+
+def labels_by_path(sandbox_id) -> dict[str, list[str]]:
+    """Return the label codes on each labelled profile field of the sandbox, by path (what field pickers show)."""
+    labels = defaultdict(list)
+    rows = Label.fields.through.objects.filter(label__sandbox_id=sandbox_id).order_by("label__code")
+    for path, code in rows.values_list("profilefield__path", "label__code"):
+        labels[path].append(code)
+    return dict(labels)
+
+
+def policies_violated_by_labels(*, marketing_action, labels, include_draft=False) -> list[tuple[Policy, set[str]]]:
+    """
+    Return each policy on `marketing_action` whose deny expression `labels` make true, with the labels that did
+    (the product's `marketingActions/{name}/constraints?duleLabels=`); drafts too with `include_draft`.
+    """
+    policies = Policy.objects.filter(marketing_action=marketing_action).select_related("marketing_action")
+    if not include_draft:
+        policies = policies.filter(status=Policy.Status.ENABLED)
+    found = []
+    for policy in policies.order_by("name"):
+        hits = _matching_labels(policy.deny, set(labels))
+        if hits:
+            found.append((policy, hits))
+    return found
+
+
+def policy_impact(policy) -> list[tuple[object, PolicyCheck]]:
+    """
+    Return `(destination, PolicyCheck)` for each destination whose current activations the policy would block
+    if enabled (an enabled one: blocks now). Destinations live above governance and answer through a signal.
+    """
+    impact = []
+    for _receiver, answer in signals.policy_impact_asked.send(sender=Policy, policy=policy):
+        impact += answer or []
+    return impact

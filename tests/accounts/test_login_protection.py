@@ -34,6 +34,18 @@ def test_ten_failed_sign_ins_lock_the_account_even_with_the_right_password_after
     assert "_auth_user_id" not in client.session
 
 
+def test_failures_from_many_addresses_still_lock_the_account(client):
+    UserFactory(username="petra")
+    for number in range(settings.AXES_FAILURE_LIMIT):
+        client.post(
+            reverse("accounts:login"), {"username": "petra", "password": "wrong"}, REMOTE_ADDR="10.1.0.%d" % number
+        )
+
+    after = client.post(reverse("accounts:login"), {"username": "petra", "password": PASSWORD}, REMOTE_ADDR="10.2.0.1")
+
+    assert after.status_code == 429
+
+
 def test_nine_failures_then_the_right_password_signs_in_and_forgets_the_failures(client):
     UserFactory(username="oscar")
     for _attempt in range(9):

@@ -10,7 +10,6 @@ from accounts import constants as c
 from accounts.services import role_create
 from personalization.destinations.models import Destination
 from tests import factories as f
-from tests.accounts.test_permission_matrix import CASES
 
 pytestmark = pytest.mark.django_db
 
@@ -141,10 +140,36 @@ def test_view_alerts_subscribes_to_a_destinations_alerts_with_view_destinations(
     _check(shop, [c.VIEW_DESTINATIONS, c.VIEW_ALERTS], ["/destinations/%s/alerts/" % shop["destination"].pk])
 
 
-@pytest.mark.parametrize("codename", [c.MANAGE_ALERTS, c.MANAGE_POLICIES])
-def test_reserved_permissions_open_nothing_yet_as_their_description_says(codename):
-    assert "no page or API action uses it yet" in str(c.PERMISSION_DESCRIPTIONS[codename])
-    assert not [case for case in CASES if codename in case.rule.codenames]
+def test_view_alerts_history_opens_the_alerts_page_and_its_history_with_view_alerts(shop):
+    _check(shop, [c.VIEW_ALERTS, c.VIEW_ALERTS_HISTORY], ["/alerts/", "/alerts/history/"])
+
+
+def test_manage_alerts_opens_the_alerts_page_with_view_alerts(shop):
+    _check(shop, [c.VIEW_ALERTS, c.MANAGE_ALERTS], ["/alerts/"])
+
+
+def test_resolve_alerts_opens_the_alerts_page_with_view_alerts(shop):
+    _check(shop, [c.VIEW_ALERTS, c.RESOLVE_ALERTS], ["/alerts/"])
+
+
+def test_view_data_usage_policies_opens_the_governance_pages_and_their_api(shop):
+    _check(
+        shop,
+        [c.VIEW_POLICIES],
+        ["/governance/", "/governance/labels/", "/governance/marketing-actions/", "/api/v1/policies/"],
+    )
+
+
+def test_manage_data_usage_policies_writes_policies_with_view_data_usage_policies(shop):
+    _check(shop, [c.VIEW_POLICIES, c.MANAGE_POLICIES], ["/governance/policies/new/", "/governance/labels/new/"])
+
+
+def test_apply_data_usage_labels_labels_fields_with_view_profiles(shop):
+    _check(
+        shop,
+        [c.VIEW_PROFILES, c.APPLY_LABELS],
+        ["/governance/fields/", "/governance/fields/%d/" % shop["field"].pk],
+    )
 
 
 def test_manage_roles_opens_roles_and_users(shop):

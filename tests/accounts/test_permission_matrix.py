@@ -28,9 +28,12 @@ from accounts.models import ApiCredential, AuditEntry, PersonalToken, Role, Sand
 from accounts.permissions import PUBLIC, SIGNED_IN, Rule, declared_rules
 from accounts.services import personal_token_create, role_create
 from personalization import generic_views as generic
+from personalization.alerts.models import AlertEvent, WebhookEndpoint
 from personalization.audiences.models import Audience
 from personalization.datastreams.models import Datastream
 from personalization.destinations.models import AttributeMapping, AudienceActivation, Destination
+from personalization.edge.models import DataflowRun
+from personalization.governance.models import Label, MarketingAction, Policy
 from personalization.profiles.models import IdentityNamespace, Profile, ProfileField
 from tests import factories as f
 
@@ -107,6 +110,16 @@ OBJECT_FOR = {
     "audiences:audience_import_progress": AudienceImport,
     "audiences:audience_import_errors": AudienceImport,
     "api:profile-upsert": Profile,
+    "alerts:subscription_save": Destination,
+    "alerts:recipients_save": Destination,
+    "alerts:alert_resolve": AlertEvent,
+    "alerts:webhookendpoint_detail": WebhookEndpoint,
+    "runs:destination_runs": Destination,
+    "alerts:webhookendpoint_test": WebhookEndpoint,
+    "alerts:webhookendpoint_delete": WebhookEndpoint,
+    "governance:policy_status": Policy,
+    "governance:field_labels_edit": ProfileField,
+    "api:field-labels-detail": ProfileField,
 }
 # URL arguments that are not an object's key.
 FIXED_KWARGS = {"kind": Destination.Kind.CUSTOM_PERSONALIZATION, "location_hint": "or2"}
@@ -171,6 +184,10 @@ def build_world(sandbox: Sandbox) -> dict:
         ProfileField: f.ProfileFieldFactory(sandbox=sandbox),
         AudienceActivation: f.ActivationFactory(destination=destination, audience=audience),
         AttributeMapping: f.MappingFactory(destination=destination),
+        DataflowRun: f.DataflowRunFactory(destination=destination),
+        AlertEvent: f.AlertEventFactory(run__destination=destination),
+        # Nothing listens there: a test message is refused at once.
+        WebhookEndpoint: f.WebhookEndpointFactory(sandbox=sandbox, url="http://127.0.0.1:9/hooks"),
         AudienceImport: AudienceImport.objects.create(
             audience=upload_audience,
             namespace=namespace,
@@ -180,6 +197,14 @@ def build_world(sandbox: Sandbox) -> dict:
             error_report_path="imports/a-errors.csv",
         ),
         ApiCredential: credential,
+        # Every sandbox has the core catalogue; the custom ones are what may be deleted.
+        Label: f.LabelFactory(sandbox=sandbox, code="PARTNER", category="custom"),
+        MarketingAction: f.MarketingActionFactory(sandbox=sandbox, key="partner-sharing"),
+        Policy: f.PolicyFactory(
+            marketing_action=MarketingAction.objects.get(sandbox=sandbox, key="export-to-third-party"),
+            name="No partner data to third parties",
+            deny={"label": "C2"},
+        ),
         Role: role_create(name="role-of-%s" % sandbox.name, permissions=[], users=[member], sandboxes=[sandbox]),
         "user": member,
         PersonalToken: personal_token_create(user=member, name="script")[0],

@@ -37,8 +37,8 @@ def test_one_read_and_at_most_one_write_per_kind_whatever_the_number_of_audience
     AudienceFactory(sandbox=schema, name="Gold (daily)", rule=GOLD, evaluation="batch")
     profile = ProfileFactory(sandbox=schema, attributes={"loyalty": {"status": "gold"}})
 
-    # entering six audiences: the read, one INSERT, one count UPDATE
-    with django_assert_num_queries(3):
+    # entering six audiences: the read, one INSERT, one count UPDATE, one change row for the dataflow runs
+    with django_assert_num_queries(4):
         entered = profile_streaming_evaluate(profile=profile, field_types=TYPES, announce=False)
     assert len(entered) == 6
 
@@ -46,9 +46,9 @@ def test_one_read_and_at_most_one_write_per_kind_whatever_the_number_of_audience
     with django_assert_num_queries(1):
         assert profile_streaming_evaluate(profile=profile, field_types=TYPES, announce=False) == []
 
-    # leaving all six: the read, one UPDATE of the memberships, one count UPDATE
+    # leaving all six: the read, one UPDATE of the memberships, one count UPDATE, one change row
     profile.attributes = {"loyalty": {"status": "silver"}}
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         exited = profile_streaming_evaluate(profile=profile, field_types=TYPES, announce=False)
     assert {transition.after for transition in exited} == {"exited"}
     assert set(AudienceMembership.objects.filter(profile=profile).values_list("status", flat=True)) == {"exited"}

@@ -103,7 +103,10 @@ def test_the_admin_creates_a_campaign_marketer_who_activates_in_production_and_f
     ).first.click()
     carla.locator("#audience-table").get_by_label("Germans").check()
     while carla.get_by_role("button", name="Finish").count() == 0:
+        step = carla.locator("#step-heading").inner_text()
         carla.get_by_role("button", name="Next", exact=True).click()
+        # the next step's page must have replaced this one before we look for Finish again
+        expect(carla.locator("#step-heading")).not_to_have_text(step)
     screenshot(carla, "access-05-carla-review")
     carla.get_by_role("button", name="Finish").click()
     expect(carla.get_by_text("Homepage now activates 1 audience.")).to_be_visible()

@@ -20,7 +20,9 @@ from django.urls import Resolver404, resolve
 
 from accounts.models import Sandbox
 from accounts.services import api_credential_create
+from personalization.alerts.delivery import webhook_endpoint_create
 from personalization.audiences.imports.services import audience_import_create
+from personalization.governance.services import label_create, marketing_action_create
 from tests.browser.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,6 +48,14 @@ NOT_PAGES = {
     "destinations:destination_enabled",
     "accounts:user_active",  # form posts from the user page
     "accounts:user_unlock",
+    "alerts:alert_resolve",  # form posts from the Alerts pages and the bell
+    "alerts:notifications_read",
+    "alerts:recipients_save",
+    "alerts:rule_enable",
+    "alerts:subscription_save",
+    "alerts:webhookendpoint_delete",
+    "alerts:webhookendpoint_test",
+    "governance:policy_status",  # the enable / disable form post of a policy page
 }
 # Outside the product's UI: the Django admin, the API (and its documentation pages), the Edge Network, metrics.
 OUTSIDE = ("/admin/", "/api/", "/ee/", "/oauth/", "/static/", "/media/", "/metrics")
@@ -68,7 +78,11 @@ def _ui_url_names() -> set[str]:
 
 @pytest.fixture
 def demo(settings, tmp_path):
-    """The demo data with known persona passwords, plus what the demo lacks: a CSV audience and a credential."""
+    """The demo data with known persona passwords, plus what the demo lacks.
+
+    A CSV audience, a credential, a webhook, and a custom label and marketing action (core ones have no edit or
+    delete pages).
+    """
     settings.MEDIA_ROOT = str(tmp_path / "media")
     call_command("seed_demo", profiles=30, verbosity=0)
     users = get_user_model().objects.filter(username__in=PERSONAS)
@@ -86,6 +100,11 @@ def demo(settings, tmp_path):
         namespace=production.identity_namespaces.get(code="ECID"),
         identity_column="ecid",
     )
+    webhook_endpoint_create(
+        user=admin, sandbox=production, name="Ops", url="http://127.0.0.1:9/hooks", alert_types=["run_failure"]
+    )
+    label_create(user=admin, sandbox=production, code="PARTNER", name="Partner data")
+    marketing_action_create(user=admin, sandbox=production, key="printMailing", name="Print mailing")
 
 
 def _axe(page) -> list[dict]:

@@ -221,7 +221,7 @@ def test_the_alerts_step_offers_the_destinations_alerts_with_what_each_means(wiz
 
     assert wizard.step == "alerts"
     assert "Activation Skipped Rate Exceeded" in wizard.content
-    assert "More than 1% of a dataflow run&#x27;s profiles were skipped" in wizard.content
+    assert "More than 1% (or your threshold) of a dataflow run&#x27;s profiles were skipped" in wizard.content
 
 
 def test_an_alert_the_destination_does_not_offer_is_refused(wizard, web):

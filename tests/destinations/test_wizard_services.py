@@ -333,3 +333,34 @@ def test_a_violation_refuses_the_whole_activation(activator, sandbox, destinatio
 
     assert excinfo.value.messages == ["The policy No onsite ads on PII forbids this activation."]
     assert not AudienceActivation.objects.exists() and not destination.mappings.exists()
+
+
+def test_an_audience_including_others_carries_their_labels_along_the_chain(sandbox, destination, policed):
+    policy, email, country = policed
+    contacts = AudienceFactory(
+        sandbox=sandbox, name="Contacts", rule={"field": email.path, "op": "exists", "value": True}
+    )
+    german_contacts = AudienceFactory(
+        sandbox=sandbox,
+        name="German contacts",
+        rule={"all": [{"in_audience": str(contacts.pk)}, {"field": country.path, "op": "equals", "value": "DE"}]},
+    )
+    newsletter = AudienceFactory(sandbox=sandbox, name="Newsletter", rule={"in_audience": str(german_contacts.pk)})
+
+    check = activation_policy_check(destination=destination, audiences=[newsletter], mapped_fields=[])
+
+    (violation,) = check.violations
+    assert violation.policy == policy and violation.audience == newsletter
+    assert violation.fields == ("homeAddress.countryCode", "personalEmail.address")
+
+
+def test_a_reference_cycle_between_audiences_ends_the_chain(sandbox, destination, policed):
+    _policy, email, _country = policed
+    first = AudienceFactory(sandbox=sandbox, name="First", rule={"field": email.path, "op": "exists", "value": True})
+    second = AudienceFactory(sandbox=sandbox, name="Second", rule={"in_audience": str(first.pk)})
+    first.rule = {"any": [{"field": email.path, "op": "exists", "value": True}, {"in_audience": str(second.pk)}]}
+    first.save()
+
+    check = activation_policy_check(destination=destination, audiences=[second], mapped_fields=[])
+
+    assert check.passed  # I1 alone: the AND policy needs C6 too

@@ -9,7 +9,7 @@ and `{ecid}` in a body for a member's ECID; `credential` names the caller the te
 
 import json
 
-__all__ = ["CORPUS", "cases"]
+__all__ = ["CORPUS", "TOKEN_CORPUS", "cases", "token_cases"]
 
 V2 = "/ee/v2/interact?datastreamId={ds}"
 V1 = "/ee/v1/interact?configId={ds}"
@@ -269,3 +269,118 @@ def cases():
 
 
 CORPUS = list(cases())
+
+
+# The token endpoint's corpus: `{id}` and `{secret}` in a body or a header stand for the credential's, and an
+# Authorization header `Basic {b64:…}` is base64 of what is inside once they are filled in; only a case marked
+# valid sends the real pair and may get a token.
+TOKEN = "/oauth/token"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+GOOD = b"grant_type=client_credentials&client_id={id}&client_secret={secret}"
+
+
+def _basic(pair: bytes) -> dict:
+    return {"Authorization": "Basic {b64:%s}" % pair.decode("latin-1")}
+
+
+def token_cases():
+    """Yield `(group, method, path, headers, body, valid)` cases for `/oauth/token`."""
+    yield "token: valid", "POST", TOKEN, FORM, GOOD, True
+    yield "token: valid", "POST", TOKEN, {**FORM, **_basic(b"{id}:{secret}")}, b"grant_type=client_credentials", True
+    for body in [
+        b"",
+        b"grant_type=",
+        b"grant_type=client_credentials",
+        b"grant_type=client_credentials&client_id={id}",
+        b"grant_type=client_credentials&client_id={id}&client_secret=",
+        b"grant_type=client_credentials&client_id={id}&client_secret=wrong",
+        b"grant_type=client_credentials&client_id=&client_secret={secret}",
+        b"grant_type=client_credentials&client_id={id}%00&client_secret={secret}",
+        b"grant_type=client_credentials&client_id={id}&client_secret={secret}%00",
+        b"grant_type=client_credentials&client_id=%ff%fe&client_secret=x",
+        b"grant_type=client_credentials&client_id=%ed%a0%80&client_secret=x",
+        b"grant_type=password&username={id}&password={secret}",
+        b"grant_type=refresh_token&refresh_token=x",
+        b"grant_type=client_credentials&grant_type=password&client_id={id}&client_secret={secret}",
+        b"grant_type=client_credentials&scope=openid&scope=x&client_id={id}&client_secret=wrong",
+        b"grant_type=client_credentials&client_id={id}&client_id=other&client_secret=wrong",
+        b"grant_type=client_credentials&client_id=" + b"a" * 5000 + b"&client_secret=x",
+        b"grant_type=client_credentials&client_id=x&client_secret=" + b"s" * 100000,
+        b"&&&&&&=&=&==",
+        b"%",
+        b"%%%%",
+        b"grant_type",
+        b"=client_credentials",
+        b"\x00\x01",
+        b"\xff\xfe\x00",
+        b"grant_type=client_credentials;client_id={id};client_secret=wrong",
+        b"grant_type=client%5Fcredentials&client_id={id}&client_secret=wrong",
+        b"grant_type=CLIENT_CREDENTIALS&client_id={id}&client_secret={secret}x",
+        b"a=" + b"&a=".join(b"%d" % i for i in range(2000)),
+        b"\xef\xbb\xbfgrant_type=client_credentials",
+    ]:
+        yield "token: form bodies", "POST", TOKEN, FORM, body.decode("unicode_escape").encode("latin-1"), False
+    for header in [
+        "Basic",
+        "Basic ",
+        "Basic ====",
+        "Basic not base64!",
+        "Basic e2lkfQ==",  # "{id}" without a colon
+        "Basic Ont9",  # ":{}"
+        "basic " + "QQ==" * 250,
+        "Bearer cpct_x",
+        "Digest username=x",
+        "Basic\tx",
+    ]:
+        yield "token: authorization", "POST", TOKEN, {**FORM, "Authorization": header.replace("\\t", "\t")}, GOOD, False
+    for pair in [b"{id}:wrong", b"{id}:", b":{secret}", b"\xff:\xfe", b"{id}\x00:{secret}", b"{id}:{secret}:extra"]:
+        yield (
+            "token: authorization",
+            "POST",
+            TOKEN,
+            {**FORM, **_basic(pair.decode("unicode_escape").encode("latin-1"))},
+            b"grant_type=client_credentials",
+            False,
+        )
+    yield "token: authorization", "POST", TOKEN, {**FORM, **_basic(b"{id}:{secret}")}, GOOD, False  # both ways
+    for content_type in [
+        None,
+        "",
+        "application/json",
+        "application/json; charset=utf-16",
+        "multipart/form-data; boundary=x",
+        "multipart/form-data",
+        "text/plain",
+        "application/x-www-form-urlencoded; charset=klingon",
+        "application/x-www-form-urlencoded; charset=utf-16",
+        "application/xml",
+    ]:
+        headers = {} if content_type is None else {"Content-Type": content_type}
+        yield "token: content types", "POST", TOKEN, headers, GOOD.replace(b"{secret}", b"wrong"), False
+    for body in [
+        b"{",
+        b"[]",
+        b"null",
+        b"1",
+        b'{"grant_type": {"a": 1}}',
+        b'{"grant_type": ["client_credentials"]}',
+        b'{"grant_type": "client_credentials", "client_id": "{id}", "client_secret": 5}',
+        b'{"grant_type": "client_credentials", "client_id": null}',
+        b"[" * 5000 + b"]" * 5000,
+        rb'{"grant_type": "client_credentials", "client_id": "{id}\u0000", "client_secret": "{secret}"}',
+        rb'{"grant_type": "client_credentials", "client_id": "\ud800", "client_secret": "x"}',
+    ]:
+        yield "token: json bodies", "POST", TOKEN, {"Content-Type": "application/json"}, body, False
+    for query in [
+        "?client_id={id}&client_secret={secret}",
+        "?grant_type=client_credentials",
+        "?",
+        "?%ff",
+        "?a=" + "b" * 3000,
+    ]:
+        yield "token: query strings", "POST", TOKEN + query, FORM, b"grant_type=client_credentials", False
+    for method in ("GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"):
+        yield "token: query strings", method, TOKEN, FORM, GOOD, False
+
+
+TOKEN_CORPUS = list(token_cases())

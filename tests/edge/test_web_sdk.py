@@ -95,6 +95,28 @@ def test_a_logged_in_visitors_identity_map_wins_over_the_cookie_ecid(scenario, s
     assert payload[0]["segments"] == [{"id": str(scenario.gold.pk), "namespace": "ups"}]
 
 
+def test_the_core_id_the_sdk_always_asks_for_is_answered_without_a_warning(scenario):
+    body = first_visit_body()
+    body["query"]["identity"]["fetch"] = ["ECID", "CORE"]
+
+    response = sdk_call(scenario, body)
+
+    [identity] = handles(response, "identity:result")
+    assert [item["namespace"]["code"] for item in identity["payload"]] == ["ECID"]
+    assert "warnings" not in response.json()
+
+
+def test_a_logged_in_visitor_gets_back_the_ecid_the_sdk_keeps_in_its_cookie(scenario, settings):
+    settings.EDGE_ORG_ID = "CPCDEMO0000000000000001@AdobeOrg"
+    body = first_visit_body()
+    body["events"][0]["xdm"]["identityMap"] = {"Email": [{"id": "ada@example.com", "primary": True}]}
+
+    response = sdk_call(scenario, body, cookies={COOKIE: "3" * 38})
+
+    assert handles(response, "identity:result")[0]["payload"] == [{"id": "3" * 38, "namespace": {"code": "ECID"}}]
+    assert "warnings" not in response.json()
+
+
 def test_the_sdk_response_never_carries_attributes(scenario):
     body = first_visit_body()
     body["meta"]["state"]["entries"] = [{"key": COOKIE, "value": scenario.ecid.value}]

@@ -12,20 +12,20 @@ pytestmark = pytest.mark.django_db
 
 
 def test_two_labels_in_one_sandbox_cannot_share_a_code(sandbox):
-    LabelFactory(sandbox=sandbox, code="C2")
+    LabelFactory(sandbox=sandbox, code="ACME")
 
     with pytest.raises(ValidationError) as excinfo:
-        Label(sandbox=sandbox, code="C2", name="No ad exports").full_clean()
+        Label(sandbox=sandbox, code="ACME", name="No ad exports").full_clean()
     assert excinfo.value.message_dict[NON_FIELD_ERRORS] == ["This sandbox already has a label with this code."]
 
     with pytest.raises(IntegrityError), transaction.atomic():
-        Label.objects.create(sandbox=sandbox, code="C2", name="No ad exports")
+        Label.objects.create(sandbox=sandbox, code="ACME", name="No ad exports")
 
 
 def test_the_same_label_code_is_fine_in_another_sandbox(sandbox, other_sandbox):
-    LabelFactory(sandbox=sandbox, code="C2")
+    LabelFactory(sandbox=sandbox, code="ACME")
 
-    Label(sandbox=other_sandbox, code="C2", name="No ad exports").full_clean()
+    Label(sandbox=other_sandbox, code="ACME", name="No ad exports").full_clean()
 
 
 def test_two_marketing_actions_in_one_sandbox_cannot_share_a_key(sandbox):

@@ -7,7 +7,9 @@ worker (another process) sees it. Without PostgreSQL or Redis the tests skip, un
 for them to fail instead.
 """
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -84,28 +86,22 @@ def _forget_connections(app) -> None:
     app.amqp._producer_pool = None
 
 
-@pytest.fixture
-def celery_worker(transactional_db):
-    """
-    Start a worker on a queue of its own, consuming from Redis and writing to this test's database, and make
-    this process send tasks there instead of running them eagerly. Stopped (and the settings restored) after.
-    """
-    require_services()
+def start_worker(queue: str, *, beat: bool = False, env: dict | None = None) -> Worker:
+    """Start `celery worker` on `queue` (with beat inside it when asked) and wait until it is ready."""
     from django.db import connection
 
-    from personalization.celery import app
-
-    queue = "cpc-integration-%s" % uuid.uuid4().hex[:12]
     log = tempfile.NamedTemporaryFile("w", prefix="celery-worker-", suffix=".log", delete=False)
-    env = {
+    environment = {
         **os.environ,
         "DATABASE_URL": _database_url(connection.settings_dict),
         "CELERY_BROKER_URL": BROKER_URL,
+        "CELERY_TASK_DEFAULT_QUEUE": queue,  # what the worker and its beat send go to this test's queue
         "DJANGO_SETTINGS_MODULE": "personalization.settings",
         "CONN_MAX_AGE": "0",
         "LOG_LEVEL": "INFO",
+        **(env or {}),
     }
-    env.pop("REDIS_URL", None)
+    environment.pop("REDIS_URL", None)
     command = [
         str(Path(sys.executable).parent / "celery"),
         "-A",
@@ -118,28 +114,70 @@ def celery_worker(transactional_db):
         "-Q",
         queue,
         "-n",
-        "%s@%%h" % queue,
+        "%s-%s@%%h" % (queue, uuid.uuid4().hex[:6]),
         "--loglevel=INFO",
     ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    if beat:
+        command += ["--beat", "--schedule", log.name + ".beat"]
+    # A session of its own: killing the worker kills its beat process with it, as losing the machine would.
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     worker = Worker(process, queue, log.name)
+    deadline = time.monotonic() + START_TIMEOUT
+    while " ready." not in worker.log():
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_worker(worker)
+            pytest.fail("the Celery worker did not start:\n%s" % worker.log()[-4000:])
+        time.sleep(0.2)
+    return worker
+
+
+def stop_worker(worker: Worker, *, kill: bool = False) -> None:
+    """Stop the worker (and its beat): warm shutdown, or SIGKILL with `kill`, as a crash would."""
+    if worker.process.poll() is None:
+        os.killpg(worker.process.pid, signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            worker.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.process.pid, signal.SIGKILL)
+            worker.process.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(worker.process.pid, signal.SIGKILL)  # whatever is left of its group
+
+
+@contextlib.contextmanager
+def sending_to(queue: str):
+    """Make this process send tasks to `queue` on Redis instead of running them eagerly."""
+    from personalization.celery import app
+
     saved = {key: app.conf.get(key) for key in ("task_always_eager", "broker_url", "task_default_queue")}
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while " ready." not in worker.log():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("the Celery worker did not start:\n%s" % worker.log()[-4000:])
-            time.sleep(0.2)
         app.conf.update(task_always_eager=False, broker_url=BROKER_URL, task_default_queue=queue)
         _forget_connections(app)
-        yield worker
+        yield
     finally:
         app.conf.update(saved)
         _forget_connections(app)
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        os.unlink(log.name)
+
+
+def new_queue() -> str:
+    return "cpc-integration-%s" % uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """
+    Start a worker on a queue of its own, consuming from Redis and writing to this test's database, and make
+    this process send tasks there instead of running them eagerly. Stopped (and the settings restored) after.
+    """
+    require_services()
+    worker = start_worker(new_queue())
+    try:
+        with sending_to(worker.queue):
+            yield worker
+    finally:
+        stop_worker(worker)
+        for path in (worker.log_path, worker.log_path + ".beat"):
+            if os.path.exists(path):
+                os.unlink(path)

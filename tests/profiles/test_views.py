@@ -68,7 +68,7 @@ class TestProfileFieldViews(
         assert "tier" in str(response.context["form"].errors["field_type"])
 
     def test_detail_shows_labels_and_the_mappings_that_use_the_field(self):
-        label = LabelFactory(sandbox=self.sandbox_a, code="C9", name="No onsite use")
+        label = LabelFactory(sandbox=self.sandbox_a, code="X9", name="No onsite use")
         label.fields.add(self.obj_a)
         MappingFactory(
             destination__datastream__sandbox=self.sandbox_a, destination__name="Hero", source=self.obj_a, target="tier"
@@ -76,7 +76,7 @@ class TestProfileFieldViews(
         self.grant_view()
         self._grant(self.user, self.sandbox_a, VIEW_DESTINATIONS)  # destinations are their own domain
         content = self.client.get(self.url("detail", self.obj_a)).content.decode()
-        assert "C9" in content and "No onsite use" in content
+        assert "X9" in content and "No onsite use" in content
         assert "Hero" in content and "tier" in content
 
     def test_deleting_a_mapped_field_is_refused_naming_the_destination(self):

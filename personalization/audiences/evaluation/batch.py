@@ -352,6 +352,14 @@ def _finish(evaluation: AudienceEvaluation, audience: Audience, note: str = "") 
     evaluation.finished_at = now
     evaluation.error = note
     evaluation.save(update_fields=["status", "finished_at", "error", "updated_at"])
+    if not note:  # a skipped evaluation moved nobody: no dataflow run
+        changes.announce_audience_work_finished(
+            audience_id=audience.pk,
+            kind="batch",
+            source="evaluation:%s" % evaluation.pk,
+            started_at=evaluation.started_at or evaluation.created_at,
+            finished_at=now,
+        )
     logger.info(
         "audience.evaluation.finished",
         extra={"evaluation_id": evaluation.pk, "entered": evaluation.entered, "exited": evaluation.exited},

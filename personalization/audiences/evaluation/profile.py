@@ -14,7 +14,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from personalization import changes
-from personalization.audiences.models import Audience, AudienceMembership
+from personalization.audiences.models import Audience, AudienceMembership, StreamedChange
 from personalization.audiences.rules import audience_references, field_types_for, rule_matches, uses_events
 from personalization.profiles.models import Profile
 
@@ -118,6 +118,12 @@ def _apply(profile: Profile, plan: _Plan, *, announce: bool = True) -> None:
         ]
         Audience.objects.filter(pk__in=[transition.audience_id for transition in plan.transitions]).update(
             profile_count=Greatest(F("profile_count") + Case(*deltas, default=Value(0)), 0)
+        )
+    if plan.transitions:
+        StreamedChange.objects.create(
+            sandbox_id=profile.sandbox_id,
+            profile_id=profile.pk,
+            audience_ids=[transition.audience_id for transition in plan.transitions],
         )
     if plan.transitions and announce:
         changes.announce_profiles_changed(profile.sandbox_id, [profile.pk])

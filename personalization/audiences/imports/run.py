@@ -270,6 +270,7 @@ def audience_import_run(*, import_id) -> AudienceImport | None:
                 "characters and try again; if it happens again, an admin can find the cause in the server log."
             ),
             report=report.relative,
+            reached_destinations=True,
         )
     except Exception:
         report.close()
@@ -278,8 +279,10 @@ def audience_import_run(*, import_id) -> AudienceImport | None:
             import_id=import_id,
             message=_("The import stopped on an unexpected error and wrote nothing; try again or contact an admin."),
             report=report.relative,
+            reached_destinations=True,
         )
     report.close()
+    finished_at = timezone.now()
     AudienceImport.objects.filter(pk=import_id).update(
         status=AudienceImport.Status.SUCCEEDED,
         progress=1.0,
@@ -289,8 +292,15 @@ def audience_import_run(*, import_id) -> AudienceImport | None:
         profiles_created=outcome.profiles_created,
         error_report_path=report.relative if report.count else "",
         error_summary=report.summary(),
-        finished_at=timezone.now(),
+        finished_at=finished_at,
         error="",
+    )
+    changes.announce_audience_work_finished(
+        audience_id=audience_import.audience_id,
+        kind="import",
+        source="import:%s" % import_id,
+        started_at=audience_import.started_at,
+        finished_at=finished_at,
     )
     cache.delete(_progress_key(import_id))
     logger.info(
@@ -305,10 +315,21 @@ def audience_import_run(*, import_id) -> AudienceImport | None:
 
 
 def audience_import_fail(
-    *, import_id, message: str, report: str = "", summary: dict | None = None, exits_refused: int = 0
+    *,
+    import_id,
+    message: str,
+    report: str = "",
+    summary: dict | None = None,
+    exits_refused: int = 0,
+    reached_destinations: bool = False,
 ) -> AudienceImport | None:
-    """Mark an unfinished import failed with `message` (nothing it read was written)."""
-    AudienceImport.objects.filter(
+    """
+    Mark an unfinished import failed with `message` (nothing it read was written). A failure of the system rather
+    than of the file (`reached_destinations`) is also a failed dataflow run for the audience's destinations; a
+    refused file is the uploader's to fix, shown on the import's page.
+    """
+    now = timezone.now()
+    failed = AudienceImport.objects.filter(
         pk=import_id, status__in=(AudienceImport.Status.PENDING, AudienceImport.Status.RUNNING)
     ).update(
         status=AudienceImport.Status.FAILED,
@@ -316,10 +337,20 @@ def audience_import_fail(
         error_report_path=report,
         error_summary=summary or {},
         exits_refused=exits_refused,
-        finished_at=timezone.now(),
+        finished_at=now,
     )
     cache.delete(_progress_key(import_id))
-    return AudienceImport.objects.filter(pk=import_id).first()
+    audience_import = AudienceImport.objects.filter(pk=import_id).first()
+    if failed and reached_destinations and audience_import is not None:
+        changes.announce_audience_work_finished(
+            audience_id=audience_import.audience_id,
+            kind="import",
+            source="import:%s" % import_id,
+            started_at=audience_import.started_at or audience_import.created_at,
+            finished_at=now,
+            error=message,
+        )
+    return audience_import
 
 
 def audience_import_release(*, import_id) -> None:

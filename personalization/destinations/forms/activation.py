@@ -120,7 +120,10 @@ class AudienceSelectionForm(forms.Form):
 
 class ProfileFieldChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
-        return "%s (%s)" % (obj.path, obj.get_field_type_display().lower())
+        # Data usage labels next to the field, so a marketer sees what a policy may forbid before mapping it.
+        labels = ", ".join(label.code for label in obj.labels.all())
+        text = "%s (%s)" % (obj.path, obj.get_field_type_display().lower())
+        return "%s · %s" % (text, _("labels %(codes)s") % {"codes": labels}) if labels else text
 
 
 class AttributeMappingRowForm(forms.Form):

@@ -27,11 +27,11 @@ DATASTREAM_HELP = _(
 
 ALERT_DESCRIPTIONS = {
     AlertType.ACTIVATION_SKIPPED_RATE: _(
-        "More than 1% of a dataflow run's profiles were skipped: missing identity, missing mapped attribute or a "
-        "policy violation."
+        "More than 1% (or your threshold) of a dataflow run's profiles were skipped: no identity, a missing mapped "
+        "attribute, a policy violation or an expired activation."
     ),
     AlertType.RUN_FAILURE: _("A dataflow run failed with an error."),
-    AlertType.RUN_DELAY: _("A dataflow run took much longer than usual to activate its audiences."),
+    AlertType.RUN_DELAY: _("A dataflow run did not finish within 150 minutes (the delay an admin can set)."),
 }
 
 
