@@ -66,7 +66,7 @@ class PolicyForm(SandboxedModelForm):
         self.fields["marketing_action"].empty_label = _("Choose a marketing action")
         self.label_choices = [
             (label.code, "%s · %s" % (label.code, label.name))
-            for label in Label.objects.filter(sandbox=self.sandbox).order_by("category", "code")
+            for label in Label.objects.filter(sandbox=self.sandbox)
         ]
         groups = deny_groups(self.instance.deny) if self.instance.deny else []
         self.expression_editable = groups is not None and not (self.instance.pk and self.instance.is_core)
@@ -167,7 +167,7 @@ class FieldLabelsForm(forms.Form):
 
     def __init__(self, *args, sandbox, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["labels"].queryset = Label.objects.filter(sandbox=sandbox).order_by("category", "code")
+        self.fields["labels"].queryset = Label.objects.filter(sandbox=sandbox)
         self.fields["labels"].label_from_instance = lambda label: "%s · %s" % (label.code, label.name)
 
 
@@ -187,6 +187,6 @@ class BulkLabelForm(forms.Form):
         self.fields["profile_fields"].queryset = fields
         self.fields["profile_fields"].label_from_instance = lambda field: field.path
         self.fields["profile_fields"].error_messages["required"] = _("Tick the fields to label.")
-        self.fields["labels"].queryset = Label.objects.filter(sandbox=sandbox).order_by("category", "code")
+        self.fields["labels"].queryset = Label.objects.filter(sandbox=sandbox)
         self.fields["labels"].label_from_instance = lambda label: "%s · %s" % (label.code, label.name)
         self.fields["labels"].error_messages["required"] = _("Tick the labels to add or remove.")

@@ -1,6 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models.functions import Length
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -40,7 +41,8 @@ class Label(SandboxedModel):
     fields = models.ManyToManyField("profiles.ProfileField", related_name="labels", blank=True)
 
     class Meta:
-        ordering = ["code"]
+        # C2 before C10: by category, then the code's length, then the code.
+        ordering = ["category", Length("code"), "code"]
         constraints = [
             models.UniqueConstraint(
                 fields=["sandbox", "code"],

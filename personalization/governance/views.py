@@ -3,6 +3,8 @@ Data governance pages: policies (editor, what each would block, enable), labels,
 labels on profile fields, one field at a time or in bulk.
 """
 
+import json
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
@@ -95,6 +97,7 @@ class PolicyDetailView(_Governance, generic.ObjectDetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["impact"] = policy_impact(self.object)
+        context["expression_json"] = json.dumps(self.object.deny)  # what the API reads and writes, not Python's repr
         return context
 
 
