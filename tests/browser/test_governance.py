@@ -53,7 +53,9 @@ def partner_feed(grant):
     admin = UserFactory(username="steward")
     grant(admin, sandbox, VIEW_POLICIES, MANAGE_POLICIES, APPLY_LABELS, VIEW_PROFILES)
     marketer = UserFactory(username="marketer")
-    grant(marketer, sandbox, VIEW_DESTINATIONS, MANAGE_DESTINATIONS, ACTIVATE_DESTINATIONS, VIEW_SEGMENTS, VIEW_PROFILES)
+    grant(
+        marketer, sandbox, VIEW_DESTINATIONS, MANAGE_DESTINATIONS, ACTIVATE_DESTINATIONS, VIEW_SEGMENTS, VIEW_PROFILES
+    )
     return {"sandbox": sandbox, "destination": destination, "email": email, "admin": admin, "marketer": marketer}
 
 
