@@ -17,6 +17,7 @@ from tests.factories import (
     PolicyFactory,
     ProfileFieldFactory,
 )
+from tests.governance.conftest import STEWARD
 from tests.utils.permissions import APIViewTestCases
 
 pytestmark = pytest.mark.django_db
@@ -68,7 +69,8 @@ class TestLabelEndpoints(APIViewTestCases.ListView, APIViewTestCases.RetrieveVie
 
 @pytest.fixture
 def steward(user, sandbox, grant):
-    grant(user, sandbox, perms.VIEW_POLICIES, perms.MANAGE_POLICIES, perms.VIEW_PROFILES, perms.APPLY_LABELS)
+    """The API tests' signed-in `user`, made a data steward."""
+    grant(user, sandbox, *STEWARD)
     return user
 
 

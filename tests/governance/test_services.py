@@ -32,13 +32,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def steward(sandbox, grant):
-    user = UserFactory(username="steward")
-    grant(user, sandbox, perms.VIEW_POLICIES, perms.MANAGE_POLICIES, perms.VIEW_PROFILES, perms.APPLY_LABELS)
-    return user
-
-
-@pytest.fixture
 def exporting(sandbox):
     """Export to Third Party is denied on C2 (enabled); the Partner feed maps email and activates Members."""
     export = MarketingAction.objects.get(sandbox=sandbox, key="export-to-third-party")

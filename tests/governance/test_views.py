@@ -4,7 +4,6 @@ import pytest
 
 from django.test import Client
 
-from accounts import constants as perms
 from personalization.audiences.forms import rule_builder_config
 from personalization.destinations.models import Destination
 from personalization.governance.models import Label, MarketingAction, Policy
@@ -22,11 +21,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def steward(sandbox, grant):
-    user = UserFactory(username="steward")
-    grant(user, sandbox, perms.VIEW_POLICIES, perms.MANAGE_POLICIES, perms.VIEW_PROFILES, perms.APPLY_LABELS)
+def steward_client(steward):
     client = Client()
-    client.force_login(user)
+    client.force_login(steward)
     return client
 
 
@@ -44,23 +41,23 @@ def feed(sandbox):
     return Policy.objects.get(sandbox=sandbox, name="Restrict data export to third parties")
 
 
-def test_the_policy_list_reads_each_policy_and_its_status(steward):
-    page = steward.get("/governance/").content.decode()
+def test_the_policy_list_reads_each_policy_and_its_status(steward_client):
+    page = steward_client.get("/governance/").content.decode()
 
     assert "Deny Export to Third Party when data is labelled C2 or C12." in page
     assert "Draft" in page
 
 
-def test_the_builder_makes_an_or_of_groups_from_the_ticked_labels(steward, sandbox):
+def test_the_builder_makes_an_or_of_groups_from_the_ticked_labels(steward_client, sandbox):
     action = MarketingAction.objects.get(sandbox=sandbox, key="email-targeting")
     form = {"name": "No located email", "marketing_action": action.pk, "match": "OR", "groups": "1"}
 
-    added = steward.post("/governance/policies/new/", {**form, "group-0-labels": ["S1"], "add_group": "1"})
+    added = steward_client.post("/governance/policies/new/", {**form, "group-0-labels": ["S1"], "add_group": "1"})
     assert added.status_code == 200
     assert b"Group 2" in added.content
     assert not Policy.objects.filter(name="No located email").exists()
 
-    response = steward.post(
+    response = steward_client.post(
         "/governance/policies/new/",
         {
             **form,
@@ -81,10 +78,10 @@ def test_the_builder_makes_an_or_of_groups_from_the_ticked_labels(steward, sandb
     assert policy.reading() == "Deny Email Targeting when data is labelled S1 or (I1 and S2)."
 
 
-def test_a_policy_without_labels_is_refused_next_to_the_labels(steward, sandbox):
+def test_a_policy_without_labels_is_refused_next_to_the_labels(steward_client, sandbox):
     action = MarketingAction.objects.get(sandbox=sandbox, key="email-targeting")
 
-    response = steward.post(
+    response = steward_client.post(
         "/governance/policies/new/", {"name": "Empty", "marketing_action": action.pk, "match": "OR", "groups": "1"}
     )
 
@@ -93,12 +90,12 @@ def test_a_policy_without_labels_is_refused_next_to_the_labels(steward, sandbox)
     assert not Policy.objects.filter(name="Empty").exists()
 
 
-def test_a_draft_page_says_what_it_would_block_and_enabling_it_is_refused_explained(steward, feed):
-    page = steward.get(feed.get_absolute_url()).content.decode()
+def test_a_draft_page_says_what_it_would_block_and_enabling_it_is_refused_explained(steward_client, feed):
+    page = steward_client.get(feed.get_absolute_url()).content.decode()
     assert "What it would block if enabled" in page
     assert "Partner feed" in page and "personalEmail.address" in page
 
-    response = steward.post("/governance/policies/%d/status/" % feed.pk, {"enabled": "on"}, follow=True)
+    response = steward_client.post("/governance/policies/%d/status/" % feed.pk, {"enabled": "on"}, follow=True)
     text = response.content.decode()
     assert "stays a draft" in text
     assert "forbids this" in text
@@ -106,45 +103,45 @@ def test_a_draft_page_says_what_it_would_block_and_enabling_it_is_refused_explai
     assert feed.status == Policy.Status.DRAFT
 
 
-def test_a_policy_nothing_breaks_is_enabled_and_disabled_from_its_page(steward, sandbox):
+def test_a_policy_nothing_breaks_is_enabled_and_disabled_from_its_page(steward_client, sandbox):
     policy = Policy.objects.get(sandbox=sandbox, name="Restrict data science")
 
-    steward.post("/governance/policies/%d/status/" % policy.pk, {"enabled": "on"})
+    steward_client.post("/governance/policies/%d/status/" % policy.pk, {"enabled": "on"})
     policy.refresh_from_db()
     assert policy.is_enabled
-    steward.post("/governance/policies/%d/status/" % policy.pk, {})
+    steward_client.post("/governance/policies/%d/status/" % policy.pk, {})
     policy.refresh_from_db()
     assert not policy.is_enabled
 
 
-def test_labelling_one_field_from_its_page(steward, sandbox):
+def test_labelling_one_field_from_its_page(steward_client, sandbox):
     field = ProfileFieldFactory(sandbox=sandbox, path="homeAddress.city")
     s2 = Label.objects.get(sandbox=sandbox, code="S2")
 
-    response = steward.post("/governance/fields/%d/" % field.pk, {"labels": [s2.pk]})
+    response = steward_client.post("/governance/fields/%d/" % field.pk, {"labels": [s2.pk]})
 
     assert response.status_code == 302
     assert list(field.labels.values_list("code", flat=True)) == ["S2"]
-    assert b"S2" in steward.get(field.get_absolute_url()).content
+    assert b"S2" in steward_client.get(field.get_absolute_url()).content
 
 
-def test_a_label_an_enabled_policy_forbids_is_refused_on_the_field_page(steward, sandbox, feed):
+def test_a_label_an_enabled_policy_forbids_is_refused_on_the_field_page(steward_client, sandbox, feed):
     Policy.objects.filter(pk=feed.pk).update(status="enabled")
     Label.objects.get(sandbox=sandbox, code="C2").fields.clear()
     field = feed.sandbox.profile_fields.get(path="personalEmail.address")
 
-    response = steward.post("/governance/fields/%d/" % field.pk, {"labels": [Label.objects.get(code="C2").pk]})
+    response = steward_client.post("/governance/fields/%d/" % field.pk, {"labels": [Label.objects.get(code="C2").pk]})
 
     assert response.status_code == 200
     assert "Restrict data export to third parties" in response.content.decode()
     assert not field.labels.exists()
 
 
-def test_bulk_labelling_adds_the_ticked_labels_to_the_ticked_fields(steward, sandbox):
+def test_bulk_labelling_adds_the_ticked_labels_to_the_ticked_fields(steward_client, sandbox):
     fields = [ProfileFieldFactory(sandbox=sandbox, path="geo.%s" % name) for name in ("lat", "lon")]
     s1 = Label.objects.get(sandbox=sandbox, code="S1")
 
-    response = steward.post(
+    response = steward_client.post(
         "/governance/fields/",
         {"profile_fields": [f.pk for f in fields], "labels": [s1.pk], "action": "add"},
         follow=True,
