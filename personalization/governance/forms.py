@@ -65,8 +65,7 @@ class PolicyForm(SandboxedModelForm):
         super().__init__(*args, **kwargs)
         self.fields["marketing_action"].empty_label = _("Choose a marketing action")
         self.label_choices = [
-            (label.code, "%s · %s" % (label.code, label.name))
-            for label in Label.objects.filter(sandbox=self.sandbox)
+            (label.code, "%s · %s" % (label.code, label.name)) for label in Label.objects.filter(sandbox=self.sandbox)
         ]
         groups = deny_groups(self.instance.deny) if self.instance.deny else []
         self.expression_editable = groups is not None and not (self.instance.pk and self.instance.is_core)
