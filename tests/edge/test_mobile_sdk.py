@@ -65,6 +65,45 @@ def test_the_mobile_sdks_request_gets_the_members_audiences_for_the_ecid_it_sent
     assert not [handle for handle in answer["handle"] if handle["type"] == "identity:result"]
 
 
+def _flatten(value, prefix="") -> dict:
+    """Flatten a body the way the SDK's tests do (`getFlattenNetworkRequestBody`): `a.b`, `a[0]`."""
+    if isinstance(value, dict):
+        return {k: v for key, item in value.items() for k, v in _flatten(item, prefix + "." + key).items()}
+    if isinstance(value, list):
+        return {k: v for i, item in enumerate(value) for k, v in _flatten(item, "%s[%d]" % (prefix, i)).items()}
+    return {prefix.lstrip("."): value}
+
+
+def test_the_exact_body_of_the_sdks_functional_test_gets_the_members_audiences(scenario):
+    # aepsdk-edge-ios, testSendEvent_withXDMData_sendsExEdgeNetworkRequest: 14 flattened keys, ECID with an id only.
+    body = {
+        "meta": {"konductorConfig": {"streaming": {"enabled": True, "recordSeparator": "\u0000", "lineFeed": "\n"}}},
+        "xdm": {"identityMap": {"ECID": [{"id": scenario.ecid.value}]}},
+        "events": [
+            {
+                "xdm": {
+                    "_id": "0b3c1d2e-4f5a-4b6c-8d7e-9f0a1b2c3d4e",
+                    "timestamp": "2026-12-03T10:00:00.000Z",
+                    "testString": "xdm",
+                    "testInt": 10,
+                    "testBool": False,
+                    "testDouble": 12.89,
+                    "testArray": ["arrayElem1", 2, True],
+                    "testDictionary": {"key": "val"},
+                }
+            }
+        ],
+    }
+    assert len(_flatten(body)) == 14  # what the SDK's test asserts of the request it sends
+
+    (answer,) = records(mobile_call(scenario, body))
+
+    (pull,) = [handle for handle in answer["handle"] if handle["type"] == "activation:pull"]
+    (entry,) = [entry for entry in pull["payload"] if entry["alias"] == "personalizationAlias"]
+    assert [segment["id"] for segment in entry["segments"]] == [str(scenario.gold.pk)]
+    assert not [handle for handle in answer["handle"] if handle["type"] == "identity:result"]
+
+
 def test_an_event_level_primary_identity_still_wins_over_the_request_level_ecid(scenario):
     body = mobile_body("1" * 38)
     body["events"][0]["xdm"]["identityMap"] = {"Email": [{"id": scenario.email.value, "primary": True}]}
