@@ -354,6 +354,12 @@ EDGE_LOCAL_CACHE_SIZE = env.int("EDGE_LOCAL_CACHE_SIZE", default=50_000)  # deci
 EDGE_REDIS_CONNECT_TIMEOUT = env.float("EDGE_REDIS_CONNECT_TIMEOUT", default=0.25)
 EDGE_REDIS_TIMEOUT = env.float("EDGE_REDIS_TIMEOUT", default=0.5)
 EDGE_REDIS_PROBE_INTERVAL = env.float("EDGE_REDIS_PROBE_INTERVAL", default=0.5)
+# The edge store's Redis: by default the cache's (REDIS_URL). EDGE_REDIS_CLUSTER makes EDGE_REDIS_URL a seed node
+# of a Redis Cluster (the cache and the Celery broker stay on REDIS_URL: Celery's Redis transport has no Cluster).
+EDGE_REDIS_URL = env.str("EDGE_REDIS_URL", default="")
+EDGE_REDIS_CLUSTER = env.bool("EDGE_REDIS_CLUSTER", default=False)
+if EDGE_REDIS_CLUSTER and not EDGE_REDIS_URL:
+    raise ImproperlyConfigured("EDGE_REDIS_CLUSTER=true needs EDGE_REDIS_URL, a seed node of the cluster")
 # `/metrics` (Prometheus): scrapers send `Authorization: Bearer <METRICS_TOKEN>`; without a token only superusers
 # read it. EDGE_METRICS=0 turns the counting off.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

@@ -21,8 +21,9 @@ import weakref
 from collections import OrderedDict
 
 import hiredis
+from redis.exceptions import RedisClusterException, RedisError
 
-__all__ = ["Mirror", "connection_settings"]
+__all__ = ["ClusterMirror", "Mirror", "cluster_primaries", "connection_settings"]
 
 logger = logging.getLogger(__name__)
 # What `hiredis.Reader.gets` returns while a frame is incomplete (it returns False by default, a valid reply).
@@ -80,6 +81,7 @@ class Mirror:
 
     def __init__(self, settings: dict, prefixes: list[str], capacity: int, *, noloop: bool = False):
         self.settings = settings
+        self._timeout = settings["timeout"] if settings else 2.0
         self.prefixes = [prefix.encode() for prefix in prefixes]
         self.capacity = capacity
         self.noloop = noloop
@@ -108,7 +110,10 @@ class Mirror:
     # Connection ------------------------------------------------------------------------------------
 
     def _connect(self) -> None:
-        settings = self.settings
+        self._socket, self._reader = self._open(self.settings)
+
+    def _open(self, settings: dict):
+        """Connect to one Redis, turn tracking on for the prefixes, and return `(socket, reader)`."""
         sock = socket.create_connection((settings["host"], settings["port"]), timeout=settings["timeout"])
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -134,7 +139,10 @@ class Mirror:
         except BaseException:
             sock.close()
             raise
-        self._socket, self._reader = sock, reader
+        return sock, reader
+
+    def _connected(self) -> bool:
+        return self._socket is not None
 
     def _disconnect(self) -> None:
         if self._socket is not None:
@@ -148,16 +156,16 @@ class Mirror:
 
     def _ensure(self) -> bool:
         """Return True when the invalidation connection is up, connecting when it is not."""
-        if self._socket is not None:
+        if self._connected():
             return True
         try:
             self._connect()
-        except (OSError, _Broken, ValueError) as error:
+        except (OSError, _Broken, ValueError, RedisError, RedisClusterException) as error:
             logger.warning("edge.mirror.unavailable", extra={"error": str(error)})
             return False
         return True
 
-    def _drain(self, *, force: bool = False) -> None:
+    def _drain(self, *, force: bool = False, sock=None, reader=None) -> None:
         """
         Apply every invalidation Redis has sent so far (the lock is held).
 
@@ -166,7 +174,8 @@ class Mirror:
         connection in order, so every invalidation it queued before the PING has then been seen. With
         `force`, the PING is sent even when nothing has arrived yet (for everything queued before now).
         """
-        sock = self._socket
+        if sock is None:
+            sock, reader = self._socket, self._reader
         if not force:
             if not self._arrived(sock):  # far cheaper than a recv that raises when nothing came
                 return
@@ -176,25 +185,26 @@ class Mirror:
                 return
             except OSError as error:
                 raise _Broken(str(error)) from error
-            self._apply(data)  # an empty read (Redis closed the connection) raises there
-        sock.settimeout(self.settings["timeout"])
+            self._apply(data, reader)  # an empty read (Redis closed the connection) raises there
+        sock.settimeout(self._timeout)
         try:
             sock.sendall(_PING)
-            while not self._apply(sock.recv(262144)):
+            while not self._apply(sock.recv(262144), reader):
                 pass
         except OSError as error:
             raise _Broken(str(error)) from error
         finally:
-            if self._socket is sock:
+            if self._connected():
                 sock.setblocking(False)
 
-    def _apply(self, data: bytes) -> bool:
+    def _apply(self, data: bytes, reader=None) -> bool:
         """Apply the invalidations in `data`; return True once the reply to a PING has been read."""
         if not data:
             raise _Broken("Redis closed the invalidation connection")
-        self._reader.feed(data)
+        reader = reader or self._reader
+        reader.feed(data)
         answered = False
-        for frame in _frames(self._reader):
+        for frame in _frames(reader):
             if _is_push(frame):
                 if frame and frame[0] == b"invalidate":
                     self._invalidate(frame[1] if len(frame) > 1 else None)
@@ -256,7 +266,7 @@ class Mirror:
     def keep(self, ticket, found: dict) -> None:
         """Store values read from Redis after `begin` (None for a missing key) unless invalidated since."""
         with self._lock:
-            if self._socket is None:
+            if not self._connected():
                 return
             values, pending = self.values, self._pending
             for key, value in found.items():
@@ -289,6 +299,120 @@ class Mirror:
     def close(self) -> None:
         with self._lock:
             self._disconnect()
+
+
+class ClusterMirror(Mirror):
+    """
+    The mirror of a Redis Cluster's keys: one invalidation connection per primary, since each node reports
+    only the writes it executes. Every read drains them all.
+
+    A copy is kept only while the node holding its key (as the cluster client sees it after following any
+    `MOVED` or `ASK`) is one of the connected primaries; a key found on another node (a new primary, a
+    failover) reconnects to the current primaries and drops every copy. A key migrated away from a node is
+    deleted there, which that node reports, so its copy goes too.
+    """
+
+    def __init__(self, primaries, node_of, prefixes: list[str], capacity: int, *, timeout: float = 2.0):
+        # `primaries()`: the connection settings of each primary (with its "name", host:port); `node_of(key)`:
+        # the name of the node holding a key. Both read the cluster client's own view: no round trip.
+        self._primaries = primaries
+        self._node_of = node_of
+        super().__init__(None, prefixes, capacity)
+        self._timeout = timeout
+
+    def _start(self) -> None:
+        super()._start()
+        self._links: dict[str, tuple] = {}  # node name → (socket, reader)
+
+    def _forked(self) -> None:
+        for sock, _reader in self._links.values():
+            sock.close()
+        self._links = {}
+        super()._forked()
+
+    def _connected(self) -> bool:
+        return bool(self._links)
+
+    def _connect(self) -> None:
+        links = {}
+        try:
+            for node in self._primaries():
+                links[node["name"]] = self._open(node)
+        except BaseException:
+            for sock, _reader in links.values():
+                sock.close()
+            raise
+        if not links:
+            raise _Broken("the cluster has no primaries")
+        self._links = links
+
+    def _disconnect(self) -> None:
+        for sock, _reader in self._links.values():
+            try:
+                sock.close()
+            except OSError:
+                pass
+        self._links = {}
+        super()._disconnect()
+
+    def sync(self) -> bool:
+        links = self._links
+        if links and not self._lock.locked():
+            if not self._arrived_on_any(links) and not self._lock.locked():
+                return True
+        with self._lock:
+            if not self._ensure():
+                return False
+            try:
+                for sock, reader in list(self._links.values()):
+                    self._drain(sock=sock, reader=reader)
+            except _Broken as error:
+                logger.warning("edge.mirror.lost", extra={"error": str(error)})
+                self._disconnect()
+                return False
+            return True
+
+    def _arrived_on_any(self, links) -> bool:
+        thread = self._thread
+        if getattr(thread, "links", None) is not links:
+            thread.poller = select.poll()
+            for sock, _reader in links.values():
+                thread.poller.register(sock, select.POLLIN)
+            thread.links = links
+        return bool(thread.poller.poll(0))
+
+    def _arrived(self, sock) -> bool:
+        # Draining one connection: poll just that socket.
+        return bool(select.select([sock], [], [], 0)[0])
+
+    def keep(self, ticket, found: dict) -> None:
+        linked = self._links
+        node_of = self._node_of
+        elsewhere = [key for key in found if node_of(key) not in linked]
+        if elsewhere:
+            # A node this process does not follow holds some of these keys: follow the cluster as it is now.
+            with self._lock:
+                self._disconnect()
+            return
+        super().keep(ticket, found)
+
+
+def cluster_primaries(cluster) -> list[dict]:
+    """Return the connection settings of a `RedisCluster` client's primaries, as its topology cache has them."""
+    nodes = []
+    for node in cluster.get_primaries():
+        kwargs = node.redis_connection.connection_pool.connection_kwargs if node.redis_connection else {}
+        nodes.append(
+            {
+                "name": node.name,
+                "host": node.host,
+                "port": int(node.port),
+                "username": kwargs.get("username"),
+                "password": kwargs.get("password"),
+                "timeout": kwargs.get("socket_connect_timeout") or 2.0,
+            }
+        )
+    return nodes
 
 
 _PING = _command("PING")

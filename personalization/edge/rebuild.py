@@ -23,6 +23,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
+from redis.cluster import RedisCluster
 
 from django.db import connection, transaction
 
@@ -30,7 +31,7 @@ from personalization.audiences.models import Audience, AudienceMembership
 from personalization.datastreams.models import Datastream
 from personalization.edge import invalidation
 from personalization.edge.lookup import FACTS_TTL
-from personalization.edge.mirror import Mirror, _command, _frames, _is_push, connection_settings
+from personalization.edge.mirror import Mirror, _command, _frames, _is_push, cluster_primaries, connection_settings
 from personalization.edge.store import audience_tag, encode_facts, identity_key, key_of, store
 from personalization.profiles.models import Identity, Profile
 
@@ -101,7 +102,7 @@ def _rebuild_on_redis(redis, sandbox, generation: str, chunk_size: int, progress
     Write each chunk on a thread of its own while the next one is read, so PostgreSQL and Redis work at the same
     time (both calls wait on a socket, without the GIL); one chunk at most is in flight.
     """
-    watch = _Watch(redis)
+    watch = watch_for(redis)
     written = 0
 
     def settle(in_flight) -> None:
@@ -189,12 +190,22 @@ def _write(watch: "_Watch", batch) -> int:
         )
     if not commands:
         return 0
-    watch.send(commands)
-    late = [key for key in keys if key in touched]
+    moved = watch.send_for(keys, commands)
+    late = [key for key in keys if key in touched or key in moved]
     if late:  # written or dropped by someone else while the batch was in flight: theirs is newer than the snapshot
-        watch.send([_command("DEL", key) for key in late])
+        watch.drop(late)
     store.forget_local_copies(keys)
     return len(keys) - len(late)
+
+
+def watch_for(redis) -> "_Watch | _ClusterWatch":
+    """Return the rebuild's watching, writing connection(s): one to a Redis, one per primary of a cluster."""
+    if isinstance(redis, RedisCluster):
+        return _ClusterWatch(redis)
+    settings = connection_settings(redis)
+    if settings is None:
+        raise RuntimeError("edge_rebuild needs a plain TCP connection to Redis to watch for changes")
+    return _Watch(settings, db=int(redis.connection_pool.connection_kwargs.get("db") or 0))
 
 
 class _Watch(Mirror):
@@ -203,12 +214,9 @@ class _Watch(Mirror):
     clients write or drop (`NOLOOP`: not the ones it writes itself), collected in `touched`.
     """
 
-    def __init__(self, redis):
-        settings = connection_settings(redis)
-        if settings is None:
-            raise RuntimeError("edge_rebuild needs a plain TCP connection to Redis to watch for changes")
-        self.touched: set[str] = set()
-        self.db = int(redis.connection_pool.connection_kwargs.get("db") or 0)
+    def __init__(self, settings: dict, *, db: int = 0, touched: set | None = None):
+        self.touched: set[str] = touched if touched is not None else set()
+        self.db = db
         super().__init__(settings, [store._full_key("pf:")], capacity=0, noloop=True)
         if not self._ensure():
             raise RuntimeError("edge_rebuild could not open its invalidation connection to Redis")
@@ -223,11 +231,13 @@ class _Watch(Mirror):
             raise RuntimeError("the edge store was flushed during edge_rebuild; run it again")
         self.touched.update(raw.decode() for raw in keys)
 
-    def send(self, commands: list[bytes]) -> None:
+    def send(self, commands: list[bytes]) -> set[int]:
         """
         Send packed commands and a PING, and read up to the PING's reply: every report Redis queued before
-        then (for commands of other clients it ran before these) is in `touched` when this returns.
+        then (for commands of other clients it ran before these) is in `touched` when this returns. Return the
+        positions of commands a cluster node redirected (`MOVED` / `ASK`: the slot is moving); other errors raise.
         """
+        redirected = set()
         with self._lock:
             sock = self._socket
             sock.settimeout(max(5.0, self.settings["timeout"]))
@@ -244,11 +254,64 @@ class _Watch(Mirror):
                             if frame and frame[0] == b"invalidate":
                                 self._invalidate(frame[1] if len(frame) > 1 else None)
                         elif isinstance(frame, Exception):
-                            raise frame
+                            if not str(frame).startswith(("MOVED ", "ASK ")):
+                                raise frame
+                            redirected.add(replies)
+                            replies += 1
                         else:
                             replies += 1
             finally:
                 sock.setblocking(False)
+        return redirected
+
+    def send_for(self, keys: list[str], commands: list[bytes]) -> set[str]:
+        """Send `commands` (one per key of `keys`); return the keys whose command was redirected."""
+        return {keys[position] for position in self.send(commands)}
+
+    def drop(self, keys: list[str]) -> None:
+        self.send([_command("DEL", key) for key in keys])
+
+
+class _ClusterWatch:
+    """
+    The rebuild's connections to a Redis Cluster: a `_Watch` per primary, sharing one `touched`; each entry is
+    written through the connection of the node holding its slot, so `NOLOOP` still hides the rebuild's own writes.
+    An entry whose slot is moving (the node answers `MOVED` or `ASK`) is left out and deleted through the cluster
+    client, which follows the redirect: the lookups fill it.
+    """
+
+    def __init__(self, cluster):
+        self.cluster = cluster
+        self.touched: set[str] = set()
+        self.watches: dict[str, _Watch] = {}
+        try:
+            for node in cluster_primaries(cluster):
+                self.watches[node["name"]] = _Watch(node, touched=self.touched)
+        except BaseException:
+            self.close()
+            raise
+
+    def send_for(self, keys: list[str], commands: list[bytes]) -> set[str]:
+        by_node = defaultdict(lambda: ([], []))
+        for key, command in zip(keys, commands, strict=True):
+            node_keys, node_commands = by_node[self.cluster.get_node_from_key(key).name]
+            node_keys.append(key)
+            node_commands.append(command)
+        redirected = set()
+        for name, (node_keys, node_commands) in by_node.items():
+            watch = self.watches.get(name)
+            if watch is None:  # a primary that joined after the rebuild started
+                redirected.update(node_keys)
+                continue
+            redirected |= watch.send_for(node_keys, node_commands)
+        return redirected
+
+    def drop(self, keys: list[str]) -> None:
+        self.cluster.delete(*keys)
+
+    def close(self) -> None:
+        for watch in self.watches.values():
+            watch.close()
 
 
 # Any other store (local memory, or a database other than PostgreSQL) ------------------------------

@@ -40,7 +40,8 @@ import threading
 import uuid
 
 import redis
-from redis.exceptions import RedisError
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
 from django.conf import settings
 from django.core.cache import caches
@@ -49,7 +50,7 @@ from django.core.signals import setting_changed
 from personalization.audiences.models import Audience
 from personalization.edge import metrics
 from personalization.edge.breaker import Breaker
-from personalization.edge.mirror import Mirror, connection_settings
+from personalization.edge.mirror import ClusterMirror, Mirror, cluster_primaries, connection_settings
 from personalization.edge.models import ConfigVersion
 from personalization.edge.ratelimit import RateCounter
 from personalization.edge.records import TokenInfo
@@ -287,10 +288,13 @@ class EdgeStore:
         """Return the edge store's own Redis client (short timeouts, no retries), or None off Redis."""
         redis = self._redis
         if redis is _UNSET:
-            client = getattr(self.cache, "client", None)
             redis = None
-            if client is not None and hasattr(client, "get_client"):
-                redis = _edge_client(client.get_client(write=True))
+            if settings.EDGE_REDIS_URL:
+                redis = _edge_client_from_url(settings.EDGE_REDIS_URL, cluster=settings.EDGE_REDIS_CLUSTER)
+            else:
+                client = getattr(self.cache, "client", None)
+                if client is not None and hasattr(client, "get_client"):
+                    redis = _edge_client(client.get_client(write=True))
             # The cache's key function is fixed per process: compute its prefix once, not on every key.
             self._prefix = self.cache.make_key("")
             self._edge_key_prefix = self._prefix + _PREFIX
@@ -305,11 +309,32 @@ class EdgeStore:
 
     def _new_mirror(self, redis) -> Mirror | None:
         capacity = settings.EDGE_LOCAL_CACHE_SIZE
+        prefixes = [self._edge_key_prefix + kind + ":" for kind in _MIRRORED]
+        if isinstance(redis, (RedisCluster, _UnreachableCluster)):
+            if not capacity:
+                return None
+            return ClusterMirror(
+                lambda: cluster_primaries(self._cluster()),
+                lambda key: self._cluster().get_node_from_key(key).name,
+                prefixes,
+                capacity,
+                timeout=settings.EDGE_REDIS_CONNECT_TIMEOUT or 2.0,
+            )
         connection = connection_settings(redis)
         if not capacity or connection is None:
             return None
-        prefixes = [self._edge_key_prefix + kind + ":" for kind in _MIRRORED]
         return Mirror(connection, prefixes, capacity)
+
+    def _cluster(self):
+        """Return the cluster client, connecting it first if the cluster was unreachable until now."""
+        redis = self._redis
+        if isinstance(redis, _UnreachableCluster):
+            redis = self._redis = redis.connect()
+        return redis
+
+    @property
+    def on_cluster(self) -> bool:
+        return isinstance(self._raw_redis(), (RedisCluster, _UnreachableCluster))
 
     def _full_key(self, key: str) -> str:
         return self._edge_key_prefix + key
@@ -317,7 +342,12 @@ class EdgeStore:
     # Availability ----------------------------------------------------------------------------------
 
     def _probe(self) -> None:
-        self._raw_redis().ping()
+        redis = self._raw_redis()
+        if isinstance(redis, (RedisCluster, _UnreachableCluster)):
+            redis = self._cluster()
+            redis.ping(target_nodes=RedisCluster.PRIMARIES)
+        else:
+            redis.ping()
 
     def available(self) -> bool:
         """
@@ -483,7 +513,9 @@ class EdgeStore:
     def _read_into_mirror(self, redis, mirror: Mirror, keys: list[tuple[str, str]]) -> dict:
         """Read `(kind, full key)` pairs with one MGET, keep them in the mirror, return `{full key: value or None}`."""
         ticket = mirror.begin([full for _kind, full in keys])
-        raw_values = redis.mget([full for _kind, full in keys])
+        names = [full for _kind, full in keys]
+        # On a cluster the keys of one lookup live in different slots: one MGET per node, sent together.
+        raw_values = redis.mget_nonatomic(names) if isinstance(redis, RedisCluster) else redis.mget(names)
         found = {
             full: _decode(kind, raw) if raw is not None else None
             for (kind, full), raw in zip(keys, raw_values, strict=True)
@@ -754,7 +786,7 @@ class _MirrorLost(Exception):
     """The mirror's invalidation connection is down: its copies, and Redis, cannot be trusted right now."""
 
 
-_FAILURES = (RedisError, OSError, _MirrorLost)
+_FAILURES = (RedisError, RedisClusterException, OSError, _MirrorLost)
 _UNSET = object()
 _ABSENT = object()
 # `fetch` could not read the facts (the datastream's sandbox was not known yet): read them once it is.
@@ -778,6 +810,39 @@ def _edge_client(cache_client):
     return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
 
 
+def _edge_client_from_url(url: str, *, cluster: bool):
+    """
+    Return a client for the edge store's own Redis (EDGE_REDIS_URL), with the edge timeouts and no retries: a
+    `RedisCluster` seeded by the URL with EDGE_REDIS_CLUSTER (it follows MOVED and ASK itself), else a `Redis`.
+    """
+    options = {
+        "socket_connect_timeout": settings.EDGE_REDIS_CONNECT_TIMEOUT,
+        "socket_timeout": settings.EDGE_REDIS_TIMEOUT,
+        "retry": redis.retry.Retry(redis.backoff.NoBackoff(), 0),
+    }
+    if not cluster:
+        return redis.Redis.from_url(url, **options)
+    unreachable = _UnreachableCluster(url, options)
+    try:
+        return unreachable.connect()
+    except _FAILURES:  # a worker starts while the cluster is down: it serves from PostgreSQL until it is back
+        return unreachable
+
+
+class _UnreachableCluster:
+    """Stands for a cluster client that could not connect yet: every command fails as Redis being down does."""
+
+    def __init__(self, url: str, options: dict):
+        self.url = url
+        self.options = options
+
+    def connect(self) -> RedisCluster:
+        return RedisCluster.from_url(self.url, **self.options)
+
+    def __getattr__(self, name):
+        raise redis.exceptions.ConnectionError("the edge store's Redis Cluster is unreachable")
+
+
 def _decode(kind: str, raw):
     if kind == "pf":
         return decode_facts(raw)
@@ -799,8 +864,23 @@ return count
 store = EdgeStore()
 
 
+_STORE_SETTINGS = (
+    "CACHES",
+    "EDGE_LOCAL_CACHE_SIZE",
+    "EDGE_REDIS_PROBE_INTERVAL",
+    "EDGE_REDIS_URL",
+    "EDGE_REDIS_CLUSTER",
+)
+
+
 def _reset_on_cache_settings_change(*, setting, **kwargs):
-    if setting in ("CACHES", "EDGE_LOCAL_CACHE_SIZE", "EDGE_REDIS_PROBE_INTERVAL"):
+    if setting in (
+        "CACHES",
+        "EDGE_LOCAL_CACHE_SIZE",
+        "EDGE_REDIS_PROBE_INTERVAL",
+        "EDGE_REDIS_URL",
+        "EDGE_REDIS_CLUSTER",
+    ):
         store.reset()
 
 

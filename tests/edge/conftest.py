@@ -129,7 +129,21 @@ def scenario(db, client, grant, django_capture_on_commit_callbacks):
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 
 
-def _edge_store_on_redis(settings, mirror_size: int):
+@pytest.fixture(scope="session")
+def redis_cluster_nodes():
+    """A real three-primary Redis Cluster on loopback ports, for the test session (one per xdist worker)."""
+    import shutil
+
+    from tests.utils.redis_cluster import RedisClusterProcesses
+
+    if not (shutil.which("redis-server") and shutil.which("redis-cli")):
+        missing_service("redis-server and redis-cli are needed to start a Redis Cluster")
+    nodes = RedisClusterProcesses(3).start()
+    yield nodes
+    nodes.stop()
+
+
+def _edge_store_on_redis(settings, mirror_size: int, cluster=None):
     import redis
 
     try:
@@ -137,6 +151,9 @@ def _edge_store_on_redis(settings, mirror_size: int):
     except redis.exceptions.ConnectionError:
         missing_service("Redis is not reachable at %s" % REDIS_URL)
     settings.EDGE_LOCAL_CACHE_SIZE = mirror_size
+    if cluster is not None:  # the production layout: the cache on REDIS_URL, the edge store on the cluster
+        settings.EDGE_REDIS_URL = cluster.url
+        settings.EDGE_REDIS_CLUSTER = True
     settings.CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
@@ -149,10 +166,14 @@ def _edge_store_on_redis(settings, mirror_size: int):
     return store
 
 
-@pytest.fixture(params=["mirrored", "not mirrored"])
+@pytest.fixture(params=["mirrored", "not mirrored", "cluster, mirrored", "cluster, not mirrored"])
 def redis_store(request, settings):
-    """The edge store on a real Redis, with and without the per-process mirror, under a key prefix of its own."""
-    store = _edge_store_on_redis(settings, 1000 if request.param == "mirrored" else 0)
+    """
+    The edge store on a real Redis, with and without the per-process mirror, under a key prefix of its own; and
+    the same on a three-primary Redis Cluster, where every test must give the single Redis's answers.
+    """
+    cluster = request.getfixturevalue("redis_cluster_nodes") if request.param.startswith("cluster") else None
+    store = _edge_store_on_redis(settings, 0 if request.param.endswith("not mirrored") else 1000, cluster)
     yield store
     store.clear()
     store.reset()

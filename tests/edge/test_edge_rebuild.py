@@ -73,7 +73,7 @@ def test_a_profile_changed_while_the_rebuild_runs_keeps_its_new_answer(
     # given: the rebuild has read its chunk (the visitor still a gold member) but not yet written it
     scenario.lookup()
     generation = redis_store.generation(scenario.sandbox.pk)
-    watch = rebuild._Watch(redis_store._raw_redis())
+    watch = rebuild.watch_for(redis_store._raw_redis())
     try:
         (chunk,) = list(rebuild._facts_in_chunks(str(scenario.sandbox.pk), generation, 100))
         # when: the membership ends meanwhile (its invalidation drops the entry), then the chunk is written
