@@ -59,9 +59,25 @@ class RedisClusterProcesses:
         node_dir.mkdir(exist_ok=True)
         self.processes[port] = subprocess.Popen(
             [
-                "redis-server", "--bind", "127.0.0.1", "--port", str(port), "--cluster-enabled", "yes",
-                "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000", "--save", "",
-                "--appendonly", "no", "--dir", str(node_dir), "--loglevel", "warning",
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                "1000",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(node_dir),
+                "--loglevel",
+                "warning",
             ],  # fmt: skip
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
