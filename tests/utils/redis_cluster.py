@@ -41,9 +41,13 @@ class RedisClusterProcesses:
         for port in self.ports:
             self._start_node(port)
         self.cli(
-            "--cluster", "create", *["127.0.0.1:%d" % port for port in self.ports], "--cluster-replicas", "0",
+            "--cluster",
+            "create",
+            *["127.0.0.1:%d" % port for port in self.ports],
+            "--cluster-replicas",
+            "0",
             "--cluster-yes",
-        )  # fmt: skip
+        )
         self.wait_until_ok()
         return self
 
@@ -78,7 +82,10 @@ class RedisClusterProcesses:
                 str(node_dir),
                 "--loglevel",
                 "warning",
-            ],  # fmt: skip
+                # a primary whose slots all move away stays a primary (Redis would make it the receiver's replica)
+                "--cluster-allow-replica-migration",
+                "no",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -123,9 +130,17 @@ class RedisClusterProcesses:
     def reshard(self, source: int, target: int, slots: int) -> None:
         """Move `slots` hash slots (and their keys) from one node to another with `redis-cli --cluster reshard`."""
         self.cli(
-            "--cluster", "reshard", "127.0.0.1:%d" % source, "--cluster-from", self.node_id(source),
-            "--cluster-to", self.node_id(target), "--cluster-slots", str(slots), "--cluster-yes",
-        )  # fmt: skip
+            "--cluster",
+            "reshard",
+            "127.0.0.1:%d" % source,
+            "--cluster-from",
+            self.node_id(source),
+            "--cluster-to",
+            self.node_id(target),
+            "--cluster-slots",
+            str(slots),
+            "--cluster-yes",
+        )
         self.wait_until_ok()
 
     def keys_per_node(self) -> dict[int, int]:
