@@ -874,13 +874,7 @@ _STORE_SETTINGS = (
 
 
 def _reset_on_cache_settings_change(*, setting, **kwargs):
-    if setting in (
-        "CACHES",
-        "EDGE_LOCAL_CACHE_SIZE",
-        "EDGE_REDIS_PROBE_INTERVAL",
-        "EDGE_REDIS_URL",
-        "EDGE_REDIS_CLUSTER",
-    ):
+    if setting in _STORE_SETTINGS:
         store.reset()
 
 

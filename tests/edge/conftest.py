@@ -143,7 +143,7 @@ def redis_cluster_nodes():
     nodes.stop()
 
 
-def _edge_store_on_redis(settings, mirror_size: int, cluster=None):
+def edge_store_on_redis(settings, mirror_size: int, cluster=None):
     import redis
 
     try:
@@ -173,7 +173,7 @@ def redis_store(request, settings):
     the same on a three-primary Redis Cluster, where every test must give the single Redis's answers.
     """
     cluster = request.getfixturevalue("redis_cluster_nodes") if request.param.startswith("cluster") else None
-    store = _edge_store_on_redis(settings, 0 if request.param.endswith("not mirrored") else 1000, cluster)
+    store = edge_store_on_redis(settings, 0 if request.param.endswith("not mirrored") else 1000, cluster)
     yield store
     store.clear()
     store.reset()
@@ -182,7 +182,7 @@ def redis_store(request, settings):
 @pytest.fixture
 def mirrored_store(settings):
     """The edge store on a real Redis with the per-process mirror on."""
-    store = _edge_store_on_redis(settings, 1000)
+    store = edge_store_on_redis(settings, 1000)
     yield store
     store.clear()
     store.reset()
@@ -227,7 +227,7 @@ def cut_redis(request, settings):
     real = urlsplit(REDIS_URL)
     proxy = TcpProxy(real.hostname or "127.0.0.1", real.port or 6379)
     settings.EDGE_REDIS_PROBE_INTERVAL = 0.02
-    store = _edge_store_on_redis(settings, 1000 if request.param == "mirrored" else 0)
+    store = edge_store_on_redis(settings, 1000 if request.param == "mirrored" else 0)
     settings.CACHES = {
         "default": {**settings.CACHES["default"], "LOCATION": "redis://%s%s" % (proxy.url_host, real.path or "/0")}
     }

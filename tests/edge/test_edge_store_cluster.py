@@ -9,6 +9,7 @@ credential, the rebuild) run on the cluster too: `redis_store` in conftest.py ha
 
 import json
 import threading
+import time
 
 import pytest
 
@@ -17,18 +18,18 @@ from django.utils import timezone
 from accounts import constants as perms
 from personalization.audiences.models import AudienceMembership
 from personalization.edge.store import identity_key, key_of
+from tests.edge.conftest import edge_store_on_redis
 from tests.factories import ActivationFactory, AudienceFactory, IdentityFactory, ProfileFactory
+from tests.utils.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services]
 
 
 @pytest.fixture(params=["mirrored", "not mirrored"])
 def cluster_store(request, settings, redis_cluster_nodes):
-    from tests.edge.conftest import _edge_store_on_redis
-
     settings.EDGE_REDIS_PROBE_INTERVAL = 0.02
     settings.EDGE_RATE_LIMIT = 0  # the tests look up in a tight loop while slots move
-    store = _edge_store_on_redis(settings, 1000 if request.param == "mirrored" else 0, redis_cluster_nodes)
+    store = edge_store_on_redis(settings, 1000 if request.param == "mirrored" else 0, redis_cluster_nodes)
     yield store
     redis_cluster_nodes.wait_until_ok()
     store.clear()
@@ -56,14 +57,12 @@ def the_lookups(scenario, headers) -> list[dict]:
 
 
 def test_every_lookup_answers_on_the_cluster_exactly_as_on_one_redis(settings, scenario, redis_cluster_nodes):
-    from tests.edge.conftest import _edge_store_on_redis
-
     headers = scenario.auth_headers()
-    single = _edge_store_on_redis(settings, 1000)
+    single = edge_store_on_redis(settings, 1000)
     on_one_redis = the_lookups(scenario, headers)
     single.clear()
 
-    cluster = _edge_store_on_redis(settings, 1000, redis_cluster_nodes)
+    cluster = edge_store_on_redis(settings, 1000, redis_cluster_nodes)
     try:
         on_the_cluster = the_lookups(scenario, headers)
     finally:
@@ -218,3 +217,31 @@ def test_a_killed_node_changes_no_answer_and_nothing_stale_is_served_when_it_ret
             break
     assert cluster_store.breaker.closed, "the store serves from the cluster again"
     assert segment_ids(scenario) == set()
+
+
+@pytest.mark.parametrize("mirror_size", [1000, 0], ids=["mirrored", "not mirrored"])
+def test_a_worker_started_while_the_cluster_is_unreachable_serves_and_joins_the_cluster_once_it_answers(
+    settings, scenario, redis_cluster_nodes, mirror_size
+):
+    seed = TcpProxy("127.0.0.1", redis_cluster_nodes.ports[0])
+    seed.cut()
+    settings.EDGE_REDIS_PROBE_INTERVAL = 0.02
+    store = edge_store_on_redis(settings, mirror_size, redis_cluster_nodes)
+    settings.EDGE_REDIS_URL = "redis://%s/0" % seed.url_host  # the worker knows the cluster by this node only
+    try:
+        assert segment_ids(scenario) == {str(scenario.gold.pk)}  # answered from PostgreSQL
+        assert not store.breaker.closed
+
+        seed.restore()
+        deadline = time.monotonic() + 10
+        while not store.breaker.closed and time.monotonic() < deadline:
+            assert segment_ids(scenario) == {str(scenario.gold.pk)}
+            time.sleep(0.02)
+
+        assert store.breaker.closed, "the worker joined the cluster"
+        assert segment_ids(scenario) == {str(scenario.gold.pk)}
+        assert store.holds_config(scenario.datastream.pk)  # filled into the cluster, not only answered
+    finally:
+        seed.close()
+        store.clear()
+        store.reset()
