@@ -108,7 +108,10 @@ def insert_ecid_identities(cursor, *, sandbox_id, namespace_id, profiles: int, p
 
 
 def delete_sandbox_profiles(cursor, sandbox_id) -> None:
-    """Delete a sandbox's memberships, evaluations, identities and profiles in SQL (the ORM would load them)."""
+    """
+    Delete a sandbox's memberships, evaluations, streamed changes, identities and profiles in SQL (the ORM would
+    load them).
+    """
     cursor.execute(
         "DELETE FROM audiences_audiencemembership WHERE audience_id IN "
         "(SELECT id FROM audiences_audience WHERE sandbox_id = %s)",
@@ -119,5 +122,6 @@ def delete_sandbox_profiles(cursor, sandbox_id) -> None:
         "(SELECT id FROM audiences_audience WHERE sandbox_id = %s)",
         [sandbox_id],
     )
+    cursor.execute("DELETE FROM audiences_streamedchange WHERE sandbox_id = %s", [sandbox_id])
     cursor.execute("DELETE FROM profiles_identity WHERE sandbox_id = %s", [sandbox_id])
     cursor.execute("DELETE FROM profiles_profile WHERE sandbox_id = %s", [sandbox_id])

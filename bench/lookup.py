@@ -15,7 +15,9 @@ a ratio to the baseline measured in the same run, and the CPU each request cost 
 `edge_rebuild` takes to fill it and its CPU per profile, Redis's memory per profile, the workers' memory, SQL
 queries per lookup. Last, under full load, one-second slices for 10 s before and 20 s after an ordinary
 activation change, and the same with Redis cut off (the workers reach it through a loopback proxy), as ratios
-to the warm rate.
+to the warm rate. With `--redis-cluster 3`, the cold, warm and random-visitor rows run again with the edge store on
+a Redis Cluster of three primaries the bench starts (EDGE_REDIS_URL, EDGE_REDIS_CLUSTER), beside the one-Redis
+rows of the same run, with `edge_rebuild`'s rate into the cluster and the keys and memory of each shard.
 
 Needs PostgreSQL (DATABASE_URL, default below), `wrk` and `redis-server` (Debian packages): the bench runs a
 Redis of its own, so the memory figures are the store's alone (`--shared-redis` uses REDIS_URL's instead).
@@ -194,7 +196,10 @@ def seed(profiles: int, audiences: int, destinations: int) -> dict:
             with connection.cursor() as cursor:
                 if not Profile.objects.exclude(sandbox=sandbox).exists():
                     # Only this bench's rows are there: emptying the tables beats deleting millions of rows.
-                    cursor.execute("TRUNCATE profiles_profile, profiles_identity, audiences_audiencemembership")
+                    cursor.execute(
+                        "TRUNCATE profiles_profile, profiles_identity, audiences_audiencemembership, "
+                        "audiences_streamedchange"
+                    )
                 else:
                     delete_sandbox_profiles(cursor, sandbox.pk)
             Audience.objects.filter(sandbox=sandbox).delete()
@@ -432,6 +437,8 @@ def start_gunicorn(port: int, workers: int, threads: int, worker_class: str, env
 
 
 def stop(process) -> None:
+    if process.poll() is not None:
+        return  # stopped already
     os.killpg(process.pid, signal.SIGTERM)
     try:
         process.wait(timeout=10)
@@ -492,11 +499,11 @@ def _server_pids(server) -> list[int]:
     return [server.pid, *map(int, children)]
 
 
-def _redis_pid() -> int | None:
+def _redis_pid(url: str | None = None) -> int | None:
     import redis
 
     try:
-        return int(redis.Redis.from_url(os.environ["REDIS_URL"]).info("server")["process_id"])
+        return int(redis.Redis.from_url(url or os.environ["REDIS_URL"]).info("server")["process_id"])
     except Exception:  # noqa: BLE001 - a remote Redis simply has no local CPU figure
         return None
 
@@ -617,17 +624,25 @@ def run_wrk_sliced(url: str, script: str, duration: int, connections: int, threa
 _SLICE = re.compile(r"^slice (\d+) (\d+) (\d+)$", re.MULTILINE)
 
 
-def redis_memory(pattern: str, samples: int = 2000) -> dict:
-    """Return Redis's used memory and the mean `MEMORY USAGE` of up to `samples` keys matching `pattern`."""
+def redis_memory(url: str, pattern: str, samples: int = 2000) -> dict:
+    """
+    Return a Redis node's used memory, its number of keys and the mean `MEMORY USAGE` of up to `samples` keys
+    matching `pattern`.
+    """
     import redis
 
-    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    client = redis.Redis.from_url(url)
     sizes = []
-    for key in client.scan_iter(match=pattern, count=1000):
-        sizes.append(client.memory_usage(key, samples=0) or 0)
-        if len(sizes) >= samples:
-            break
-    return {"used": int(client.info("memory")["used_memory"]), "sampled": sum(sizes) / max(1, len(sizes))}
+    if samples:
+        for key in client.scan_iter(match=pattern, count=1000):
+            sizes.append(client.memory_usage(key, samples=0) or 0)
+            if len(sizes) >= samples:
+                break
+    return {
+        "used": int(client.info("memory")["used_memory"]),
+        "keys": int(client.dbsize()),
+        "sampled": sum(sizes) / max(1, len(sizes)),
+    }
 
 
 def mirror_stats(server) -> dict:
@@ -732,6 +747,13 @@ def main():
         action="store_true",
         help="use REDIS_URL's Redis instead of a redis-server of the bench's own (whose memory is the store's alone)",
     )
+    parser.add_argument(
+        "--redis-cluster",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run the store's rows on a Redis Cluster of N primaries (e.g. 3) the bench starts",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
@@ -773,6 +795,7 @@ def run(args) -> None:
         _wait_until_idle(server, args.workers)  # workers copy the store into memory before they serve
         app_pids = _server_pids(server)
         redis_pid = _redis_pid()
+        redis_pids = [redis_pid] if redis_pid else []  # the Redis processes whose CPU the rows count
 
         def measure(url, script, before=None, pids=None) -> dict:
             """
@@ -782,12 +805,12 @@ def run(args) -> None:
             if before is not None:
                 before()
             pids = pids or app_pids
-            before_app, before_redis = _cpu_seconds(pids), _cpu_seconds([redis_pid] if redis_pid else [])
+            before_app, before_redis = _cpu_seconds(pids), _cpu_seconds(redis_pids)
             stats = mirror_stats(server)
             result = run_wrk(url, script, args.duration, args.connections, args.wrk_threads)
             requests = max(1.0, result["rps"] * args.duration)
             result["app_us"] = (_cpu_seconds(pids) - before_app) / requests * 1e6
-            result["redis_us"] = (_cpu_seconds([redis_pid] if redis_pid else []) - before_redis) / requests * 1e6
+            result["redis_us"] = (_cpu_seconds(redis_pids) - before_redis) / requests * 1e6
             after = mirror_stats(server)
             looked_up = (after["hits"] - stats["hits"]) + (after["misses"] - stats["misses"])
             result["hit_rate"] = (after["hits"] - stats["hits"]) / looked_up if looked_up else None
@@ -867,6 +890,55 @@ def run(args) -> None:
             )
         if not args.skip_change:
             figures["change"] = change_row(base + path, lookup_script(path, args.profiles, {}, 8), datastream, args)
+        if args.redis_cluster:
+            from personalization.edge.store import store
+            from tests.utils.redis_cluster import RedisClusterProcesses
+
+            stop(server)
+            cluster = RedisClusterProcesses(args.redis_cluster).start()
+            on_cluster = {"EDGE_REDIS_URL": cluster.url, "EDGE_REDIS_CLUSTER": "true"}
+            try:
+                use_edge_redis(cluster.url, cluster=True)
+                redis_pids[:] = [process.pid for process in cluster.processes.values()]
+                prefix = "%d shards: " % args.redis_cluster
+                server = start_gunicorn(port, args.workers, args.threads, args.worker_class, env=on_cluster)
+                _wait_until_idle(server, args.workers)
+                app_pids = _server_pids(server)
+                if not args.skip_cold:
+                    cold = (base + path, lookup_script(path, args.profiles, {}, 1), store.clear)
+                    run_rows({prefix + "lookup, cold store, unauthenticated": cold})
+                stop(server)
+                figures["cluster"] = fill_store(seeded["sandbox"], args.profiles, nodes=cluster.node_urls)
+                server = start_gunicorn(port, args.workers, args.threads, args.worker_class, env=on_cluster)
+                _wait_until_idle(server, args.workers)
+                app_pids = _server_pids(server)
+                figures["cluster"]["mirrored_at_start"] = mirror_stats(server)["size"]
+                run_wrk(base + "/ee/health", None, 2, args.connections, args.wrk_threads)  # let workers settle
+                run_rows(
+                    {
+                        prefix + "baseline (constant JSON)": (base + "/ee/health", None),
+                        prefix + "lookup, warm, unauthenticated": (
+                            base + path,
+                            lookup_script(path, args.profiles, {}, 2),
+                        ),
+                        prefix + "lookup, warm, authenticated": (
+                            base + path,
+                            lookup_script(path, args.profiles, headers, 3),
+                        ),
+                        prefix + "lookup, random visitors": (
+                            base + path,
+                            random_visitors_script(path, args.profiles, {}, 6),
+                        ),
+                        prefix + "lookup, random, authenticated": (
+                            base + path,
+                            random_visitors_script(path, args.profiles, headers, 7),
+                        ),
+                    }
+                )
+            finally:
+                use_edge_redis("", cluster=False)
+                stop(server)
+                cluster.stop()
     finally:
         stop(server)
         if metrics_off is not None:
@@ -881,23 +953,25 @@ def _count(profiles: int) -> str:
     return "%dM" % (profiles // 1_000_000) if profiles % 1_000_000 == 0 else "{:,}".format(profiles)
 
 
-def fill_store(sandbox, profiles: int, progress: bool = False) -> dict:
+def fill_store(sandbox, profiles: int, progress: bool = False, nodes: list[str] | None = None) -> dict:
     """
     Empty the store and fill it with `edge_rebuild`; return its rate, the CPU each process spent per profile
-    (this one, its PostgreSQL backend, Redis: the figures other load on the machine moves least) and Redis's
-    memory per profile.
+    (this one, its PostgreSQL backend, Redis: the figures other load on the machine moves least), Redis's
+    memory per profile, and each node's keys and memory growth (`nodes`: the cluster's node URLs; default
+    REDIS_URL's one Redis).
     """
     from django.db import connection
 
     from personalization.edge.rebuild import edge_rebuild
     from personalization.edge.store import store
 
+    nodes = nodes or [os.environ["REDIS_URL"]]
     store.clear()
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         backend = cursor.fetchone()[0]
-    redis_pids = [pid for pid in [_redis_pid()] if pid]
-    before = redis_memory(store._full_key("pf:*"), samples=0)
+    redis_pids = [pid for pid in map(_redis_pid, nodes) if pid]
+    before = [redis_memory(url, store._full_key("pf:*"), samples=0) for url in nodes]
     cpu = (time.process_time(), _cpu_seconds([backend]), _cpu_seconds(redis_pids))
     started = time.perf_counter()
     step = [1_000_000]
@@ -914,14 +988,17 @@ def fill_store(sandbox, profiles: int, progress: bool = False) -> dict:
         (_cpu_seconds([backend]) - cpu[1]),
         (_cpu_seconds(redis_pids) - cpu[2]),
     ]
-    after = redis_memory(store._full_key("pf:*"))
+    after = [redis_memory(url, store._full_key("pf:*"), samples=2000 // len(nodes)) for url in nodes]
     answers = max(1, rebuilt["answers"])
+    growth = [node_after["used"] - node_before["used"] for node_before, node_after in zip(before, after, strict=True)]
     return {
         "rebuilt": rebuilt["answers"],
         "rebuild_seconds": seconds,
         "rebuild_cpu_us": [value / answers * 1e6 for value in spent],
-        "redis_bytes_per_profile": (after["used"] - before["used"]) / max(1, profiles),
-        "redis_sampled_bytes": after["sampled"],
+        "redis_bytes_per_profile": sum(growth) / max(1, profiles),
+        "redis_sampled_bytes": sum(node["sampled"] for node in after) / len(after),
+        "shard_keys": [node["keys"] for node in after],
+        "shard_bytes": growth,
     }
 
 
@@ -945,6 +1022,17 @@ def start_redis():
             time.sleep(0.1)
     process.kill()
     raise SystemExit("redis-server did not start")
+
+
+def use_edge_redis(url: str, *, cluster: bool) -> None:
+    """Point this process's edge store at `url` (a cluster's seed node with `cluster`; "" for the cache's Redis)."""
+    from django.conf import settings
+
+    from personalization.edge.store import store
+
+    settings.EDGE_REDIS_URL = url
+    settings.EDGE_REDIS_CLUSTER = cluster
+    store.reset()
 
 
 def change_row(url: str, script: str, datastream, args) -> dict:
@@ -1000,6 +1088,90 @@ def print_fill(figures: dict, profiles: int) -> None:
     )
 
 
+# (row on one Redis, the same row on the cluster, without the "N shards: " prefix)
+CLUSTER_PAIRS = (
+    ("lookup, cold store, unauthenticated", "lookup, cold store, unauthenticated"),
+    ("lookup, warm, unauthenticated", "lookup, warm, unauthenticated"),
+    ("lookup, warm, authenticated (10 attributes)", "lookup, warm, authenticated"),
+    ("lookup, random visitors of all %s profiles", "lookup, random visitors"),
+    ("lookup, random visitors, authenticated", "lookup, random, authenticated"),
+)
+
+
+def _spread(values) -> str:
+    """Return how far the largest and smallest of `values` are from their mean, in percent."""
+    mean = sum(values) / max(1, len(values))
+    return "largest %+.1f %%, smallest %+.1f %% from the mean" % (
+        (max(values) / mean - 1) * 100,
+        (min(values) / mean - 1) * 100,
+    )
+
+
+def print_cluster(args, results: dict, figures: dict) -> None:
+    """Print the cluster's rows beside the same rows on one Redis, each against its own server's baseline."""
+    shards = args.redis_cluster
+    prefix = "%d shards: " % shards
+    cluster = figures["cluster"]
+    one_base = results["baseline (constant JSON)"]["rps"]
+    cluster_base = results[prefix + "baseline (constant JSON)"]["rps"]
+    print()
+    print(
+        "Edge store on a Redis Cluster of %d primaries (the rows above prefixed %r), each row against its own "
+        "server's baseline (one Redis %.0f req/s, cluster %.0f req/s):" % (shards, prefix, one_base, cluster_base)
+    )
+    for one_label, cluster_label in CLUSTER_PAIRS:
+        one_label = one_label.replace("%s", _count(args.profiles))
+        one, on_cluster = results.get(one_label), results.get(prefix + cluster_label)
+        if one is None or on_cluster is None:
+            continue
+        print(
+            "  %-38s one Redis %6.0f req/s, p99 %6.2f ms, %.2fx | %d shards %6.0f req/s, p99 %6.2f ms, %.2fx "
+            "| cluster/one %.2fx"
+            % (
+                cluster_label,
+                one["rps"],
+                one["p99"],
+                one["rps"] / one_base,
+                shards,
+                on_cluster["rps"],
+                on_cluster["p99"],
+                on_cluster["rps"] / cluster_base,
+                (on_cluster["rps"] / cluster_base) / (one["rps"] / one_base),
+            )
+        )
+    rate, one_rate = (
+        cluster["rebuilt"] / cluster["rebuild_seconds"],
+        figures["rebuilt"] / figures["rebuild_seconds"],
+    )
+    print(
+        "  edge_rebuild into the cluster: %d answers in %.1f s, %.0f profiles/s (one Redis: %.0f/s, %.2fx); "
+        "CPU per profile %.1f µs this process, %.1f µs PostgreSQL, %.1f µs the %d nodes"
+        % (
+            cluster["rebuilt"],
+            cluster["rebuild_seconds"],
+            rate,
+            one_rate,
+            rate / one_rate,
+            *cluster["rebuild_cpu_us"],
+            shards,
+        )
+    )
+    print(
+        "  keys per shard: %s (%s)"
+        % (", ".join("{:,}".format(k) for k in cluster["shard_keys"]), _spread(cluster["shard_keys"]))
+    )
+    print(
+        "  memory per shard (used_memory growth): %s (%s); %.0f bytes per profile over the cluster (one Redis: %.0f)"
+        % (
+            ", ".join("%.1f MB" % (b / 1e6) for b in cluster["shard_bytes"]),
+            _spread(cluster["shard_bytes"]),
+            cluster["redis_bytes_per_profile"],
+            figures["redis_bytes_per_profile"],
+        )
+    )
+    print("  workers started on the cluster with %d answers copied" % cluster["mirrored_at_start"])
+
+
 def print_results(args, results: dict, figures: dict, queries: dict) -> None:
     baseline = results["baseline (constant JSON)"]["rps"]
     print()
@@ -1021,13 +1193,13 @@ def print_results(args, results: dict, figures: dict, queries: dict) -> None:
     )
     base_cpu = results["baseline (constant JSON)"]["app_us"]
     print(
-        "%-46s %8s %8s %8s %8s %8s %9s %8s %9s"
+        "%-52s %8s %8s %8s %8s %8s %9s %8s %9s"
         % ("run", "req/s", "p50 ms", "p99 ms", "vs base", "app µs", "+redis µs", "non-2xx", "mirror hit")
     )
     for label, result in results.items():
         hit_rate = result.get("hit_rate")
         print(
-            "%-46s %8.0f %8.2f %8.2f %7.2fx %8.0f %9.0f %8d %9s"
+            "%-52s %8.0f %8.2f %8.2f %7.2fx %8.0f %9.0f %8d %9s"
             % (
                 label,
                 result["rps"],
@@ -1081,6 +1253,8 @@ def print_results(args, results: dict, figures: dict, queries: dict) -> None:
             figures["worker_rss_mb"] / max(1, args.workers),
         )
     )
+    if "cluster" in figures:
+        print_cluster(args, results, figures)
     for label, (cold_queries, warm_queries) in queries.items():
         print("SQL queries per %s lookup: cold %d, warm %d" % (label, cold_queries, warm_queries))
     if figures.get("edge_queries") is not None:

@@ -149,3 +149,7 @@ class RedisClusterProcesses:
     @property
     def url(self) -> str:
         return "redis://127.0.0.1:%d/0" % self.ports[0]
+
+    @property
+    def node_urls(self) -> list[str]:
+        return ["redis://127.0.0.1:%d/0" % port for port in self.ports]
