@@ -32,7 +32,7 @@ from personalization.datastreams.models import Datastream
 from personalization.edge import invalidation
 from personalization.edge.lookup import FACTS_TTL
 from personalization.edge.mirror import Mirror, _command, _frames, _is_push, cluster_primaries, connection_settings
-from personalization.edge.store import audience_tag, encode_facts, identity_key, key_of, store
+from personalization.edge.store import audience_tag, encode_facts, identity_key, key_of, pack_attributes, store
 from personalization.profiles.models import Identity, Profile
 
 __all__ = ["edge_rebuild"]
@@ -165,7 +165,7 @@ def _facts_in_chunks(sandbox, generation: str, chunk_size: int):
             batch = []
             for _profile, _id, namespace, value, facts, attributes in rows:
                 if attributes is not None:
-                    facts += dumps(loads(attributes)).encode()
+                    facts += pack_attributes(dumps(loads(attributes)).encode())
                 batch.append(("%s%s}" % (prefix, identity_key(namespace, value)), facts))
             params["after_profile"], params["after_id"] = rows[-1][0], rows[-1][1]
             yield batch

@@ -3,9 +3,11 @@
 what lookups are using, and never puts back an older copy of a profile that changed while it ran.
 """
 
+import json
+
 import pytest
 
-from personalization.edge.store import decode_facts, encode_facts, identity_key, key_of
+from personalization.edge.store import decode_facts, encode_facts, identity_key, key_of, pack_attributes
 from tests.integration.conftest import require_services
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services]
@@ -121,6 +123,46 @@ def test_the_compact_layout_keeps_every_fact(scenario):
     assert facts.as_identity() == identity
     assert facts.generation == "0a1b2c3d4e5f"
     assert decode_facts(encode_facts("0a1b2c3d4e5f", None)).profile is None
+
+
+# Many fields, as a real profile has: its JSON is mostly field names, which deflating stores once.
+MANY_FIELDS = {
+    "loyalty": {"status": "gold", "points": 1200},
+    "homeAddress": {"countryCode": "DE", "city": "Köln", "postalCode": "50667"},
+    "person": {"firstName": "Zoë", "lastName": "Ündermann", "birthYear": 1984},
+    "preferences": {"newsletter": True, "channel": "email", "categories": ["shoes", "bags", "outdoor"]},
+}
+
+
+def test_many_attributes_are_stored_deflated_and_read_back_whole(scenario):
+    identity = {"profile": str(scenario.profile.pk), "attributes": MANY_FIELDS, "audiences": [str(scenario.gold.pk)]}
+    as_json = json.dumps(MANY_FIELDS, separators=(",", ":"), ensure_ascii=False).encode()
+
+    encoded = encode_facts("0a1b2c3d4e5f", identity)
+
+    assert as_json not in encoded
+    assert len(encoded) < len(encode_facts("0a1b2c3d4e5f", {**identity, "attributes": {}})) + len(as_json)
+    assert decode_facts(encoded).as_identity() == identity
+
+
+def test_a_few_attributes_are_stored_as_plain_json():
+    few = json.dumps({"loyalty": {"status": "gold"}}, separators=(",", ":")).encode()
+
+    assert pack_attributes(few) == few
+
+
+def test_edge_rebuild_deflates_many_attributes_and_the_lookup_maps_them(redis_store, scenario):
+    from personalization.edge.rebuild import edge_rebuild
+
+    scenario.profile.attributes = MANY_FIELDS
+    scenario.profile.save()
+    edge_rebuild(sandbox_id=scenario.sandbox.pk, clear=True)
+
+    raw = redis_store._get(key_of("pf", scenario.sandbox.pk, identity_key("ECID", scenario.ecid.value)))
+    assert b'"homeAddress"' not in raw
+    assert decode_facts(raw).attributes == MANY_FIELDS
+    answer = scenario.entry(scenario.lookup(headers=scenario.auth_headers()), "adServerAlias")
+    assert answer["attributes"] == {"countryCode": {"value": "DE"}, "membershipStatus": {"value": "gold"}}
 
 
 def test_an_audience_this_process_has_not_seen_is_recognised_in_stored_facts(redis_store, scenario):
