@@ -32,7 +32,7 @@ from personalization.datastreams.models import Datastream
 from personalization.edge import invalidation
 from personalization.edge.lookup import FACTS_TTL
 from personalization.edge.mirror import Mirror, _command, _frames, _is_push, cluster_primaries, connection_settings
-from personalization.edge.store import audience_tag, encode_facts, identity_key, key_of, pack_attributes, store
+from personalization.edge.store import attributes_section, audience_tag, encode_facts, identity_key, key_of, store
 from personalization.profiles.models import Identity, Profile
 
 __all__ = ["edge_rebuild"]
@@ -147,7 +147,7 @@ def _facts_in_chunks(sandbox, generation: str, chunk_size: int):
         "after_id": 0,
         "limit": chunk_size,
     }
-    loads, dumps = json.loads, json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    loads = json.loads
     connection.ensure_connection()
     # A plain psycopg cursor (server-side binding, binary results): the facts arrive as bytes, not as hex.
     cursor = psycopg.Cursor(connection.connection)
@@ -165,7 +165,7 @@ def _facts_in_chunks(sandbox, generation: str, chunk_size: int):
             batch = []
             for _profile, _id, namespace, value, facts, attributes in rows:
                 if attributes is not None:
-                    facts += pack_attributes(dumps(loads(attributes)).encode())
+                    facts += attributes_section(loads(attributes))
                 batch.append(("%s%s}" % (prefix, identity_key(namespace, value)), facts))
             params["after_profile"], params["after_id"] = rows[-1][0], rows[-1][1]
             yield batch

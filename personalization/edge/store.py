@@ -61,6 +61,7 @@ __all__ = [
     "EdgeStore",
     "Facts",
     "StoreUnavailable",
+    "attributes_section",
     "audience_tag",
     "decode_facts",
     "encode_facts",
@@ -156,6 +157,14 @@ _DEFLATED = b"\x00"
 _DEFLATE_FROM = 96
 
 
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def attributes_section(attributes: dict) -> bytes:
+    """Return the encoded facts' attributes section: the attributes' compact JSON, deflated when that is shorter."""
+    return pack_attributes(_COMPACT_JSON(attributes).encode()) if attributes else b""
+
+
 def pack_attributes(raw: bytes) -> bytes:
     """Return the attributes section for the attributes' compact JSON `raw`: deflated when that is shorter."""
     if len(raw) < _DEFLATE_FROM:
@@ -231,16 +240,13 @@ def encode_facts(generation: str, identity: dict | None) -> bytes:
     if identity is None:
         return head
     audiences = identity["audiences"]
-    attributes = identity["attributes"]
     return b"".join(
         (
             head,
             uuid.UUID(str(identity["profile"])).bytes,
             _COUNT.pack(len(audiences)),
             _TAGS.tags(audiences),
-            pack_attributes(json.dumps(attributes, separators=(",", ":"), ensure_ascii=False).encode())
-            if attributes
-            else b"",
+            attributes_section(identity["attributes"]),
         )
     )
 
